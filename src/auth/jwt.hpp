@@ -1,0 +1,96 @@
+#pragma once
+// JSON Web Token verification (and signing, for tests, the load tool and the demo mode),
+// written directly on OpenSSL. No I/O; the current time is a parameter.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace sig::auth {
+
+enum class JwtError {
+  ok = 0,
+  malformed,          // not three base64url parts, bad base64url, header/payload not a JSON object
+  unsupported_alg,    // alg is none, unknown, or has no configured key (algorithm confusion)
+  bad_signature,      // the signature does not verify
+  expired,            // exp missing, not a number, or in the past (beyond the leeway)
+  not_yet_valid,      // nbf in the future (beyond the leeway)
+  bad_issuer,         // iss differs from the configured issuer
+  bad_audience,       // aud (string or array) does not contain the configured audience
+  missing_subject,    // sub missing, not a string, or empty
+};
+const std::error_category& jwt_category() noexcept;
+std::error_code make_error_code(JwtError e) noexcept;
+
+struct VerifierOptions {
+  std::optional<std::string> issuer;    // checked when set
+  std::optional<std::string> audience;  // checked when set
+  std::string name_claim = "name";      // the claim that carries the display name
+  std::chrono::seconds leeway{30};      // allowed clock skew for exp and nbf
+};
+
+struct Claims {
+  std::string subject;       // sub: the user id
+  std::string display_name;  // the name claim, empty when absent or not a string
+  std::int64_t expires_at = 0;  // exp, seconds since the epoch
+};
+
+// Verifies compact JWS tokens. Keys are loaded once at start-up (the factory functions throw
+// std::runtime_error on a bad key); verify() never throws and is safe to call from many threads.
+class Verifier {
+ public:
+  Verifier(VerifierOptions options);
+  ~Verifier();
+  Verifier(Verifier&&) noexcept;
+  Verifier& operator=(Verifier&&) noexcept;
+
+  // HS256 / HS384 / HS512 with this shared secret.
+  void set_hmac_secret(std::string secret);
+  // RS256 for an RSA key, ES256 for a P-256 EC key; PEM text ("-----BEGIN PUBLIC KEY-----").
+  void set_public_key_pem(std::string_view pem);
+  bool has_keys() const noexcept;
+
+  // The alg of the header selects the key: HS* only with a secret, RS256 only with an RSA key,
+  // ES256 only with an EC key. now_unix is the current time in seconds since the epoch.
+  std::error_code verify(std::string_view token, std::int64_t now_unix, Claims& out) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+enum class Algorithm { HS256, HS384, HS512, RS256, ES256 };
+
+// Signs tokens. For tests, the load tool and the development mode only.
+class Signer {
+ public:
+  static Signer hmac(Algorithm alg, std::string secret);           // HS*
+  static Signer private_key_pem(Algorithm alg, std::string_view pem);  // RS256 / ES256; throws on a bad key
+  ~Signer();
+  Signer(Signer&&) noexcept;
+  Signer& operator=(Signer&&) noexcept;
+
+  // payload_json must be a JSON object's text; the header is {"alg":"...","typ":"JWT"}.
+  std::string sign(std::string_view payload_json) const;
+  // Signs an arbitrary header (to build hostile tokens in tests, e.g. alg "none").
+  std::string sign_with_header(std::string_view header_json, std::string_view payload_json) const;
+
+ private:
+  Signer();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// base64url without padding, as JWS uses it. decode returns nullopt on an invalid character.
+std::string base64url_encode(std::string_view bytes);
+std::optional<std::string> base64url_decode(std::string_view text);
+
+}  // namespace sig::auth
+
+template <>
+struct std::is_error_code_enum<sig::auth::JwtError> : std::true_type {};
