@@ -1,0 +1,241 @@
+#include "app/admin_api.hpp"
+
+#include <openssl/crypto.h>
+
+#include <nlohmann/json.hpp>
+
+#include "common/time.hpp"
+#include "protocol/query.hpp"
+
+namespace sig::app {
+
+using json = nlohmann::json;
+using net::HttpRequest;
+using net::HttpResponse;
+
+namespace {
+
+HttpResponse reply(unsigned status, const json& body) { return {status, "application/json", body.dump(), {}}; }
+
+HttpResponse problem(unsigned status, std::string_view code, std::string_view message) {
+  return reply(status, json{{"error", code}, {"message", message}});
+}
+
+HttpResponse admin_error(domain::AdminError e) {
+  switch (e) {
+    case domain::AdminError::not_found: return problem(404, "not_found", "no such session or participant");
+    case domain::AdminError::invalid_state: return problem(409, "invalid_state", "not allowed in the session's state");
+    case domain::AdminError::invalid_body: return problem(400, "invalid_body", "the request body is not valid");
+  }
+  return problem(500, "internal", "unexpected error");
+}
+
+json optional_time(const std::optional<domain::WallTime>& t) {
+  return t ? json(format_iso8601(*t)) : json(nullptr);
+}
+
+// Splits "a/b/c" into its first segment and the rest.
+std::pair<std::string_view, std::string_view> first_segment(std::string_view s) {
+  const auto slash = s.find('/');
+  if (slash == std::string_view::npos) return {s, {}};
+  return {s.substr(0, slash), s.substr(slash + 1)};
+}
+
+std::optional<domain::SessionSpec> parse_spec(const json& body, std::string& why) {
+  if (!body.is_object()) {
+    why = "the body must be a JSON object";
+    return std::nullopt;
+  }
+  domain::SessionSpec spec;
+  const auto host = body.find("hostUserId");
+  if (host == body.end() || !host->is_string()) {
+    why = "hostUserId must be a string";
+    return std::nullopt;
+  }
+  spec.host_user_id = host->get<std::string>();
+  const auto participants = body.find("participants");
+  if (participants == body.end() || !participants->is_array()) {
+    why = "participants must be an array";
+    return std::nullopt;
+  }
+  for (const auto& p : *participants) {
+    if (!p.is_object() || !p.contains("userId") || !p["userId"].is_string()) {
+      why = "every participant needs a string userId";
+      return std::nullopt;
+    }
+    domain::Identity id{p["userId"].get<std::string>(), ""};
+    if (p.contains("displayName")) {
+      if (!p["displayName"].is_string()) {
+        why = "displayName must be a string";
+        return std::nullopt;
+      }
+      id.display_name = p["displayName"].get<std::string>();
+    }
+    spec.participants.push_back(std::move(id));
+  }
+  if (body.contains("durationSeconds") && !body["durationSeconds"].is_null()) {
+    const auto& d = body["durationSeconds"];
+    if (!d.is_number_integer() || d.get<std::int64_t>() < 0) {
+      why = "durationSeconds must be a non-negative integer";
+      return std::nullopt;
+    }
+    spec.duration = std::chrono::seconds(d.get<std::int64_t>());
+  }
+  if (auto problem_text = domain::validate_spec(spec)) {
+    why = *problem_text;
+    return std::nullopt;
+  }
+  return spec;
+}
+
+}  // namespace
+
+std::string session_json(const domain::SessionSnapshot& s) {
+  json participants = json::array();
+  for (const auto& p : s.spec.participants) {
+    const bool connected = std::find(s.connected.begin(), s.connected.end(), p.user_id) != s.connected.end();
+    participants.push_back({{"userId", p.user_id}, {"displayName", p.display_name}, {"connected", connected}});
+  }
+  json body{{"sessionId", s.session_id},
+            {"hostUserId", s.spec.host_user_id},
+            {"status", domain::to_string(s.status)},
+            {"startedAt", optional_time(s.started_at)},
+            {"endedAt", optional_time(s.ended_at)},
+            {"endReason", s.end_reason ? json(domain::to_string(*s.end_reason)) : json(nullptr)},
+            {"durationSeconds", s.spec.duration.count()},
+            {"createdAt", format_iso8601(s.created_at)},
+            {"participants", participants},
+            {"connected", s.connected}};
+  return body.dump();
+}
+
+AdminApi::AdminApi(domain::Hub& hub, std::string admin_key, std::function<std::string()> metrics,
+                   std::optional<DevMode> dev)
+    : hub_(hub), admin_key_(std::move(admin_key)), metrics_(std::move(metrics)), dev_(std::move(dev)) {}
+
+bool AdminApi::authorised(const HttpRequest& request) const {
+  if (admin_key_.empty()) return false;
+  constexpr std::string_view kBearer = "Bearer ";
+  std::string_view header = request.authorization;
+  if (!header.starts_with(kBearer)) return false;
+  header.remove_prefix(kBearer.size());
+  return header.size() == admin_key_.size() && CRYPTO_memcmp(header.data(), admin_key_.data(), header.size()) == 0;
+}
+
+HttpResponse AdminApi::handle(const HttpRequest& request) {
+  const auto target = protocol::split_target(request.target);
+  const std::string_view path = target.path;
+  const bool get = request.method == "GET" || request.method == "HEAD";
+
+  if (path == "/healthz") return get ? reply(200, json{{"status", "ok"}}) : problem(405, "method_not_allowed", "use GET");
+  if (path == "/readyz") {
+    if (!get) return problem(405, "method_not_allowed", "use GET");
+    return ready_ ? reply(200, json{{"status", "ready"}}) : reply(503, json{{"status", "not_ready"}});
+  }
+  if (path == "/metrics") {
+    if (!get) return problem(405, "method_not_allowed", "use GET");
+    return {200, "text/plain; version=0.0.4", metrics_ ? metrics_() : std::string{}, {}};
+  }
+  if (path == "/dev/token" && dev_) {
+    if (!get) return problem(405, "method_not_allowed", "use GET");
+    return dev_token(target.query);
+  }
+  constexpr std::string_view kSessions = "/api/sessions/";
+  if (path.starts_with(kSessions)) {
+    if (!authorised(request)) {
+      auto r = problem(401, "unauthorized", "a valid admin key is required (Authorization: Bearer <key>)");
+      r.headers.emplace_back("WWW-Authenticate", "Bearer");
+      return r;
+    }
+    return sessions(request, path.substr(kSessions.size()));
+  }
+  return problem(404, "not_found", "no such endpoint");
+}
+
+HttpResponse AdminApi::sessions(const HttpRequest& request, std::string_view rest) {
+  const auto [session_id, sub] = first_segment(rest);
+  if (session_id.empty() || session_id.size() > 256) return problem(404, "not_found", "no such endpoint");
+  const std::string id(session_id);
+  const auto& m = request.method;
+  auto current = [&]() -> HttpResponse {
+    auto snap = hub_.snapshot(id);
+    if (!snap) return admin_error(domain::AdminError::not_found);
+    return {200, "application/json", session_json(*snap), {}};
+  };
+
+  if (sub.empty()) {
+    if (m == "GET" || m == "HEAD") return current();
+    if (m == "PUT") {
+      json body = json::parse(request.body, nullptr, false);
+      if (body.is_discarded()) return problem(400, "invalid_json", "the body is not valid JSON");
+      std::string why;
+      auto spec = parse_spec(body, why);
+      if (!spec) return problem(400, "invalid_body", why);
+      const auto result = hub_.put_session(id, std::move(*spec));
+      if (result.error) return problem(400, "invalid_body", result.detail);
+      auto r = current();
+      if (result.created) r.status = 201;
+      return r;
+    }
+    if (m == "DELETE") {
+      if (const auto err = hub_.delete_session(id)) return admin_error(*err);
+      return {204, "application/json", {}, {}};
+    }
+    return problem(405, "method_not_allowed", "use GET, PUT or DELETE");
+  }
+  if (sub == "start" || sub == "end") {
+    if (m != "POST") return problem(405, "method_not_allowed", "use POST");
+    const auto err = sub == "start" ? hub_.start_session(id) : hub_.end_session(id);
+    if (err) return admin_error(*err);
+    return current();
+  }
+  const auto [kind, user] = first_segment(sub);
+  if (kind == "participants" && !user.empty() && user.find('/') == std::string_view::npos) {
+    if (m == "PUT") {
+      std::string display_name;
+      if (!request.body.empty()) {
+        json body = json::parse(request.body, nullptr, false);
+        if (body.is_discarded()) return problem(400, "invalid_json", "the body is not valid JSON");
+        if (!body.is_object()) return problem(400, "invalid_body", "the body must be a JSON object");
+        if (body.contains("displayName")) {
+          if (!body["displayName"].is_string()) return problem(400, "invalid_body", "displayName must be a string");
+          display_name = body["displayName"].get<std::string>();
+        }
+      }
+      if (const auto err = hub_.add_participant(id, {std::string(user), display_name})) return admin_error(*err);
+      return current();
+    }
+    if (m == "DELETE") {
+      if (const auto err = hub_.remove_participant(id, user)) {
+        if (*err == domain::AdminError::invalid_state) {
+          return problem(409, "invalid_state", "the host cannot be removed; replace the session instead");
+        }
+        return admin_error(*err);
+      }
+      return current();
+    }
+    return problem(405, "method_not_allowed", "use PUT or DELETE");
+  }
+  return problem(404, "not_found", "no such endpoint");
+}
+
+HttpResponse AdminApi::dev_token(std::string_view query) const {
+  const auto user = protocol::query_param(query, "userId");
+  const auto session = protocol::query_param(query, "sessionId").value_or(dev_->session_id);
+  if (!user || user->empty()) return problem(400, "invalid_body", "the userId parameter is required");
+  const auto snap = hub_.snapshot(session);
+  if (!snap) return problem(404, "not_found", "no such session");
+  const auto* who = snap->spec.find(*user);
+  if (who == nullptr) return problem(404, "not_found", "no such participant in this session");
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(hub_.clock().wall_now().time_since_epoch());
+  const json claims{{"sub", who->user_id},
+                    {"name", who->display_name},
+                    {"iat", now.count()},
+                    {"exp", (now + dev_->token_lifetime).count()}};
+  return reply(200, json{{"token", dev_->signer->sign(claims.dump())},
+                         {"sessionId", session},
+                         {"userId", who->user_id},
+                         {"displayName", who->display_name}});
+}
+
+}  // namespace sig::app

@@ -1,0 +1,45 @@
+#pragma once
+// The platform's admin API (docs/protocol.md section 6), health checks, metrics and the
+// development-mode token endpoint, as a pure function of the request.
+#include <atomic>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "auth/jwt.hpp"
+#include "domain/hub.hpp"
+#include "net/http_types.hpp"
+
+namespace sig::app {
+
+struct DevMode {
+  const auth::Signer* signer = nullptr;  // signs demo tokens
+  std::string session_id = "demo";
+  std::chrono::seconds token_lifetime{12 * 3600};
+};
+
+class AdminApi final : public net::HttpHandler {
+ public:
+  // metrics renders the Prometheus text; dev is set only in development mode.
+  AdminApi(domain::Hub& hub, std::string admin_key, std::function<std::string()> metrics,
+           std::optional<DevMode> dev = std::nullopt);
+
+  net::HttpResponse handle(const net::HttpRequest& request) override;
+  void set_ready(bool ready) noexcept { ready_ = ready; }
+
+ private:
+  net::HttpResponse sessions(const net::HttpRequest& request, std::string_view rest);
+  net::HttpResponse dev_token(std::string_view query) const;
+  bool authorised(const net::HttpRequest& request) const;
+
+  domain::Hub& hub_;
+  std::string admin_key_;
+  std::function<std::string()> metrics_;
+  std::optional<DevMode> dev_;
+  std::atomic<bool> ready_{false};
+};
+
+// The JSON of GET /api/sessions/{id}.
+std::string session_json(const domain::SessionSnapshot& s);
+
+}  // namespace sig::app

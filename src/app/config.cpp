@@ -1,0 +1,113 @@
+#include "app/config.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdlib>
+#include <iostream>
+
+#include "common/duration.hpp"
+
+namespace sig::app {
+
+namespace {
+
+// A duration option: "500ms", "15s", "2m", "1h" or seconds.
+CLI::Option* add_duration(CLI::App& app, const std::string& name, std::chrono::milliseconds& target,
+                          const std::string& help, const std::string& env) {
+  auto* opt = app.add_option_function<std::string>(
+      name,
+      [&target, name](const std::string& text) {
+        const auto d = parse_duration(text);
+        if (!d) throw CLI::ValidationError(name, "expected a duration such as 500ms, 15s, 2m or 1h");
+        target = *d;
+      },
+      help + " (default " + std::to_string(target.count()) + "ms)");
+  opt->envname(env);
+  return opt;
+}
+
+}  // namespace
+
+Config parse_config(int argc, char** argv) {
+  Config c;
+  CLI::App app{"signaling-server: WebRTC signaling for small group sessions (full mesh, 2-6 participants)"};
+  app.set_config("--config", "", "Read options from a TOML/INI file");
+  app.option_defaults()->always_capture_default();
+
+  app.add_option("--listen", c.listen, "Address to listen on")->envname("SIGNALING_LISTEN");
+  app.add_option("--port", c.port, "TCP port; 0 picks a free one")->envname("SIGNALING_PORT");
+  app.add_option("--threads", c.threads, "Network threads; 0 = one per core")->envname("SIGNALING_THREADS");
+
+  app.add_option("--jwt-secret", c.jwt_secret, "Shared secret for HS256/HS384/HS512 tokens")
+      ->envname("SIGNALING_JWT_SECRET");
+  app.add_option("--jwt-public-key", c.jwt_public_key_file, "PEM file with an RSA (RS256) or P-256 (ES256) public key")
+      ->envname("SIGNALING_JWT_PUBLIC_KEY")
+      ->check(CLI::ExistingFile);
+  app.add_option("--jwt-issuer", c.jwt_issuer, "Required iss claim (unchecked when empty)")->envname("SIGNALING_JWT_ISSUER");
+  app.add_option("--jwt-audience", c.jwt_audience, "Required aud claim (unchecked when empty)")
+      ->envname("SIGNALING_JWT_AUDIENCE");
+  app.add_option("--jwt-name-claim", c.jwt_name_claim, "Claim that carries the display name (the user id is sub)")
+      ->envname("SIGNALING_JWT_NAME_CLAIM");
+  add_duration(app, "--jwt-leeway", c.jwt_leeway, "Clock skew allowed for exp and nbf", "SIGNALING_JWT_LEEWAY");
+
+  app.add_option("--admin-key", c.admin_key, "Bearer key of the admin API; without it the API refuses every call")
+      ->envname("SIGNALING_ADMIN_KEY");
+
+  add_duration(app, "--heartbeat-interval", c.heartbeat_interval, "Heartbeat interval told to clients",
+               "SIGNALING_HEARTBEAT_INTERVAL");
+  add_duration(app, "--heartbeat-timeout", c.heartbeat_timeout, "Close a connection silent for this long",
+               "SIGNALING_HEARTBEAT_TIMEOUT");
+  app.add_option("--max-participants", c.max_participants, "Connected participants per session")
+      ->envname("SIGNALING_MAX_PARTICIPANTS")
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--max-message-size", c.max_message_size, "Largest WebSocket message, bytes")
+      ->envname("SIGNALING_MAX_MESSAGE_SIZE")
+      ->check(CLI::Range(256, 16 << 20));
+  app.add_option("--rate-limit", c.rate_limit, "Messages per second per connection; 0 disables the limit")
+      ->envname("SIGNALING_RATE_LIMIT")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--rate-burst", c.rate_burst, "Burst size of the per-connection rate limit")
+      ->envname("SIGNALING_RATE_BURST")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--write-queue-limit", c.write_queue_limit,
+                 "Bytes queued for one connection before it is closed as a slow consumer")
+      ->envname("SIGNALING_WRITE_QUEUE_LIMIT")
+      ->check(CLI::Range(4096, 1 << 30));
+  add_duration(app, "--start-timeout", c.start_timeout, "End a session not started this long after its creation",
+               "SIGNALING_START_TIMEOUT");
+  add_duration(app, "--empty-timeout", c.empty_timeout, "End a started session that stays empty this long",
+               "SIGNALING_EMPTY_TIMEOUT");
+  add_duration(app, "--ended-retention", c.ended_retention, "Forget an ended session after this long",
+               "SIGNALING_ENDED_RETENTION");
+
+  app.add_option("--web-root", c.web_root, "Directory of static pages served at / (the demo room)")
+      ->envname("SIGNALING_WEB_ROOT")
+      ->check(CLI::ExistingDirectory);
+  app.add_flag("--dev", c.dev, "UNSAFE development mode: a demo session and /dev/token hand out tokens to anyone")
+      ->envname("SIGNALING_DEV");
+  app.add_option("--node-id", c.node_id, "Prefix of connection ids (random when empty)")->envname("SIGNALING_NODE_ID");
+
+  app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error")
+      ->envname("SIGNALING_LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  app.add_option("--log-format", c.log_format, "json or text")
+      ->envname("SIGNALING_LOG_FORMAT")
+      ->check(CLI::IsMember({"json", "text"}));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    std::exit(app.exit(e));
+  }
+  if (c.heartbeat_timeout <= c.heartbeat_interval) {
+    std::cerr << "--heartbeat-timeout must be longer than --heartbeat-interval\n";
+    std::exit(2);
+  }
+  if (c.jwt_secret.empty() && c.jwt_public_key_file.empty() && !c.dev) {
+    std::cerr << "no token key: give --jwt-secret or --jwt-public-key (or --dev for a demo)\n";
+    std::exit(2);
+  }
+  return c;
+}
+
+}  // namespace sig::app

@@ -1,0 +1,48 @@
+#pragma once
+// Every option of the server, with its documented default. Flags, environment variables
+// (SIGNALING_<NAME>) and an optional config file (--config, TOML/INI) all fill this one struct.
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+
+namespace sig::app {
+
+struct Config {
+  std::string listen = "0.0.0.0";
+  unsigned short port = 8080;  // 0: any free port (printed in the "listening" log line)
+  unsigned threads = 0;        // 0: one per core
+
+  std::string jwt_secret;            // HS256/384/512
+  std::string jwt_public_key_file;   // RS256 or ES256 public key, PEM
+  std::string jwt_issuer;            // checked when not empty
+  std::string jwt_audience;          // checked when not empty
+  std::string jwt_name_claim = "name";
+  std::chrono::milliseconds jwt_leeway{30'000};
+
+  std::string admin_key;  // empty: the admin API answers 401
+
+  std::chrono::milliseconds heartbeat_interval{15'000};
+  std::chrono::milliseconds heartbeat_timeout{30'000};
+  std::size_t max_participants = 6;
+  std::size_t max_message_size = 65'536;
+  double rate_limit = 50;   // messages per second per connection; 0 disables
+  double rate_burst = 200;
+  std::size_t write_queue_limit = 1U << 20U;
+  std::chrono::milliseconds start_timeout{3'600'000};
+  std::chrono::milliseconds empty_timeout{300'000};
+  std::chrono::milliseconds ended_retention{3'600'000};
+
+  std::string web_root;  // empty: no static files
+  bool dev = false;      // UNSAFE development mode: demo session and /dev/token
+  std::string node_id;   // prefix of connection ids; random when empty
+
+  std::string log_level = "info";
+  std::string log_format = "json";  // json | text
+};
+
+// Parses argv (and the environment, and --config). Prints help or an error and exits the
+// process on --help or bad input (start-up only).
+Config parse_config(int argc, char** argv);
+
+}  // namespace sig::app

@@ -1,0 +1,199 @@
+#include "app/server.hpp"
+
+#include <openssl/rand.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "app/admin_api.hpp"
+#include "app/log.hpp"
+#include "app/signaling_service.hpp"
+#include "domain/clock.hpp"
+#include "domain/hub.hpp"
+#include "net/listener.hpp"
+#include "net/static_files.hpp"
+#include "store/memory_presence.hpp"
+
+namespace sig::app {
+
+namespace {
+
+namespace asio = boost::asio;
+
+std::string random_hex(std::size_t bytes) {
+  std::vector<unsigned char> raw(bytes);
+  if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1) throw std::runtime_error("RAND_bytes failed");
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const auto b : raw) {
+    out.push_back(kHex[b >> 4U]);
+    out.push_back(kHex[b & 0xFU]);
+  }
+  return out;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+domain::SessionSpec demo_session() {
+  domain::SessionSpec spec;
+  spec.host_user_id = "alice";
+  for (const auto* name : {"Alice", "Bob", "Carol", "Dave", "Erin", "Frank"}) {
+    std::string id(name);
+    id[0] = static_cast<char>(id[0] - 'A' + 'a');
+    spec.participants.push_back({id, name});
+  }
+  return spec;
+}
+
+std::string render_metrics(const net::NetCounters& net, const ServiceCounters& svc, const domain::Hub& hub) {
+  std::ostringstream o;
+  auto line = [&o](std::string_view name, std::string_view type, std::string_view help, auto value) {
+    o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n' << name << ' ' << value << '\n';
+  };
+  const auto stats = hub.stats();
+  line("signaling_sessions", "gauge", "Sessions known to this node", stats.sessions);
+  line("signaling_live_sessions", "gauge", "Sessions not ended", stats.live_sessions);
+  line("signaling_participants", "gauge", "Connected participants", stats.participants);
+  line("signaling_websockets_open", "gauge", "Open WebSocket connections", net.websockets_open.load());
+  line("signaling_connections_accepted_total", "counter", "TCP connections accepted", net.connections_accepted.load());
+  line("signaling_messages_in_total", "counter", "WebSocket messages received", net.messages_in.load());
+  line("signaling_messages_out_total", "counter", "WebSocket messages sent", net.messages_out.load());
+  line("signaling_slow_consumers_total", "counter", "Connections closed for a full write queue", net.slow_consumers.load());
+  line("signaling_http_requests_total", "counter", "HTTP requests", net.http_requests.load());
+  line("signaling_relayed_total", "counter", "Offers, answers and candidates relayed", svc.relayed.load());
+  line("signaling_joins_total", "counter", "Participants admitted", svc.joins.load());
+  line("signaling_heartbeats_total", "counter", "Heartbeats received", svc.heartbeats.load());
+  line("signaling_errors_sent_total", "counter", "Error messages sent", svc.errors_sent.load());
+  line("signaling_rate_limited_total", "counter", "Messages dropped by the rate limit", svc.rate_limited.load());
+  o << "# HELP signaling_rejections_total Connections refused, by code\n# TYPE signaling_rejections_total counter\n";
+  for (std::size_t i = 0; i <= static_cast<std::size_t>(protocol::ErrorCode::removed); ++i) {
+    const auto n = svc.rejections[i].load();
+    if (n > 0) {
+      o << "signaling_rejections_total{code=\"" << protocol::to_string(static_cast<protocol::ErrorCode>(i)) << "\"} " << n
+        << '\n';
+    }
+  }
+  return o.str();
+}
+
+}  // namespace
+
+int run_server(const Config& config) {
+  log::init(config.log_level, config.log_format);
+
+  auth::VerifierOptions vopts;
+  if (!config.jwt_issuer.empty()) vopts.issuer = config.jwt_issuer;
+  if (!config.jwt_audience.empty()) vopts.audience = config.jwt_audience;
+  vopts.name_claim = config.jwt_name_claim;
+  vopts.leeway = std::chrono::duration_cast<std::chrono::seconds>(config.jwt_leeway);
+  auth::Verifier verifier(vopts);
+  std::string secret = config.jwt_secret;
+  if (secret.empty() && config.dev && config.jwt_public_key_file.empty()) secret = random_hex(32);
+  if (!secret.empty()) verifier.set_hmac_secret(secret);
+  if (!config.jwt_public_key_file.empty()) verifier.set_public_key_pem(read_file(config.jwt_public_key_file));
+
+  domain::SystemClock clock;
+  store::MemoryPresence presence;
+  domain::SessionSettings settings;
+  settings.max_participants = config.max_participants;
+  settings.heartbeat_interval = config.heartbeat_interval;
+  settings.heartbeat_timeout = config.heartbeat_timeout;
+  settings.start_timeout = config.start_timeout;
+  settings.empty_timeout = config.empty_timeout;
+  settings.ended_retention = config.ended_retention;
+  domain::Hub hub(clock, settings, &presence);
+
+  SignalingService service(hub, verifier, ServiceOptions{config.rate_limit, config.rate_burst});
+
+  std::optional<auth::Signer> dev_signer;
+  std::optional<DevMode> dev;
+  if (config.dev) {
+    if (secret.empty()) throw std::runtime_error("--dev needs an HMAC secret (omit --jwt-public-key or add --jwt-secret)");
+    dev_signer.emplace(auth::Signer::hmac(auth::Algorithm::HS256, secret));
+    dev = DevMode{&*dev_signer};
+    hub.put_session(dev->session_id, demo_session());
+    log::warn("DEVELOPMENT MODE IS ON: UNSAFE. /dev/token hands a valid token to anyone who asks; never use --dev in production",
+              {{"session", dev->session_id}});
+  }
+  if (config.admin_key.empty()) log::warn("no --admin-key: the admin API refuses every call");
+
+  net::ServerContext* context_ptr = nullptr;
+  AdminApi admin(hub, config.admin_key,
+                 [&] { return render_metrics(context_ptr->counters, service.counters(), hub); }, dev);
+
+  net::StaticFiles static_files;
+  if (!config.web_root.empty()) static_files.load(config.web_root);
+
+  net::ServerContext context(service, admin);
+  if (!config.web_root.empty()) context.static_files = &static_files;
+  context_ptr = &context;
+  context.options.max_message_size = config.max_message_size;
+  context.options.write_queue_limit = config.write_queue_limit;
+  context.node_id = config.node_id.empty() ? random_hex(4) : config.node_id;
+
+  const unsigned threads = config.threads == 0 ? std::max(1U, std::thread::hardware_concurrency()) : config.threads;
+  asio::io_context ioc(static_cast<int>(threads));
+  const auto address = asio::ip::make_address(config.listen);
+  auto listener = std::make_shared<net::Listener>(ioc, net::tcp::endpoint(address, config.port), context);
+  listener->run();
+
+  // Housekeeping: heartbeat timeouts and session timeouts, on its own strand.
+  auto strand = asio::make_strand(ioc);
+  asio::steady_timer timer(strand);
+  bool stopping = false;
+  std::function<void()> schedule = [&] {
+    timer.expires_after(hub.tick_interval());
+    timer.async_wait([&](boost::system::error_code ec) {
+      if (ec || stopping) return;
+      hub.tick(clock.now());
+      schedule();
+    });
+  };
+  asio::post(strand, schedule);
+
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  asio::steady_timer grace(strand);
+  signals.async_wait([&](boost::system::error_code ec, int signo) {
+    if (ec) return;
+    log::info("stopping", {{"signal", signo}});
+    asio::post(strand, [&] {
+      stopping = true;
+      admin.set_ready(false);
+      timer.cancel();
+      listener->stop();
+      hub.shutdown();
+      grace.expires_after(std::chrono::milliseconds(500));
+      grace.async_wait([&](boost::system::error_code) { ioc.stop(); });
+    });
+  });
+
+  admin.set_ready(true);
+  log::info("listening", {{"address", config.listen},
+                          {"port", static_cast<unsigned>(listener->port())},
+                          {"threads", threads},
+                          {"node", context.node_id},
+                          {"web_root", config.web_root},
+                          {"dev", config.dev}});
+
+  std::vector<std::thread> pool;
+  pool.reserve(threads - 1);
+  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&ioc] { ioc.run(); });
+  ioc.run();
+  for (auto& t : pool) t.join();
+  log::info("stopped");
+  return 0;
+}
+
+}  // namespace sig::app

@@ -1,0 +1,170 @@
+#include "app/signaling_service.hpp"
+
+#include "app/log.hpp"
+#include "protocol/client_message.hpp"
+#include "protocol/query.hpp"
+#include "protocol/server_messages.hpp"
+
+namespace sig::app {
+
+using protocol::ErrorCode;
+using protocol::MessageType;
+
+namespace {
+
+struct Connection final : net::ConnectionState {
+  Connection(std::shared_ptr<domain::Session> s, std::shared_ptr<domain::Participant> p, domain::RateLimiter l)
+      : session(std::move(s)), participant(std::move(p)), limiter(l) {}
+  std::shared_ptr<domain::Session> session;
+  std::shared_ptr<domain::Participant> participant;
+  domain::RateLimiter limiter;
+};
+
+protocol::MessageParser& thread_parser() {
+  thread_local protocol::MessageParser parser;
+  return parser;
+}
+
+const domain::Payload& plain_heartbeat_ack() {
+  static const domain::Payload ack = domain::make_payload(protocol::heartbeat_ack(std::nullopt));
+  return ack;
+}
+
+std::string_view refusal_text(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::session_not_found: return "no session with this id";
+    case ErrorCode::session_ended: return "this session has ended";
+    case ErrorCode::not_participant: return "you are not a participant of this session";
+    case ErrorCode::session_full: return "this session is full";
+    default: return "connection refused";
+  }
+}
+
+}  // namespace
+
+SignalingService::SignalingService(domain::Hub& hub, const auth::Verifier& verifier, ServiceOptions options)
+    : hub_(hub), verifier_(verifier), options_(options) {}
+
+net::Admission SignalingService::open(std::string_view target, const std::shared_ptr<domain::Endpoint>& self,
+                                      std::string connection_id) {
+  net::Admission refused;
+  auto refuse = [&](ErrorCode code, std::string message) {
+    counters_.rejections[static_cast<std::size_t>(code)].fetch_add(1, std::memory_order_relaxed);
+    refused.error = code;
+    refused.message = std::move(message);
+    log::debug("connection refused", {{"code", protocol::to_string(code)}, {"connection", connection_id}});
+    return std::move(refused);
+  };
+  const auto parts = protocol::split_target(target);
+  const auto session_id = protocol::query_param(parts.query, "sessionId");
+  if (!session_id || session_id->empty()) return refuse(ErrorCode::bad_request, "the sessionId parameter is required");
+  const auto token = protocol::query_param(parts.query, "token");
+  if (!token || token->empty()) return refuse(ErrorCode::invalid_token, "the token parameter is required");
+
+  auth::Claims claims;
+  const auto now_unix =
+      std::chrono::duration_cast<std::chrono::seconds>(hub_.clock().wall_now().time_since_epoch()).count();
+  if (const auto ec = verifier_.verify(*token, now_unix, claims)) {
+    return refuse(ErrorCode::invalid_token, "token rejected: " + ec.message());
+  }
+
+  const domain::Identity identity{std::move(claims.subject), std::move(claims.display_name)};
+  auto joined = hub_.join(*session_id, identity, connection_id, self);
+  if (joined.error) return refuse(*joined.error, std::string(refusal_text(*joined.error)));
+  counters_.joins.fetch_add(1, std::memory_order_relaxed);
+  log::debug("joined", {{"session", *session_id}, {"user", identity.user_id}, {"connection", connection_id}});
+
+  net::Admission admitted;
+  admitted.state = std::make_unique<Connection>(
+      std::move(joined.session), std::move(joined.participant),
+      domain::RateLimiter(options_.rate_limit, options_.rate_burst, hub_.clock().now()));
+  return admitted;
+}
+
+void SignalingService::send_error(domain::Endpoint& self, ErrorCode code, std::string_view message,
+                                  std::string_view to_user_id) {
+  counters_.errors_sent.fetch_add(1, std::memory_order_relaxed);
+  self.send(domain::make_payload(protocol::error(code, message, to_user_id)));
+}
+
+void SignalingService::on_text(net::ConnectionState& state, domain::Endpoint& self, std::string_view padded_text) {
+  auto& c = static_cast<Connection&>(state);
+  const auto now = hub_.clock().now();
+  c.participant->touch(now);
+
+  switch (c.limiter.on_message(now)) {
+    case domain::RateLimiter::Verdict::accept: break;
+    case domain::RateLimiter::Verdict::drop:
+      counters_.rate_limited.fetch_add(1, std::memory_order_relaxed);
+      return;
+    case domain::RateLimiter::Verdict::drop_and_warn:
+      counters_.rate_limited.fetch_add(1, std::memory_order_relaxed);
+      send_error(self, ErrorCode::rate_limited, "too many messages: this one was dropped");
+      return;
+    case domain::RateLimiter::Verdict::flood:
+      counters_.rate_limited.fetch_add(1, std::memory_order_relaxed);
+      c.session->leave(c.participant, now);
+      self.close(protocol::CloseCode::flood,
+                 domain::make_payload(protocol::error(ErrorCode::rate_limited, "message flood: closing")));
+      return;
+  }
+
+  protocol::ClientMessage msg;
+  if (const auto err = thread_parser().parse(padded_text, msg)) {
+    send_error(self, err->code, err->detail);
+    return;
+  }
+  switch (msg.type) {
+    case MessageType::offer:
+    case MessageType::answer:
+    case MessageType::ice_candidate: {
+      auto target = c.session->relay_target(*c.participant, msg.to_user_id);
+      if (target.error) {
+        const bool self_target = *target.error == ErrorCode::invalid_target;
+        send_error(self, *target.error,
+                   self_target ? "a message cannot be sent to oneself"
+                               : "this user is not connected to this session",
+                   msg.to_user_id);
+        return;
+      }
+      target.endpoint->send(domain::make_payload(protocol::relayed(padded_text, c.participant->from_suffix())));
+      counters_.relayed.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    case MessageType::heartbeat:
+      counters_.heartbeats.fetch_add(1, std::memory_order_relaxed);
+      c.session->heartbeat(*c.participant, hub_.clock().wall_now());
+      self.send(msg.ts ? domain::make_payload(protocol::heartbeat_ack(msg.ts)) : plain_heartbeat_ack());
+      return;
+    case MessageType::start_session:
+      if (const auto err = c.session->start(c.participant.get(), now, hub_.clock().wall_now())) {
+        send_error(self, *err,
+                   *err == ErrorCode::not_host ? "only the host can start the session"
+                                               : "the session has already started or ended");
+      }
+      return;
+    case MessageType::end_session:
+      if (const auto err = c.session->end(c.participant.get(), domain::EndReason::host_ended, now,
+                                          hub_.clock().wall_now())) {
+        send_error(self, *err, *err == ErrorCode::not_host ? "only the host can end the session" : "the session has ended");
+      }
+      return;
+    case MessageType::leave:
+      c.session->leave(c.participant, now);
+      self.close(protocol::CloseCode::normal, nullptr);
+      return;
+  }
+}
+
+void SignalingService::on_binary(net::ConnectionState& state, domain::Endpoint& self) {
+  auto& c = static_cast<Connection&>(state);
+  c.participant->touch(hub_.clock().now());
+  send_error(self, ErrorCode::binary_not_supported, "binary frames are not supported; send JSON text");
+}
+
+void SignalingService::on_closed(net::ConnectionState& state) {
+  auto& c = static_cast<Connection&>(state);
+  c.session->leave(c.participant, hub_.clock().now());
+}
+
+}  // namespace sig::app

@@ -1,0 +1,52 @@
+#pragma once
+// The glue between the WebSocket transport and the domain: admission (token, session,
+// participant), message dispatch and relay. No Beast here: it is driven through net::WsHandler
+// and testable with a recording endpoint.
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+#include "auth/jwt.hpp"
+#include "domain/hub.hpp"
+#include "domain/rate_limiter.hpp"
+#include "net/ws_handler.hpp"
+
+namespace sig::app {
+
+struct ServiceOptions {
+  double rate_limit = 50;
+  double rate_burst = 200;
+};
+
+struct ServiceCounters {
+  std::atomic<std::uint64_t> relayed{0};
+  std::atomic<std::uint64_t> joins{0};
+  std::atomic<std::uint64_t> heartbeats{0};
+  std::atomic<std::uint64_t> errors_sent{0};
+  std::atomic<std::uint64_t> rate_limited{0};
+  std::array<std::atomic<std::uint64_t>, 32> rejections{};  // by protocol::ErrorCode
+};
+
+class SignalingService final : public net::WsHandler {
+ public:
+  SignalingService(domain::Hub& hub, const auth::Verifier& verifier, ServiceOptions options);
+
+  net::Admission open(std::string_view target, const std::shared_ptr<domain::Endpoint>& self,
+                      std::string connection_id) override;
+  void on_text(net::ConnectionState& state, domain::Endpoint& self, std::string_view padded_text) override;
+  void on_binary(net::ConnectionState& state, domain::Endpoint& self) override;
+  void on_closed(net::ConnectionState& state) override;
+
+  const ServiceCounters& counters() const noexcept { return counters_; }
+
+ private:
+  void send_error(domain::Endpoint& self, protocol::ErrorCode code, std::string_view message,
+                  std::string_view to_user_id = {});
+
+  domain::Hub& hub_;
+  const auth::Verifier& verifier_;
+  ServiceOptions options_;
+  ServiceCounters counters_;
+};
+
+}  // namespace sig::app

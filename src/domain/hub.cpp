@@ -1,0 +1,155 @@
+#include "domain/hub.hpp"
+
+#include <algorithm>
+#include <mutex>
+#include <unordered_set>
+
+namespace sig::domain {
+
+std::optional<std::string> validate_spec(const SessionSpec& spec) {
+  if (spec.participants.empty()) return "participants must not be empty";
+  std::unordered_set<std::string_view> seen;
+  for (const auto& p : spec.participants) {
+    if (p.user_id.empty()) return "every participant needs a non-empty userId";
+    if (!seen.insert(p.user_id).second) return "participant " + p.user_id + " is listed twice";
+  }
+  if (spec.host_user_id.empty()) return "hostUserId must not be empty";
+  if (spec.find(spec.host_user_id) == nullptr) return "hostUserId must be one of the participants";
+  if (spec.duration.count() < 0) return "durationSeconds must not be negative";
+  return std::nullopt;
+}
+
+Hub::Hub(const Clock& clock, SessionSettings settings, PresenceSink* presence)
+    : clock_(clock), settings_(settings), presence_(presence) {}
+
+std::shared_ptr<Session> Hub::find(std::string_view session_id) const {
+  std::shared_lock lock(mu_);
+  const auto it = sessions_.find(session_id);
+  return it == sessions_.end() ? nullptr : it->second;
+}
+
+PutResult Hub::put_session(const std::string& session_id, SessionSpec spec) {
+  if (auto problem = validate_spec(spec)) return {AdminError::invalid_body, false, *problem};
+  std::shared_ptr<Session> existing;
+  {
+    std::unique_lock lock(mu_);
+    auto it = sessions_.find(session_id);
+    if (it == sessions_.end()) {
+      sessions_.emplace(session_id, std::make_shared<Session>(session_id, std::move(spec), settings_, presence_,
+                                                               clock_.now(), clock_.wall_now()));
+      return {std::nullopt, true, {}};
+    }
+    existing = it->second;
+  }
+  existing->replace_spec(std::move(spec), clock_.now());
+  return {std::nullopt, false, {}};
+}
+
+std::optional<SessionSnapshot> Hub::snapshot(std::string_view session_id) const {
+  auto session = find(session_id);
+  if (!session) return std::nullopt;
+  return session->snapshot();
+}
+
+std::optional<AdminError> Hub::start_session(std::string_view session_id) {
+  auto session = find(session_id);
+  if (!session) return AdminError::not_found;
+  if (session->start(nullptr, clock_.now(), clock_.wall_now())) return AdminError::invalid_state;
+  return std::nullopt;
+}
+
+std::optional<AdminError> Hub::end_session(std::string_view session_id) {
+  auto session = find(session_id);
+  if (!session) return AdminError::not_found;
+  if (session->end(nullptr, EndReason::host_ended, clock_.now(), clock_.wall_now())) return AdminError::invalid_state;
+  return std::nullopt;
+}
+
+std::optional<AdminError> Hub::delete_session(std::string_view session_id) {
+  std::shared_ptr<Session> session;
+  {
+    std::unique_lock lock(mu_);
+    auto it = sessions_.find(session_id);
+    if (it == sessions_.end()) return AdminError::not_found;
+    session = std::move(it->second);
+    sessions_.erase(it);
+  }
+  (void)session->end(nullptr, EndReason::host_ended, clock_.now(), clock_.wall_now());
+  return std::nullopt;
+}
+
+std::optional<AdminError> Hub::add_participant(std::string_view session_id, Identity identity) {
+  auto session = find(session_id);
+  if (!session) return AdminError::not_found;
+  if (identity.user_id.empty()) return AdminError::invalid_body;
+  session->add_participant(std::move(identity));
+  return std::nullopt;
+}
+
+std::optional<AdminError> Hub::remove_participant(std::string_view session_id, std::string_view user_id) {
+  auto session = find(session_id);
+  if (!session) return AdminError::not_found;
+  const auto snap = session->snapshot();
+  if (snap.spec.find(user_id) == nullptr) return AdminError::not_found;
+  if (user_id == snap.spec.host_user_id) return AdminError::invalid_state;
+  session->remove_participant(user_id, clock_.now());
+  return std::nullopt;
+}
+
+HubJoin Hub::join(std::string_view session_id, const Identity& identity, std::string connection_id,
+                  std::weak_ptr<Endpoint> endpoint) {
+  auto session = find(session_id);
+  if (!session) return {protocol::ErrorCode::session_not_found, nullptr, nullptr};
+  auto result = session->join(identity, std::move(connection_id), std::move(endpoint), clock_.now());
+  if (result.error) return {result.error, nullptr, nullptr};
+  return {std::nullopt, std::move(session), std::move(result.participant)};
+}
+
+void Hub::tick(SteadyTime now) {
+  std::vector<std::shared_ptr<Session>> all;
+  {
+    std::shared_lock lock(mu_);
+    all.reserve(sessions_.size());
+    for (const auto& [id, s] : sessions_) all.push_back(s);
+  }
+  std::vector<std::string> forget;
+  const auto wall = clock_.wall_now();
+  for (const auto& s : all) {
+    if (s->tick(now, wall) == TickResult::forget) forget.push_back(s->id());
+  }
+  if (!forget.empty()) {
+    std::unique_lock lock(mu_);
+    for (const auto& id : forget) sessions_.erase(id);
+  }
+}
+
+Millis Hub::tick_interval() const noexcept {
+  return std::clamp(settings_.heartbeat_timeout / 8, Millis{10}, Millis{1000});
+}
+
+void Hub::shutdown() {
+  std::vector<std::shared_ptr<Session>> all;
+  {
+    std::shared_lock lock(mu_);
+    for (const auto& [id, s] : sessions_) all.push_back(s);
+  }
+  for (const auto& s : all) s->shutdown();
+}
+
+HubStats Hub::stats() const {
+  std::vector<std::shared_ptr<Session>> all;
+  {
+    std::shared_lock lock(mu_);
+    for (const auto& [id, s] : sessions_) all.push_back(s);
+  }
+  HubStats st;
+  st.sessions = all.size();
+  for (const auto& s : all) {
+    const auto snap = s->snapshot();
+    if (snap.status != Status::ended) ++st.live_sessions;
+    st.participants += snap.connected.size();
+  }
+  return st;
+}
+
+}  // namespace sig::domain

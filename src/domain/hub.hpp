@@ -1,0 +1,87 @@
+#pragma once
+// The registry of sessions on this node: the admin operations, joins, and housekeeping.
+// The relay path does not come here: a connection keeps its Session and talks to it directly.
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "domain/clock.hpp"
+#include "domain/presence.hpp"
+#include "domain/session.hpp"
+#include "domain/types.hpp"
+
+namespace sig::domain {
+
+enum class AdminError { not_found, invalid_state, invalid_body };
+
+struct PutResult {
+  std::optional<AdminError> error;
+  bool created = false;
+  std::string detail;
+};
+
+struct HubJoin {
+  std::optional<protocol::ErrorCode> error;
+  std::shared_ptr<Session> session;
+  std::shared_ptr<Participant> participant;
+};
+
+struct HubStats {
+  std::size_t sessions = 0;
+  std::size_t live_sessions = 0;
+  std::size_t participants = 0;
+};
+
+// Checks a directory entry: a host among the participants, unique non-empty user ids.
+std::optional<std::string> validate_spec(const SessionSpec& spec);
+
+class Hub {
+ public:
+  Hub(const Clock& clock, SessionSettings settings, PresenceSink* presence = nullptr);
+
+  const SessionSettings& settings() const noexcept { return settings_; }
+  const Clock& clock() const noexcept { return clock_; }
+
+  // Session directory (the platform's admin API).
+  PutResult put_session(const std::string& session_id, SessionSpec spec);
+  std::optional<SessionSnapshot> snapshot(std::string_view session_id) const;
+  std::optional<AdminError> start_session(std::string_view session_id);
+  std::optional<AdminError> end_session(std::string_view session_id);
+  std::optional<AdminError> delete_session(std::string_view session_id);
+  std::optional<AdminError> add_participant(std::string_view session_id, Identity identity);
+  std::optional<AdminError> remove_participant(std::string_view session_id, std::string_view user_id);
+
+  // A connection with a verified identity asks to join.
+  HubJoin join(std::string_view session_id, const Identity& identity, std::string connection_id,
+               std::weak_ptr<Endpoint> endpoint);
+
+  // Heartbeat timeouts, session timeouts, forgetting long-ended sessions. Call it every
+  // tick_interval() with the current time.
+  void tick(SteadyTime now);
+  Millis tick_interval() const noexcept;
+
+  // The server is stopping: every connection is closed with 1001.
+  void shutdown();
+
+  HubStats stats() const;
+
+ private:
+  std::shared_ptr<Session> find(std::string_view session_id) const;
+
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  const Clock& clock_;
+  const SessionSettings settings_;
+  PresenceSink* const presence_;
+  mutable std::shared_mutex mu_;
+  std::unordered_map<std::string, std::shared_ptr<Session>, Hash, std::equal_to<>> sessions_;
+};
+
+}  // namespace sig::domain

@@ -1,0 +1,250 @@
+#include "domain/session.hpp"
+
+#include <algorithm>
+
+#include "common/time.hpp"
+#include "protocol/server_messages.hpp"
+
+namespace sig::domain {
+
+using protocol::CloseCode;
+using protocol::ErrorCode;
+
+Participant::Participant(Identity identity, std::string connection_id, std::weak_ptr<Endpoint> endpoint,
+                         SteadyTime now)
+    : identity_(std::move(identity)),
+      connection_id_(std::move(connection_id)),
+      from_suffix_(protocol::from_user_suffix(identity_.user_id)),
+      endpoint_(std::move(endpoint)),
+      last_activity_(now.time_since_epoch().count()) {}
+
+Session::Session(std::string id, SessionSpec spec, const SessionSettings& settings, PresenceSink* presence,
+                 SteadyTime now, WallTime wall_now)
+    : id_(std::move(id)),
+      settings_(settings),
+      presence_(presence),
+      spec_(std::move(spec)),
+      created_(now),
+      created_wall_(wall_now),
+      empty_since_(now) {}
+
+JoinResult Session::join(const Identity& from_token, std::string connection_id, std::weak_ptr<Endpoint> endpoint,
+                         SteadyTime now) {
+  std::lock_guard lock(mu_);
+  if (status_ == Status::ended) return {ErrorCode::session_ended, nullptr};
+  const Identity* listed = spec_.find(from_token.user_id);
+  if (listed == nullptr) return {ErrorCode::not_participant, nullptr};
+  auto previous = std::find_if(members_.begin(), members_.end(),
+                               [&](const auto& m) { return m->user_id() == from_token.user_id; });
+  if (previous == members_.end() && members_.size() >= settings_.max_participants) {
+    return {ErrorCode::session_full, nullptr};
+  }
+
+  Identity identity{from_token.user_id, from_token.display_name};
+  if (identity.display_name.empty()) identity.display_name = listed->display_name;
+  if (identity.display_name.empty()) identity.display_name = identity.user_id;
+  auto participant = std::make_shared<Participant>(std::move(identity), std::move(connection_id),
+                                                   std::move(endpoint), now);
+
+  if (previous != members_.end()) remove_member_locked(previous, LeaveCause::replaced, now);
+
+  std::vector<protocol::PeerRef> peers;
+  peers.reserve(members_.size());
+  for (const auto& m : members_) peers.push_back({m->user_id(), m->display_name()});
+  protocol::JoinedInfo info;
+  info.session_id = id_;
+  info.self = {participant->user_id(), participant->display_name()};
+  info.participants = peers;
+  info.host_user_id = spec_.host_user_id;
+  info.started = status_ == Status::started;
+  info.started_at = started_at_text_;
+  info.heartbeat_interval_ms = settings_.heartbeat_interval.count();
+  if (auto ep = participant->endpoint()) ep->send(make_payload(protocol::joined(info)));
+
+  broadcast_locked(make_payload(protocol::participant_joined({participant->user_id(), participant->display_name()})),
+                   nullptr);
+  members_.push_back(participant);
+  if (presence_ != nullptr) presence_->connected(id_, participant->user_id(), participant->connection_id());
+  return {std::nullopt, std::move(participant)};
+}
+
+void Session::leave(const std::shared_ptr<Participant>& participant, SteadyTime now) {
+  std::lock_guard lock(mu_);
+  if (!participant->active_) return;
+  auto it = std::find(members_.begin(), members_.end(), participant);
+  if (it != members_.end()) remove_member_locked(it, LeaveCause::left, now);
+}
+
+void Session::remove_member_locked(MemberList::iterator it, LeaveCause cause, SteadyTime now) {
+  auto member = std::move(*it);
+  members_.erase(it);
+  member->active_ = false;
+  if (auto ep = member->endpoint()) {
+    switch (cause) {
+      case LeaveCause::replaced:
+        ep->close(CloseCode::replaced,
+                  make_payload(protocol::error(ErrorCode::replaced, "a newer connection of this user took over")));
+        break;
+      case LeaveCause::removed:
+        ep->close(CloseCode::removed,
+                  make_payload(protocol::error(ErrorCode::removed, "you were removed from this session")));
+        break;
+      case LeaveCause::heartbeat_timeout:
+        ep->close(CloseCode::heartbeat_timeout,
+                  make_payload(protocol::error(ErrorCode::heartbeat_timeout, "no message within the heartbeat timeout")));
+        break;
+      case LeaveCause::left:
+      case LeaveCause::closed:
+        break;  // the connection is closing already
+    }
+  }
+  broadcast_locked(make_payload(protocol::participant_left(member->user_id())), nullptr);
+  if (presence_ != nullptr) presence_->disconnected(id_, member->user_id(), member->connection_id());
+  if (members_.empty()) empty_since_ = now;
+}
+
+void Session::broadcast_locked(const Payload& message, const Participant* except) const {
+  for (const auto& m : members_) {
+    if (m.get() == except) continue;
+    if (auto ep = m->endpoint()) ep->send(message);
+  }
+}
+
+RelayTarget Session::relay_target(const Participant& from, std::string_view to_user_id) const {
+  if (to_user_id == from.user_id()) return {ErrorCode::invalid_target, nullptr};
+  std::lock_guard lock(mu_);
+  if (!from.active_) return {ErrorCode::target_not_connected, nullptr};
+  for (const auto& m : members_) {
+    if (m->user_id() == to_user_id) {
+      auto ep = m->endpoint();
+      if (!ep) break;
+      return {std::nullopt, std::move(ep)};
+    }
+  }
+  return {ErrorCode::target_not_connected, nullptr};
+}
+
+void Session::heartbeat(const Participant& from, WallTime now) {
+  if (presence_ != nullptr) presence_->heartbeat(id_, from.user_id(), now);
+}
+
+std::optional<ErrorCode> Session::start(const Participant* by, SteadyTime now, WallTime wall_now) {
+  std::lock_guard lock(mu_);
+  if (by != nullptr && by->user_id() != spec_.host_user_id) return ErrorCode::not_host;
+  if (status_ != Status::waiting) return ErrorCode::invalid_state;
+  status_ = Status::started;
+  started_ = now;
+  started_wall_ = wall_now;
+  started_at_text_ = format_iso8601(wall_now);
+  empty_since_ = now;
+  broadcast_locked(make_payload(protocol::session_started(started_at_text_)), nullptr);
+  return std::nullopt;
+}
+
+std::optional<ErrorCode> Session::end(const Participant* by, EndReason reason, SteadyTime now, WallTime wall_now) {
+  std::lock_guard lock(mu_);
+  if (by != nullptr && by->user_id() != spec_.host_user_id) return ErrorCode::not_host;
+  if (status_ == Status::ended) return ErrorCode::invalid_state;
+  end_locked(reason, now, wall_now);
+  return std::nullopt;
+}
+
+void Session::end_locked(EndReason reason, SteadyTime now, WallTime wall_now) {
+  status_ = Status::ended;
+  end_reason_ = reason;
+  ended_ = now;
+  ended_wall_ = wall_now;
+  const auto message = make_payload(protocol::session_ended(to_string(reason)));
+  for (auto& m : members_) {
+    m->active_ = false;
+    if (auto ep = m->endpoint()) ep->close(CloseCode::normal, message);
+  }
+  members_.clear();
+  if (presence_ != nullptr) presence_->session_closed(id_);
+}
+
+void Session::replace_spec(SessionSpec spec, SteadyTime now) {
+  std::lock_guard lock(mu_);
+  spec_ = std::move(spec);
+  for (auto it = members_.begin(); it != members_.end();) {
+    if (spec_.find((*it)->user_id()) == nullptr) {
+      const auto index = it - members_.begin();
+      remove_member_locked(it, LeaveCause::removed, now);
+      it = members_.begin() + index;
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Session::add_participant(Identity identity) {
+  std::lock_guard lock(mu_);
+  for (auto& p : spec_.participants) {
+    if (p.user_id == identity.user_id) {
+      p.display_name = std::move(identity.display_name);
+      return;
+    }
+  }
+  spec_.participants.push_back(std::move(identity));
+}
+
+void Session::remove_participant(std::string_view user_id, SteadyTime now) {
+  std::lock_guard lock(mu_);
+  std::erase_if(spec_.participants, [&](const Identity& p) { return p.user_id == user_id; });
+  auto it = std::find_if(members_.begin(), members_.end(), [&](const auto& m) { return m->user_id() == user_id; });
+  if (it != members_.end()) remove_member_locked(it, LeaveCause::removed, now);
+}
+
+void Session::shutdown() {
+  std::lock_guard lock(mu_);
+  for (auto& m : members_) {
+    m->active_ = false;
+    if (auto ep = m->endpoint()) ep->close(CloseCode::going_away, nullptr);
+    if (presence_ != nullptr) presence_->disconnected(id_, m->user_id(), m->connection_id());
+  }
+  members_.clear();
+}
+
+TickResult Session::tick(SteadyTime now, WallTime wall_now) {
+  std::lock_guard lock(mu_);
+  if (status_ == Status::ended) return now - ended_ >= settings_.ended_retention ? TickResult::forget : TickResult::ended;
+  for (auto it = members_.begin(); it != members_.end();) {
+    if (now - (*it)->last_activity() >= settings_.heartbeat_timeout) {
+      const auto index = it - members_.begin();
+      remove_member_locked(it, LeaveCause::heartbeat_timeout, now);
+      it = members_.begin() + index;
+    } else {
+      ++it;
+    }
+  }
+  if (status_ == Status::waiting && now - created_ >= settings_.start_timeout) {
+    end_locked(EndReason::timeout, now, wall_now);
+  } else if (status_ == Status::started && spec_.duration.count() > 0 && now - started_ >= spec_.duration) {
+    end_locked(EndReason::completed, now, wall_now);
+  } else if (status_ == Status::started && members_.empty() && now - empty_since_ >= settings_.empty_timeout) {
+    end_locked(EndReason::timeout, now, wall_now);
+  }
+  return status_ == Status::ended ? TickResult::ended : TickResult::live;
+}
+
+SessionSnapshot Session::snapshot() const {
+  std::lock_guard lock(mu_);
+  SessionSnapshot s;
+  s.session_id = id_;
+  s.spec = spec_;
+  s.status = status_;
+  s.created_at = created_wall_;
+  s.started_at = started_wall_;
+  s.ended_at = ended_wall_;
+  s.end_reason = end_reason_;
+  s.connected.reserve(members_.size());
+  for (const auto& m : members_) s.connected.push_back(m->user_id());
+  return s;
+}
+
+std::size_t Session::connected_count() const {
+  std::lock_guard lock(mu_);
+  return members_.size();
+}
+
+}  // namespace sig::domain

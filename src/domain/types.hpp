@@ -1,0 +1,46 @@
+#pragma once
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "domain/clock.hpp"
+
+namespace sig::domain {
+
+struct Identity {
+  std::string user_id;
+  std::string display_name;
+};
+
+// What the platform says about a session (the session directory).
+struct SessionSpec {
+  std::string host_user_id;
+  std::vector<Identity> participants;
+  std::chrono::seconds duration{0};  // 0: no limit
+
+  const Identity* find(std::string_view user_id) const;
+};
+
+enum class Status { waiting, started, ended };
+enum class EndReason { completed, timeout, host_ended };
+
+std::string_view to_string(Status s) noexcept;
+std::string_view to_string(EndReason r) noexcept;
+
+struct SessionSnapshot {
+  std::string session_id;
+  SessionSpec spec;
+  Status status = Status::waiting;
+  WallTime created_at;
+  std::optional<WallTime> started_at;
+  std::optional<WallTime> ended_at;
+  std::optional<EndReason> end_reason;
+  std::vector<std::string> connected;  // user ids, in join order
+};
+
+// Why a connected participant goes away.
+enum class LeaveCause { left, closed, heartbeat_timeout, replaced, removed };
+
+}  // namespace sig::domain

@@ -1,0 +1,27 @@
+#pragma once
+// Accepts TCP connections and hands each to an HttpConnection on its own strand.
+#include <memory>
+
+#include "net/beast.hpp"
+#include "net/server_context.hpp"
+
+namespace sig::net {
+
+class Listener : public std::enable_shared_from_this<Listener> {
+ public:
+  // Throws at start-up when the address cannot be bound.
+  Listener(asio::io_context& ioc, tcp::endpoint endpoint, ServerContext& context);
+  void run();
+  void stop();
+  unsigned short port() const;
+
+ private:
+  void do_accept();
+  void on_accept(error_code ec, tcp::socket socket);
+
+  asio::io_context& ioc_;
+  tcp::acceptor acceptor_;
+  ServerContext& context_;
+};
+
+}  // namespace sig::net

@@ -1,0 +1,43 @@
+#pragma once
+// The messages the server sends (docs/protocol.md section 2), written straight into strings.
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "protocol/codes.hpp"
+
+namespace sig::protocol {
+
+struct PeerRef {
+  std::string_view user_id;
+  std::string_view display_name;
+};
+
+struct JoinedInfo {
+  std::string_view session_id;
+  PeerRef self;
+  std::span<const PeerRef> participants;
+  std::string_view host_user_id;
+  bool started = false;
+  std::string_view started_at;  // ISO-8601, when started
+  long long heartbeat_interval_ms = 15000;
+};
+
+std::string joined(const JoinedInfo& info);
+std::string participant_joined(PeerRef who);
+std::string participant_left(std::string_view user_id);
+std::string session_started(std::string_view started_at);
+std::string session_ended(std::string_view reason);
+std::string heartbeat_ack(std::optional<double> ts);
+std::string error(ErrorCode code, std::string_view message, std::string_view to_user_id = {});
+
+// The tail the server appends to a relayed message: `,"fromUserId":"<id>"}`. Computed once per
+// connection.
+std::string from_user_suffix(std::string_view user_id);
+
+// The relayed form of a client's message: its bytes up to the closing brace, then the suffix.
+// The message must be a JSON object that a parser accepted; trailing white space is dropped.
+std::string relayed(std::string_view message, std::string_view from_suffix);
+
+}  // namespace sig::protocol
