@@ -1,0 +1,141 @@
+// The admin API as a pure function of the request.
+#include <gtest/gtest.h>
+
+#include "app/admin_api.hpp"
+#include "support/recording_endpoint.hpp"
+
+using namespace sig;
+using nlohmann::json;
+
+namespace {
+
+class AdminTest : public ::testing::Test {
+ protected:
+  AdminTest() : hub(clock, domain::SessionSettings{}), api(hub, "k3y", [] { return std::string("m 1\n"); }) {}
+
+  net::HttpResponse call(std::string method, std::string target, std::string body = {}, std::string key = "k3y") {
+    net::HttpRequest r;
+    r.method = std::move(method);
+    r.target = std::move(target);
+    r.body = std::move(body);
+    if (!key.empty()) r.authorization = "Bearer " + key;
+    return api.handle(r);
+  }
+
+  static constexpr const char* kSpec =
+      R"({"hostUserId":"a","participants":[{"userId":"a","displayName":"Alice"},{"userId":"b","displayName":"Bob"}],"durationSeconds":3600})";
+
+  domain::ManualClock clock;
+  domain::Hub hub;
+  app::AdminApi api;
+};
+
+}  // namespace
+
+TEST_F(AdminTest, RequiresTheKey) {
+  EXPECT_EQ(call("GET", "/api/sessions/s1", "", "").status, 401U);
+  EXPECT_EQ(call("GET", "/api/sessions/s1", "", "wrong").status, 401U);
+  EXPECT_EQ(call("GET", "/api/sessions/s1", "", "k3y-longer").status, 401U);
+  EXPECT_EQ(json::parse(call("GET", "/api/sessions/s1", "", "").body)["error"], "unauthorized");
+}
+
+TEST_F(AdminTest, WithoutAKeyEverythingIsRefused) {
+  app::AdminApi closed(hub, "", nullptr);
+  net::HttpRequest r{"GET", "/api/sessions/s1", "Bearer ", ""};
+  EXPECT_EQ(closed.handle(r).status, 401U);
+}
+
+TEST_F(AdminTest, PutCreatesThenReplaces) {
+  auto r = call("PUT", "/api/sessions/s1", kSpec);
+  EXPECT_EQ(r.status, 201U);
+  const auto body = json::parse(r.body);
+  EXPECT_EQ(body["sessionId"], "s1");
+  EXPECT_EQ(body["status"], "waiting");
+  EXPECT_EQ(body["durationSeconds"], 3600);
+  EXPECT_EQ(body["participants"][1], json::parse(R"({"userId":"b","displayName":"Bob","connected":false})"));
+  EXPECT_EQ(call("PUT", "/api/sessions/s1", kSpec).status, 200U);
+}
+
+TEST_F(AdminTest, GetShowsWhoIsConnected) {
+  ASSERT_EQ(call("PUT", "/api/sessions/s1", kSpec).status, 201U);
+  auto ep = std::make_shared<test_support::RecordingEndpoint>();
+  ASSERT_FALSE(hub.join("s1", {"b", ""}, "n:1", ep).error);
+  const auto body = json::parse(call("GET", "/api/sessions/s1").body);
+  EXPECT_EQ(body["connected"], json::array({"b"}));
+  EXPECT_EQ(body["participants"][1]["connected"], true);
+  EXPECT_EQ(body["participants"][0]["connected"], false);
+}
+
+TEST_F(AdminTest, BadBodies) {
+  EXPECT_EQ(json::parse(call("PUT", "/api/sessions/s1", "{oops").body)["error"], "invalid_json");
+  EXPECT_EQ(call("PUT", "/api/sessions/s1", "{oops").status, 400U);
+  for (const auto* body : {R"([])", R"({"participants":[]})", R"({"hostUserId":"x","participants":[{"userId":"a"}]})",
+                           R"({"hostUserId":"a","participants":[{"userId":3}]})",
+                           R"({"hostUserId":"a","participants":[{"userId":"a"}],"durationSeconds":-1})",
+                           R"({"hostUserId":"a","participants":[{"userId":"a"}],"durationSeconds":"1"})"}) {
+    const auto r = call("PUT", "/api/sessions/s1", body);
+    EXPECT_EQ(r.status, 400U) << body;
+    EXPECT_EQ(json::parse(r.body)["error"], "invalid_body") << body;
+  }
+}
+
+TEST_F(AdminTest, LifecycleAndStatusCodes) {
+  EXPECT_EQ(call("GET", "/api/sessions/nope").status, 404U);
+  EXPECT_EQ(call("POST", "/api/sessions/nope/start").status, 404U);
+  ASSERT_EQ(call("PUT", "/api/sessions/s1", kSpec).status, 201U);
+  EXPECT_EQ(call("PATCH", "/api/sessions/s1").status, 405U);
+  EXPECT_EQ(call("GET", "/api/sessions/s1/start").status, 405U);
+  auto started = call("POST", "/api/sessions/s1/start");
+  EXPECT_EQ(started.status, 200U);
+  EXPECT_EQ(json::parse(started.body)["status"], "started");
+  EXPECT_FALSE(json::parse(started.body)["startedAt"].is_null());
+  EXPECT_EQ(call("POST", "/api/sessions/s1/start").status, 409U);
+  auto ended = call("POST", "/api/sessions/s1/end");
+  EXPECT_EQ(json::parse(ended.body)["endReason"], "host_ended");
+  EXPECT_EQ(call("POST", "/api/sessions/s1/end").status, 409U);
+  EXPECT_EQ(call("DELETE", "/api/sessions/s1").status, 204U);
+  EXPECT_EQ(call("GET", "/api/sessions/s1").status, 404U);
+  EXPECT_EQ(call("DELETE", "/api/sessions/s1").status, 404U);
+}
+
+TEST_F(AdminTest, ParticipantsCanBeAddedAndRemoved) {
+  ASSERT_EQ(call("PUT", "/api/sessions/s1", kSpec).status, 201U);
+  auto r = call("PUT", "/api/sessions/s1/participants/c", R"({"displayName":"Carol"})");
+  EXPECT_EQ(r.status, 200U);
+  EXPECT_EQ(json::parse(r.body)["participants"].size(), 3U);
+  EXPECT_EQ(call("DELETE", "/api/sessions/s1/participants/c").status, 200U);
+  EXPECT_EQ(call("DELETE", "/api/sessions/s1/participants/c").status, 404U);
+  EXPECT_EQ(call("DELETE", "/api/sessions/s1/participants/a").status, 409U);
+}
+
+TEST_F(AdminTest, HealthReadyMetricsAndUnknownRoutes) {
+  EXPECT_EQ(call("GET", "/healthz", "", "").status, 200U);
+  EXPECT_EQ(call("GET", "/readyz", "", "").status, 503U);
+  api.set_ready(true);
+  EXPECT_EQ(call("GET", "/readyz", "", "").status, 200U);
+  const auto m = call("GET", "/metrics", "", "");
+  EXPECT_EQ(m.body, "m 1\n");
+  EXPECT_EQ(m.content_type.rfind("text/plain", 0), 0U);
+  EXPECT_EQ(call("GET", "/nothing", "", "").status, 404U);
+  EXPECT_EQ(call("GET", "/dev/token?userId=a", "", "").status, 404U) << "no dev mode, no tokens";
+}
+
+TEST_F(AdminTest, DevModeHandsOutTokensForListedUsersOnly) {
+  auto signer = auth::Signer::hmac(auth::Algorithm::HS256, "dev");
+  app::AdminApi dev_api(hub, "k", nullptr, app::DevMode{&signer, "s1"});
+  ASSERT_EQ(call("PUT", "/api/sessions/s1", kSpec).status, 201U);
+  net::HttpRequest r{"GET", "/dev/token?userId=b", "", ""};
+  const auto answer = dev_api.handle(r);
+  ASSERT_EQ(answer.status, 200U);
+  const auto body = json::parse(answer.body);
+  EXPECT_EQ(body["sessionId"], "s1");
+  EXPECT_EQ(body["displayName"], "Bob");
+  auth::Verifier v(auth::VerifierOptions{});
+  v.set_hmac_secret("dev");
+  auth::Claims claims;
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(clock.wall_now().time_since_epoch()).count();
+  EXPECT_FALSE(v.verify(body["token"].get<std::string>(), now, claims));
+  EXPECT_EQ(claims.subject, "b");
+  r.target = "/dev/token?userId=zed";
+  EXPECT_EQ(dev_api.handle(r).status, 404U);
+}
