@@ -176,24 +176,29 @@ function renderConnection() {
 
 // ---- diagnostics ----
 
-/** Per peer: connection state and video frames decoded (inbound-rtp, summed over streams). */
+/**
+ * Per peer: connection state, video frames decoded (inbound-rtp, summed over the video
+ * streams) and how many inbound video streams have decoded frames.
+ */
 async function stats() {
   const out = {};
   for (const p of room.client?.peers() ?? []) {
     let framesDecoded = 0;
     let bytesReceived = 0;
+    let videosDecoding = 0;
     try {
       const report = await p.pc.getStats();
       report.forEach((s) => {
         if (s.type === 'inbound-rtp' && s.kind === 'video') {
           framesDecoded += s.framesDecoded ?? 0;
           bytesReceived += s.bytesReceived ?? 0;
+          if (s.framesDecoded > 0) videosDecoding += 1;
         }
       });
     } catch {
       // closed meanwhile
     }
-    out[p.userId] = { connectionState: p.connectionState, framesDecoded, bytesReceived };
+    out[p.userId] = { connectionState: p.connectionState, framesDecoded, bytesReceived, videosDecoding };
   }
   return out;
 }
@@ -267,6 +272,7 @@ function wire(client) {
     $('#rtt').textContent = `${rttMs} ms`;
   });
   client.on('reconnecting', (e) => record('reconnecting', e));
+  client.on('negotiation', (e) => record('negotiation', { userId: e.userId, event: e.event }));
   client.on('error', (e) => {
     record('error', { code: e.code, message: e.message });
     showError(e.code, e.message, MINOR_ERRORS.has(e.code));
