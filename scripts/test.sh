@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs what is needed, builds, and runs every test:
+#   1. release build: unit tests and fuzz-corpus replays (ctest), integration tests (Node, real
+#      binary), browser tests (Debian's Chromium), load-tool smoke;
+#   2. AddressSanitizer + UBSan build: unit tests and integration tests again.
+# Every step runs even when an earlier one failed; the exit code is non-zero if any failed.
+# SIG_SKIP_ASAN=1 or SIG_SKIP_BROWSER=1 leave those parts out (for a quick local run).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh || exit 1
+
+passed=0
+failed=0
+failures=()
+step() {
+  local name=$1
+  shift
+  echo
+  echo "=== ${name}"
+  if "$@"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    echo "=== FAILED: ${name}"
+  fi
+}
+
+step "build (release)" scripts/build.sh release
+step "unit tests (release)" ctest --preset release -j 2
+step "integration tests (release)" env SIGNALING_BIN="$PWD/build/signaling-server" \
+  node --test --test-concurrency=1 tests/integration/
+if [ -x scripts/test-browser.sh ] && [ "${SIG_SKIP_BROWSER:-0}" != 1 ]; then
+  step "browser tests (Chromium)" env SIGNALING_BIN="$PWD/build/signaling-server" scripts/test-browser.sh
+fi
+if [ -f clients/js/package.json ]; then
+  step "client library tests" node --test clients/js/test/
+fi
+if [ -x bench/smoke.sh ]; then
+  step "load tool smoke" bench/smoke.sh
+fi
+if [ "${SIG_SKIP_ASAN:-0}" != 1 ]; then
+  step "build (asan)" scripts/build.sh asan
+  step "unit tests (asan)" ctest --preset asan -j 2
+  step "integration tests (asan)" env SIGNALING_BIN="$PWD/build-asan/signaling-server" SIGNALING_SANITIZED=1 \
+    node --test --test-concurrency=1 tests/integration/
+fi
+
+echo
+echo "=== summary"
+for f in "${failures[@]}"; do echo "failed step: $f"; done
+echo "steps: ${passed} passed, ${failed} failed"
+[ "$failed" -eq 0 ]
