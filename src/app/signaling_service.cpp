@@ -45,8 +45,13 @@ std::string_view refusal_text(ErrorCode code) {
 SignalingService::SignalingService(domain::Hub& hub, const auth::Verifier& verifier, ServiceOptions options)
     : hub_(hub), verifier_(verifier), options_(options) {}
 
-net::Admission SignalingService::open(std::string_view target, const std::shared_ptr<domain::Endpoint>& self,
-                                      std::string connection_id) {
+void SignalingService::open(std::string_view target, const std::shared_ptr<domain::Endpoint>& self,
+                            std::string connection_id, AdmissionCallback done) {
+  done(admit(target, self, std::move(connection_id)));
+}
+
+net::Admission SignalingService::admit(std::string_view target, const std::shared_ptr<domain::Endpoint>& self,
+                                       std::string connection_id) {
   net::Admission refused;
   auto refuse = [&](ErrorCode code, std::string message) {
     counters_.rejections[static_cast<std::size_t>(code)].fetch_add(1, std::memory_order_relaxed);
@@ -75,7 +80,7 @@ net::Admission SignalingService::open(std::string_view target, const std::shared
   log::debug("joined", {{"session", *session_id}, {"user", identity.user_id}, {"connection", connection_id}});
 
   net::Admission admitted;
-  admitted.state = std::make_unique<Connection>(
+  admitted.state = std::make_shared<Connection>(
       std::move(joined.session), std::move(joined.participant),
       domain::RateLimiter(options_.rate_limit, options_.rate_burst, hub_.clock().now()));
   return admitted;

@@ -31,8 +31,11 @@ class SignalingService final : public net::WsHandler {
  public:
   SignalingService(domain::Hub& hub, const auth::Verifier& verifier, ServiceOptions options);
 
-  net::Admission open(std::string_view target, const std::shared_ptr<domain::Endpoint>& self,
-                      std::string connection_id) override;
+  void open(std::string_view target, const std::shared_ptr<domain::Endpoint>& self, std::string connection_id,
+            AdmissionCallback done) override;
+  // The same, answered at once (the embedded store never waits).
+  net::Admission admit(std::string_view target, const std::shared_ptr<domain::Endpoint>& self,
+                       std::string connection_id);
   void on_text(net::ConnectionState& state, domain::Endpoint& self, std::string_view padded_text) override;
   void on_binary(net::ConnectionState& state, domain::Endpoint& self) override;
   void on_closed(net::ConnectionState& state) override;

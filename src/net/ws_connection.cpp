@@ -58,9 +58,16 @@ void WsConnection::run(http::request<http::string_body> request) {
 
 void WsConnection::on_accept(error_code ec) {
   if (ec) return;  // the handshake failed; nothing was admitted
-  auto admission = context_.ws.open(target_, shared_from_this(), context_.new_connection_id());
+  auto self = shared_from_this();
+  context_.ws.open(target_, self, context_.new_connection_id(), [self](Admission admission) {
+    asio::post(self->ws_.get_executor(),
+               [self, a = std::move(admission)]() mutable { self->on_admitted(std::move(a)); });
+  });
   target_.clear();
   target_.shrink_to_fit();
+}
+
+void WsConnection::on_admitted(Admission admission) {
   if (!admission.state) {
     // Refused: one error message, then the close frame; no read loop, nobody else hears of it.
     finished_ = true;

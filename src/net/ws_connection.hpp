@@ -25,6 +25,7 @@ class WsConnection final : public domain::Endpoint, public std::enable_shared_fr
 
  private:
   void on_accept(error_code ec);
+  void on_admitted(Admission admission);
   void do_read();
   void on_read(error_code ec, std::size_t bytes);
   void enqueue(domain::Payload message);
@@ -39,7 +40,7 @@ class WsConnection final : public domain::Endpoint, public std::enable_shared_fr
   ServerContext& context_;
   std::string target_;
   beast::flat_buffer buffer_;
-  std::unique_ptr<ConnectionState> state_;
+  std::shared_ptr<ConnectionState> state_;
   std::deque<domain::Payload> queue_;
   std::size_t queued_bytes_ = 0;
   bool writing_ = false;

@@ -38,7 +38,7 @@ class ServiceTest : public ::testing::Test {
 
   Client open(const std::string& target) {
     Client c;
-    c.admission = service.open(target, c.ep, "n:" + std::to_string(++serial));
+    service.open(target, c.ep, "n:" + std::to_string(++serial), [&c](net::Admission a) { c.admission = std::move(a); });
     return c;
   }
   Client join(const std::string& user) { return open("/ws/signaling?token=" + token(user) + "&sessionId=s1"); }
