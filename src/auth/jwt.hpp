@@ -3,6 +3,7 @@
 // written directly on OpenSSL. No I/O; the current time is a parameter.
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -15,28 +16,31 @@ namespace sig::auth {
 
 enum class JwtError {
   ok = 0,
-  malformed,          // not three base64url parts, bad base64url, header/payload not a JSON object
-  unsupported_alg,    // alg is none, unknown, or has no configured key (algorithm confusion)
-  bad_signature,      // the signature does not verify
-  expired,            // exp missing, not a number, or in the past (beyond the leeway)
-  not_yet_valid,      // nbf in the future (beyond the leeway)
-  bad_issuer,         // iss differs from the configured issuer
-  bad_audience,       // aud (string or array) does not contain the configured audience
-  missing_subject,    // sub missing, not a string, or empty
+  malformed,        // not three base64url parts, bad base64url, header/payload not a JSON object
+  unsupported_alg,  // alg is none, unknown, or has no configured key (algorithm confusion)
+  bad_signature,    // the signature does not verify
+  expired,          // exp missing, not a number, or in the past (beyond the leeway)
+  not_yet_valid,    // nbf in the future (beyond the leeway)
+  bad_issuer,       // iss differs from the configured issuer
+  bad_audience,     // aud (string or array) does not contain the configured audience
+  missing_subject,  // sub missing, not a string, or empty
 };
 const std::error_category& jwt_category() noexcept;
 std::error_code make_error_code(JwtError e) noexcept;
+// A short stable name ("ok", "malformed", "unsupported_alg", ...), for logs and metrics.
+std::string_view to_string(JwtError e) noexcept;
 
 struct VerifierOptions {
   std::optional<std::string> issuer;    // checked when set
   std::optional<std::string> audience;  // checked when set
   std::string name_claim = "name";      // the claim that carries the display name
   std::chrono::seconds leeway{30};      // allowed clock skew for exp and nbf
+  std::size_t max_token_length = 8192;  // longer tokens are malformed (bounds the work per join)
 };
 
 struct Claims {
-  std::string subject;       // sub: the user id
-  std::string display_name;  // the name claim, empty when absent or not a string
+  std::string subject;          // sub: the user id
+  std::string display_name;     // the name claim, empty when absent or not a string
   std::int64_t expires_at = 0;  // exp, seconds since the epoch
 };
 
@@ -69,7 +73,7 @@ enum class Algorithm { HS256, HS384, HS512, RS256, ES256 };
 // Signs tokens. For tests, the load tool and the development mode only.
 class Signer {
  public:
-  static Signer hmac(Algorithm alg, std::string secret);           // HS*
+  static Signer hmac(Algorithm alg, std::string secret);               // HS*
   static Signer private_key_pem(Algorithm alg, std::string_view pem);  // RS256 / ES256; throws on a bad key
   ~Signer();
   Signer(Signer&&) noexcept;
