@@ -71,8 +71,13 @@ test('both ends add a second video at once: offers collide, alice (polite) rolls
       `it decodes two videos from ${other} on a stable, connected connection`,
       T.frames,
     );
-    const tileVideos = await r.page.evaluate((o) => [...document.querySelectorAll(`.tile[data-user-id="${o}"] video`)].filter((v) => v.videoWidth > 0).length, other);
-    assert.equal(tileVideos, 2, `${r.userId} shows both videos of ${other}`);
+    await inPage(
+      r,
+      (o) => [...document.querySelectorAll(`.tile[data-user-id="${o}"] video`)].filter((v) => v.videoWidth > 0).length === 2,
+      other,
+      `its tile of ${other} shows both videos`,
+      T.frames,
+    );
     const errors = await r.page.evaluate(() => window.room.events.filter((e) => e.type === 'error').map((e) => e.code));
     assert.deepEqual(errors, [], `${r.userId} reported no error`);
   }
