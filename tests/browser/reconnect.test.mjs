@@ -1,5 +1,5 @@
 // A page whose signaling connection is cut reconnects, and the mesh is rebuilt around it.
-import { test, before, after } from 'node:test';
+import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
@@ -25,6 +25,11 @@ before(async () => {
   // A short heartbeat timeout (flag) so that the second test does not wait 30 s.
   server = await startServer({ extraArgs: ['--heartbeat-interval', '1s', '--heartbeat-timeout', '3s'] });
   browser = await launchBrowser();
+});
+
+// Each test closes its pages: fewer videos to encode and decode for the next one.
+afterEach(async () => {
+  for (const r of rooms.splice(0)) await closeRoom(r);
 });
 
 after(async () => {
@@ -125,4 +130,35 @@ test('a connection closed by the server for missing heartbeats (4408): the page 
   await inPage(bob, () => window.room.events.some((e) => e.type === 'reconnecting' && e.code === 4408), undefined, 'it reconnects after close code 4408', T.event);
   await inPage(bob, () => window.room.client.joinCount === 2 && window.room.client.state === 'joined', undefined, 'it joined again', T.reconnect);
   await rebuiltAround(three, bob);
+});
+
+test('the same user opens the room in a second tab: the old tab stops for good (replaced, 4440), the others connect to the new one', async () => {
+  const users = [USERS.alice, USERS.bob];
+  const sessionId = await createSession(server, users);
+  const alice = await openRoom(browser, server, sessionId, USERS.alice);
+  const bobOld = await openRoom(browser, server, sessionId, USERS.bob);
+  rooms.push(alice, bobOld);
+  await connectedTo(alice, ['bob']);
+  await markPeers(alice);
+
+  const bobNew = await openRoom(browser, server, sessionId, USERS.bob);
+  rooms.push(bobNew);
+  await inPage(
+    bobOld,
+    () => window.room.client.state === 'closed' && window.room.client.closeReason === 'rejected' && window.room.events.some((e) => e.type === 'error' && e.code === 'replaced'),
+    undefined,
+    'the old tab got "replaced" and closed for good',
+    T.event,
+  );
+  const old = await bobOld.page.evaluate(() => ({
+    reconnects: window.room.events.filter((e) => e.type === 'reconnecting').length,
+    closeCode: window.room.events.filter((e) => e.type === 'state' && e.state === 'closed').map((e) => e.code),
+    peers: window.room.client.peers().length,
+  }));
+  assert.deepEqual(old, { reconnects: 0, closeCode: [4440], peers: 0 });
+  await connectedTo(alice, ['bob'], T.reconnect);
+  await connectedTo(bobNew, ['alice'], T.reconnect);
+  assert.ok(await alice.page.evaluate(() => window.room.client.peer('bob').pc !== window.__oldPeers.bob && window.__oldPeers.bob.connectionState === 'closed'), 'alice uses a new connection to the new tab');
+  await decodesVideoFrom(alice, ['bob']);
+  await decodesVideoFrom(bobNew, ['alice']);
 });
