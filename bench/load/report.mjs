@@ -1,0 +1,297 @@
+// Turns the results of bench/run.sh (raw.jsonl, machine.txt, micro.json) into BENCHMARKS.md,
+// plus gnuplot data and scripts (*.dat, *.gp) that run.sh renders to PNG.
+// Usage: node bench/load/report.mjs <results-dir> <BENCHMARKS.md>
+import fs from "node:fs";
+import path from "node:path";
+
+const [dir, outFile] = process.argv.slice(2);
+const rel = (p) => path.relative(path.dirname(outFile), p);
+const runs = fs
+  .readFileSync(path.join(dir, "raw.jsonl"), "utf8")
+  .split("\n")
+  .filter((l) => l.trim().startsWith("{"))
+  .map((l) => JSON.parse(l));
+const machine = Object.fromEntries(
+  fs
+    .readFileSync(path.join(dir, "machine.txt"), "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+);
+const get = (label) => runs.filter((r) => r.label === label).pop();
+const systems = ["server", "floor", "peerjs"];
+const names = { server: "signaling-server", floor: "floor relay", peerjs: "peerjs-server" };
+
+const f0 = (v) => (v === undefined || v === null || Number.isNaN(v) ? "n/a" : Math.round(v).toLocaleString("en-US"));
+const f1 = (v) => (v === undefined || v === null || Number.isNaN(v) ? "n/a" : Number(v).toFixed(1));
+const f2 = (v) => (v === undefined || v === null || Number.isNaN(v) ? "n/a" : Number(v).toFixed(2));
+const ratio = (a, b) => (a > 0 && b > 0 ? `${(a / b).toFixed(2)}x` : "n/a");
+const us = (v) => (v === undefined ? "n/a" : v >= 1000 ? `${(v / 1000).toFixed(2)} ms` : `${v.toFixed(0)} µs`);
+
+const sweep = Object.fromEntries(systems.map((s) => [s, get(`${s}/relay-sweep`)]));
+const half = Object.fromEntries(systems.map((s) => [s, get(`${s}/relay-half`)]));
+const join = Object.fromEntries(systems.map((s) => [s, get(`${s}/join`)]));
+const holds = Object.fromEntries(
+  systems.map((s) => [
+    s,
+    runs
+      .filter((r) => r.label && r.label.startsWith(`${s}/hold-`))
+      .sort((a, b) => a.clients - b.clients),
+  ]),
+);
+const maxRate = (s) => sweep[s]?.max_sustained_rate ?? 0;
+const maxHold = (s) => holds[s][holds[s].length - 1];
+const perConn = (r) => r?.hold?.rss_per_connection_bytes;
+
+// ---- Plot data and scripts.
+const dat = [];
+for (const s of systems) {
+  const r = sweep[s];
+  if (!r) continue;
+  const rows = r.steps.filter((x) => !x.skipped && x.delivered > 0);
+  fs.writeFileSync(
+    path.join(dir, `sweep-${s}.dat`),
+    "# offered_rate delivered_rate p50_us p99_us p999_us server_cpu loader_cpu\n" +
+      rows
+        .map((x) =>
+          [x.offered_rate, x.delivered_rate, x.latency.p50_us, x.latency.p99_us, x.latency.p999_us, x.server_cpu, x.loader_cpu].join(" "),
+        )
+        .join("\n") +
+      "\n",
+  );
+  dat.push(s);
+}
+for (const s of systems) {
+  fs.writeFileSync(
+    path.join(dir, `rss-${s}.dat`),
+    "# connections rss_increase_mib rss_per_connection_bytes\n" +
+      holds[s]
+        .filter((r) => r.rss?.held_kb > 0)
+        .map((r) => [r.hold.connections, (r.rss.held_kb - r.rss.baseline_kb) / 1024, perConn(r)].join(" "))
+        .join("\n") +
+      "\n",
+  );
+}
+const title = (s) => names[s];
+const gp = (name, body) => {
+  fs.writeFileSync(
+    path.join(dir, `${name}.gp`),
+    `set terminal pngcairo size 900,560 font "DejaVu Sans,10"\nset output "${path.join(dir, name)}.png"\nset grid\nset key left top\n${body}\n`,
+  );
+};
+const col = { server: "#1f77b4", floor: "#2ca02c", peerjs: "#d62728" };
+gp(
+  "latency-vs-rate",
+  `set title "Relay latency vs offered rate (open loop, ${machine.step || ""})"
+set xlabel "offered rate (messages/s)"
+set ylabel "latency (µs, log scale)"
+set logscale y
+set logscale x
+plot ${dat
+    .map(
+      (s) =>
+        `"${path.join(dir, `sweep-${s}.dat`)}" using 1:3 with linespoints lc rgb "${col[s]}" dt 2 pt 6 title "${title(s)} p50", ` +
+        `"${path.join(dir, `sweep-${s}.dat`)}" using 1:4 with linespoints lc rgb "${col[s]}" pt 7 title "${title(s)} p99"`,
+    )
+    .join(", ")}`,
+);
+gp(
+  "delivered-vs-offered",
+  `set title "Delivered vs offered relay rate"
+set xlabel "offered rate (messages/s)"
+set ylabel "delivered rate (messages/s)"
+set logscale x
+set logscale y
+plot ${dat.map((s) => `"${path.join(dir, `sweep-${s}.dat`)}" using 1:2 with linespoints lc rgb "${col[s]}" pt 7 title "${title(s)}"`).join(", ")}, x with lines dt 3 lc rgb "grey" title "offered"`,
+);
+gp(
+  "rss-vs-connections",
+  `set title "Server RSS increase vs idle connections (heartbeat every ${runs.find((r) => r.hold)?.hold.heartbeat_interval_ms ?? "?"} ms)"
+set xlabel "connections"
+set ylabel "RSS increase over the idle process (MiB)"
+plot ${systems.map((s) => `"${path.join(dir, `rss-${s}.dat`)}" using 1:2 with linespoints lc rgb "${col[s]}" pt 7 title "${title(s)}"`).join(", ")}`,
+);
+
+// ---- Targets.
+const targets = [];
+const sRate = maxRate("server"), fRate = maxRate("floor"), pRate = maxRate("peerjs");
+targets.push([
+  "relay rate ≥ 0.8 × floor",
+  sRate && fRate ? `${f0(sRate)} / ${f0(fRate)} msgs/s = ${(sRate / fRate).toFixed(2)}` : "not measured",
+  sRate && fRate ? (sRate / fRate >= 0.8 ? "met" : "not met") : "not measured",
+]);
+const hp99 = half.server?.steps?.[0]?.latency?.p99_us;
+targets.push([
+  "p99 relay latency ≤ 1 ms at half the max rate",
+  hp99 !== undefined ? `p99 ${us(hp99)} at ${f0(half.server.steps[0].offered_rate)} msgs/s` : "not measured",
+  hp99 !== undefined ? (hp99 <= 1000 && half.server.steps[0].delivery_ratio >= 0.99 ? "met" : "not met") : "not measured",
+]);
+const jr = join.server?.join;
+targets.push([
+  "join p99 ≤ 2 ms at 500 joins/s",
+  jr ? `p99 ${us(jr.latency.p99_us)} at ${f0(jr.measured_rate)} joins/s (${jr.failed} failed)` : "not measured",
+  jr ? (jr.latency.p99_us <= 2000 && jr.failed === 0 && jr.measured_rate >= 0.95 * 500 ? "met" : "not met") : "not measured",
+]);
+const sh = maxHold("server");
+const shOk = sh && sh.hold.connections >= 19000;
+targets.push([
+  "≤ 4 KB server RSS per idle participant holding 19,000",
+  sh ? `${f0(perConn(sh))} B per connection at ${f0(sh.hold.connections)} connections` : "not measured",
+  sh ? (shOk && perConn(sh) <= 4096 ? "met" : shOk ? "not met" : "not measured at 19,000") : "not measured",
+]);
+const ph = maxHold("peerjs");
+const memRatio = sh && ph && perConn(sh) > 0 ? perConn(ph) / perConn(sh) : undefined;
+targets.push([
+  "≥ 10× peerjs-server's relay rate at ≤ 1/10 of its memory per connection",
+  sRate && pRate
+    ? `rate ${(sRate / pRate).toFixed(1)}×; memory per connection ${memRatio ? `1/${memRatio.toFixed(1)}` : "n/a"} (${f0(perConn(sh))} B vs ${f0(perConn(ph))} B)`
+    : "not measured",
+  sRate && pRate && memRatio ? (sRate / pRate >= 10 && memRatio >= 10 ? "met" : "not met") : "not measured",
+]);
+
+// ---- The document.
+const L = [];
+L.push("# Benchmarks", "");
+L.push(
+  `Generated by \`bench/run.sh\` on ${machine.date} (commit ${machine.commit}); the raw figures are in`,
+  `[\`${rel(path.join(dir, "raw.jsonl"))}\`](${rel(path.join(dir, "raw.jsonl"))}) (one JSON line per run of \`signaling-load\`).`,
+  "Run it again with `bench/run.sh` (a few minutes) or `QUICK=1 bench/run.sh`.",
+  "",
+);
+L.push("## Machine", "");
+L.push("| | |", "|---|---|");
+L.push(`| cores (nproc) | ${machine.nproc} |`, `| CPU | ${machine.cpu} |`, `| kernel | ${machine.kernel} |`);
+L.push(`| memory | ${machine.mem_gib} GiB |`, `| load average at start | ${machine.loadavg} |`);
+L.push(`| pinning | ${machine.pinning} |`, `| server / floor threads | ${machine.server_threads} |`, `| load tool threads | ${machine.load_threads} |`);
+L.push(`| node / peer | ${machine.node} / peer ${machine.peer} |`, "");
+L.push(
+  "The machine is shared (2 cores, other engineers compile and test on it at the same time), so",
+  "absolute figures are noisy; the ratios between systems measured in the same run by the same",
+  "tool are the figures to read. Each figure comes from one run; latencies are percentiles over",
+  "every message of the measured window, not averages of runs.",
+  "",
+);
+L.push("## Targets", "");
+L.push("| target | measured | verdict |", "|---|---|---|");
+for (const t of targets) L.push(`| ${t[0]} | ${t[1]} | **${t[2]}** |`);
+L.push("");
+L.push("## Method", "");
+L.push(
+  "- **Tool**: `signaling-load` (bench/load/), C++ with Boost.Beast: real WebSocket clients (masked frames,",
+  "  no compression, one message per frame), several threads with one io_context each, clients spread over",
+  "  processes when one would pass the descriptor limit (RLIMIT_NOFILE 20000), bound to 127.0.0.2..N to",
+  "  spread source addresses. It creates sessions of 4 through the admin API and mints HS256 tokens itself.",
+  "- **Relay (open loop)**: every participant sends to its 3 peers in turn; 1 message in 5 is an offer or an",
+  "  answer of 2–6 KB (SDP-like text), the others 300 B ice-candidates (mean ≈ 1.1 KB). Sends are scheduled",
+  "  by the clock at the offered total rate, not by replies; each message carries its *scheduled* send time",
+  "  (an extra field, relayed unchanged), so a slow server or a backed-up socket shows as latency instead of",
+  "  lowering the rate (no coordinated omission). Latency = receive time − scheduled time, on one monotonic",
+  "  clock, in log buckets of 1.6 % (HdrHistogram-like). `send_lag` in the raw data is the tool's own delay",
+  "  between the scheduled time and the dispatch; it is included in the latency.",
+  `- **Steps**: ${machine.step}; rates ascend; a message counts as delivered when it arrives before the end of`,
+  "  its step's drain. A step is *sustained* when ≥ 99 % of the offered messages arrive, none is dropped by",
+  "  the tool's 1000-message per-client backlog, and p99 ≤ 20 ms. The **max rate** is the highest",
+  "  delivered rate of a sustained step. The sweep stops after a step delivering < 50 %.",
+  "- **Floor**: `floor-relay` (bench/floor/): TCP, a `JOIN group member` line, then length-prefixed frames",
+  "  with a destination member, forwarded with no WebSocket, no JSON and no auth. The tool sends the same",
+  "  bytes through it. Server, floor and peerjs-server run with the same thread count, pinned to one core;",
+  "  the tool runs on the other.",
+  "- **Peer**: peerjs-server (npm `peer`), started by bench/peerjs/server.mjs (its PeerServer, without the",
+  "  CLI's per-connection console log, connection limit raised). Messages are `OFFER`/`ANSWER`/`CANDIDATE`",
+  "  with the same payload sizes, relayed to `dst` (it re-serialises them with `src`).",
+  `- **Join**: ${JSON.stringify(jr?.rate_target ?? 500)} joins/s, each participant leaves (\`leave\`) after ${jr?.hold_ms ?? "?"} ms;`,
+  "  latency from the start of the TCP connect to the `joined` message (TCP + WebSocket upgrade + JWT check",
+  "  + join); for peerjs-server, to its `OPEN`.",
+  "- **Hold**: N idle connections (sessions of 4) sending a heartbeat every interval; the server's VmRSS is",
+  "  read from /proc before the sessions are created and while holding; RSS per connection =",
+  "  (holding − before) / N, so it includes the session directory entries. A fresh server process per N.",
+  "",
+);
+
+const sweepTable = (s) => {
+  const r = sweep[s];
+  if (!r) return [`(${names[s]}: not measured)`, ""];
+  const out = [
+    `**${names[s]}** — ${r.clients} clients; max sustained ${f0(r.max_sustained_rate)} msgs/s, max delivered ${f0(r.max_delivered_rate)} msgs/s`,
+    "",
+    "| offered/s | delivered/s | ratio | p50 | p99 | p99.9 | max | server CPU | tool CPU | sustained |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
+  ];
+  for (const x of r.steps) {
+    if (x.skipped) continue;
+    out.push(
+      `| ${f0(x.offered_rate)} | ${f0(x.delivered_rate)} | ${f2(x.delivery_ratio)} | ${us(x.latency.p50_us)} | ${us(x.latency.p99_us)} | ${us(x.latency.p999_us)} | ${us(x.latency.max_us)} | ${f2(x.server_cpu)} | ${f2(x.loader_cpu)} | ${x.sustained ? "yes" : "no"} |`,
+    );
+  }
+  out.push("");
+  return out;
+};
+
+L.push("## Relay", "");
+L.push("| | max sustained rate | vs floor | vs peerjs | at half its max: rate | p50 | p99 | p99.9 | max |");
+L.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+for (const s of systems) {
+  const h = half[s]?.steps?.[0];
+  L.push(
+    `| ${names[s]} | ${f0(maxRate(s))} msgs/s | ${ratio(maxRate(s), fRate)} | ${ratio(maxRate(s), pRate)} | ${h ? f0(h.delivered_rate) : "n/a"} | ${h ? us(h.latency.p50_us) : "n/a"} | ${h ? us(h.latency.p99_us) : "n/a"} | ${h ? us(h.latency.p999_us) : "n/a"} | ${h ? us(h.latency.max_us) : "n/a"} |`,
+  );
+}
+L.push("");
+L.push(`![latency vs offered rate](${rel(path.join(dir, "latency-vs-rate.png"))})`, "");
+L.push(`![delivered vs offered](${rel(path.join(dir, "delivered-vs-offered.png"))})`, "");
+for (const s of systems) L.push(...sweepTable(s));
+
+L.push("## Join", "");
+L.push("| | joins/s measured | ok | failed | p50 | p99 | p99.9 | max | server CPU |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+for (const s of systems) {
+  const j = join[s]?.join;
+  if (!j) continue;
+  L.push(
+    `| ${names[s]} | ${f0(j.measured_rate)} | ${j.ok} | ${j.failed}${Object.keys(join[s].fail_codes).length ? ` ${JSON.stringify(join[s].fail_codes)}` : ""} | ${us(j.latency.p50_us)} | ${us(j.latency.p99_us)} | ${us(j.latency.p999_us)} | ${us(j.latency.max_us)} | ${f2(j.server_cpu)} |`,
+  );
+}
+L.push("");
+
+L.push("## Idle connections", "");
+L.push(
+  "| | connections | RSS before | RSS holding | per connection | vs server | heartbeat acks/s | ack p99 | failed |",
+  "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+);
+for (const s of systems) {
+  for (const r of holds[s]) {
+    const sameN = holds.server.find((x) => x.clients === r.clients);
+    L.push(
+      `| ${names[s]} | ${f0(r.hold.connections)} | ${f1(r.rss.baseline_kb / 1024)} MiB | ${f1(r.rss.held_kb / 1024)} MiB | ${f0(perConn(r))} B | ${sameN && s !== "server" ? ratio(perConn(r), perConn(sameN)) : ""} | ${s === "peerjs" ? "(no acks)" : f0(r.hold.acks_per_s)} | ${s === "peerjs" ? "" : us(r.hold.ack_rtt.p99_us)} | ${r.connect_failed} |`,
+    );
+  }
+}
+L.push("");
+L.push(`![RSS vs connections](${rel(path.join(dir, "rss-vs-connections.png"))})`, "");
+
+const microFile = path.join(dir, "micro.json");
+if (fs.existsSync(microFile)) {
+  const m = JSON.parse(fs.readFileSync(microFile, "utf8"));
+  L.push("## Micro-benchmarks", "");
+  L.push("`micro-bench` (Google Benchmark, pinned to the tool's core), one run:", "");
+  L.push("| benchmark | time per iteration | throughput |", "|---|---:|---:|");
+  for (const b of m.benchmarks) {
+    if (b.run_type && b.run_type !== "iteration") continue;
+    const t = b.time_unit === "ns" ? b.real_time : b.time_unit === "us" ? b.real_time * 1e3 : b.real_time * 1e6;
+    const thr = b.bytes_per_second ? `${(b.bytes_per_second / 1e6).toFixed(0)} MB/s` : b.items_per_second ? `${f0(b.items_per_second)}/s` : "";
+    L.push(`| ${b.name}${b.label ? ` (${b.label})` : ""} | ${t >= 1000 ? `${(t / 1000).toFixed(2)} µs` : `${t.toFixed(0)} ns`} | ${thr} |`);
+  }
+  L.push("");
+}
+
+const notes = path.join(dir, "notes.md");
+if (fs.existsSync(notes)) L.push(fs.readFileSync(notes, "utf8").trim(), "");
+L.push("## Not measured yet", "");
+L.push(
+  "- Redis mode and two nodes: `signaling-load --targets host:port,host:port` spreads the members of each",
+  "  session over the nodes (member k goes to target k mod n) so relayed messages cross nodes, and creates",
+  "  the sessions on every target (`--admin-first-only` with a shared store). `bench/run.sh` does not run them",
+  "  until the server has `--redis`.",
+  "",
+);
+fs.writeFileSync(outFile, L.join("\n"));
+console.log(`report: ${outFile}`);

@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# Runs the benchmark suite and writes BENCHMARKS.md and the plots in bench/results/.
+#
+#   bench/run.sh            # the whole suite, a few minutes
+#   QUICK=1 bench/run.sh    # shorter steps, smaller hold series (a minute or two)
+#
+# What it runs (every load is bounded in count and time and targets 127.0.0.1 only):
+#   1. relay sweep: open-loop offered rates, same clients, against the server, the floor relay
+#      and peerjs-server; then each again at half of its own maximum sustained rate;
+#   2. join: a steady stream of joins and leaves at JOIN_RATE against the server (and peerjs);
+#   3. hold: idle connections with heartbeats, RSS per connection, for each count of HOLD_SERIES,
+#      against the server and peerjs-server (and the floor, for scale);
+#   4. the micro-benchmarks (micro-bench), when built.
+# The server and the load tool are pinned to different cores when taskset exists (SERVER_CPU,
+# LOAD_CPU): with 2 cores that gives each one core.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+# ---- Parameters ------------------------------------------------------------------------------
+BUILD_DIR=${BUILD_DIR:-$root/build-bench}
+SKIP_BUILD=${SKIP_BUILD:-0}
+QUICK=${QUICK:-0}
+SERVER_THREADS=${SERVER_THREADS:-1}       # the server's --threads, and the floor relay's
+LOAD_THREADS=${LOAD_THREADS:-1}
+SERVER_CPU=${SERVER_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+RELAY_CLIENTS=${RELAY_CLIENTS:-200}       # 50 sessions of 4
+RELAY_RATES=${RELAY_RATES:-2500,5000,10000,15000,20000,30000,40000,50000,60000,80000,100000,130000}
+STEP_WARMUP=${STEP_WARMUP:-1}
+STEP_DURATION=${STEP_DURATION:-3}
+STEP_GAP=${STEP_GAP:-1}
+HALF_DURATION=${HALF_DURATION:-8}
+JOIN_RATE=${JOIN_RATE:-500}
+JOIN_DURATION=${JOIN_DURATION:-8}
+JOIN_HOLD_MS=${JOIN_HOLD_MS:-1000}
+HOLD_SERIES=${HOLD_SERIES:-"1000 5000 10000 19000"}
+HOLD_DURATION=${HOLD_DURATION:-4}
+HOLD_HB_MS=${HOLD_HB_MS:-5000}
+SOURCE_ADDRS=${SOURCE_ADDRS:-4}
+RESULTS=${RESULTS:-$root/bench/results}
+if [ "$QUICK" = 1 ]; then
+  STEP_WARMUP=0.5 STEP_DURATION=1.5 STEP_GAP=0.5 HALF_DURATION=4 JOIN_DURATION=4 HOLD_DURATION=2
+  HOLD_SERIES=${QUICK_HOLD_SERIES:-"1000 5000"}
+fi
+SECRET="bench-secret-$$"
+ADMIN_KEY="bench-admin-$$"
+
+# ---- Build -----------------------------------------------------------------------------------
+if [ "$SKIP_BUILD" != 1 ]; then
+  cmake -S "$root" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSIG_BUILD_TESTS=OFF >/dev/null
+  cmake --build "$BUILD_DIR" --target signaling-server signaling-load floor-relay -j "$(nproc)"
+  cmake --build "$BUILD_DIR" --target micro-bench -j "$(nproc)" || echo "run.sh: micro-bench did not build; skipped"
+fi
+LOAD=$BUILD_DIR/signaling-load
+SERVER=$BUILD_DIR/signaling-server
+FLOOR=$BUILD_DIR/floor-relay
+for b in "$LOAD" "$SERVER" "$FLOOR"; do [ -x "$b" ] || { echo "run.sh: missing $b" >&2; exit 1; }; done
+[ -d node_modules/peer ] || { echo "run.sh: npm package 'peer' missing (npm ci)" >&2; exit 1; }
+
+mkdir -p "$RESULTS"
+raw=$RESULTS/raw.jsonl
+: >"$raw"
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+pin() {  # pin <cpu> <command...>
+  local cpu=$1
+  shift
+  if command -v taskset >/dev/null && [ "$(nproc)" -gt "$cpu" ]; then taskset -c "$cpu" "$@"; else "$@"; fi
+}
+
+wait_port() {  # wait_port <log> <pid>: prints the port of the "listening" line
+  local log=$1 pid=$2 port=""
+  for _ in $(seq 200); do
+    port=$(grep -m1 '"listening"' "$log" 2>/dev/null | grep -o '"port":[0-9]*' | cut -d: -f2 || true)
+    [ -n "$port" ] && { echo "$port"; return 0; }
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "run.sh: $log: no listening line" >&2
+  tail -5 "$log" >&2
+  return 1
+}
+
+SYS_PID=""
+SYS_PORT=""
+start_system() {  # start_system server|floor|peerjs
+  local log=$tmp/$1.log
+  case $1 in
+    server)
+      pin "$SERVER_CPU" "$SERVER" --listen 127.0.0.1 --port 0 --threads "$SERVER_THREADS" --jwt-secret "$SECRET" \
+        --admin-key "$ADMIN_KEY" --rate-limit 0 --max-participants 6 --heartbeat-timeout 60s \
+        --log-level warn >"$log" 2>&1 &
+      ;;
+    floor)
+      pin "$SERVER_CPU" "$FLOOR" --listen 127.0.0.1 --port 0 --threads "$SERVER_THREADS" >"$log" 2>&1 &
+      ;;
+    peerjs)
+      pin "$SERVER_CPU" node bench/peerjs/server.mjs --host 127.0.0.1 --port 0 >"$log" 2>&1 &
+      ;;
+  esac
+  SYS_PID=$!
+  pids+=("$SYS_PID")
+  SYS_PORT=$(wait_port "$log" "$SYS_PID")
+}
+stop_system() {
+  kill "$SYS_PID" 2>/dev/null || true
+  wait "$SYS_PID" 2>/dev/null || true
+}
+
+proto_of() { case $1 in server) echo signaling ;; *) echo "$1" ;; esac; }
+
+load() {  # load <system> <label> <args...>: runs the tool, appends its JSON line to raw.jsonl
+  local sys=$1 label=$2
+  shift 2
+  local out=$tmp/$label.out
+  if ! pin "$LOAD_CPU" timeout 300 "$LOAD" --protocol "$(proto_of "$sys")" --targets "127.0.0.1:$SYS_PORT" \
+    --jwt-secret "$SECRET" --admin-key "$ADMIN_KEY" --server-pid "$SYS_PID" --threads "$LOAD_THREADS" \
+    --source-addrs "$SOURCE_ADDRS" --label "$sys/$label" "$@" >"$out" 2>&1; then
+    echo "run.sh: $sys/$label: signaling-load failed:" >&2
+    tail -20 "$out" >&2
+  fi
+  grep -v '^{' "$out" || true
+  grep '^{' "$out" | tail -1 >>"$raw" || true
+}
+
+json_get() {  # json_get <label> <js expression over r>
+  node -e '
+    const lines = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
+    const r = lines.filter((x) => x.label === process.argv[2]).pop();
+    if (!r) { console.log(0); process.exit(0); }
+    console.log(eval(process.argv[3]));
+  ' "$raw" "$1" "$2"
+}
+
+echo "== machine"
+{
+  echo "nproc=$(nproc)"
+  echo "cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)"
+  echo "kernel=$(uname -r)"
+  echo "mem_gib=$(free -g | awk '/^Mem:/ {print $2}')"
+  echo "loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "server_threads=$SERVER_THREADS"
+  echo "load_threads=$LOAD_THREADS"
+  echo "pinning=$(command -v taskset >/dev/null && echo "server cpu $SERVER_CPU, load cpu $LOAD_CPU" || echo none)"
+  echo "node=$(node --version)"
+  echo "peer=$(node -p 'require("./node_modules/peer/package.json").version')"
+  echo "step=${STEP_WARMUP}s warmup + ${STEP_DURATION}s measured + ${STEP_GAP}s drain"
+} >"$RESULTS/machine.txt"
+cat "$RESULTS/machine.txt"
+
+step_args=(--warmup "$STEP_WARMUP" --duration "$STEP_DURATION" --gap "$STEP_GAP")
+for sys in floor server peerjs; do
+  echo "== relay sweep: $sys"
+  start_system "$sys"
+  load "$sys" relay-sweep --mode relay --clients "$RELAY_CLIENTS" --rates "$RELAY_RATES" "${step_args[@]}"
+  max=$(json_get "$sys/relay-sweep" 'r.max_sustained_rate')
+  half=$(node -p "Math.max(100, Math.round($max / 2))")
+  echo "== relay at half of the maximum ($half msgs/s): $sys"
+  load "$sys" relay-half --mode relay --clients "$RELAY_CLIENTS" --rates "$half" --warmup 1 \
+    --duration "$HALF_DURATION" --gap 1
+  if [ "$sys" != floor ]; then
+    echo "== join at $JOIN_RATE/s: $sys"
+    load "$sys" join --mode join --join-rate "$JOIN_RATE" --join-hold-ms "$JOIN_HOLD_MS" --warmup 1 \
+      --duration "$JOIN_DURATION"
+  fi
+  stop_system
+  for n in $HOLD_SERIES; do
+    echo "== hold $n: $sys"
+    start_system "$sys"  # a fresh process per count, so RSS is not what an earlier run left
+    sleep 0.5
+    load "$sys" "hold-$n" --mode hold --clients "$n" --duration "$HOLD_DURATION" --hb-interval-ms "$HOLD_HB_MS" \
+      --connect-rate 4000 --connect-timeout 60
+    stop_system
+  done
+done
+
+if [ -x "$BUILD_DIR/micro-bench" ]; then
+  echo "== micro-bench"
+  pin "$LOAD_CPU" "$BUILD_DIR/micro-bench" --benchmark_min_time=0.2 --benchmark_format=json \
+    --benchmark_out="$RESULTS/micro.json" --benchmark_out_format=json >/dev/null 2>"$tmp/micro.err" ||
+    { echo "run.sh: micro-bench failed" >&2; cat "$tmp/micro.err" >&2; }
+fi
+
+echo "== report"
+node bench/load/report.mjs "$RESULTS" "$root/BENCHMARKS.md"
+for g in "$RESULTS"/*.gp; do gnuplot "$g"; done
+echo "run.sh: wrote BENCHMARKS.md and $(ls "$RESULTS"/*.png | wc -l) plots in ${RESULTS#"$root"/}/"
