@@ -31,6 +31,16 @@ std::string error_body(std::string_view code, std::string_view message) {
   return out;
 }
 
+// RFC 6455 4.2.1: the key is 16 random bytes in base64, so 22 base64 characters and "==".
+bool valid_websocket_key(std::string_view key) {
+  if (key.size() != 24 || key.substr(22) != "==") return false;
+  for (const char c : key.substr(0, 22)) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 bool is_api_path(std::string_view path) {
   return path.starts_with("/api/") || path.starts_with("/dev/") || path == "/healthz" || path == "/readyz" ||
          path == "/metrics";
@@ -77,6 +87,11 @@ void HttpConnection::on_read(error_code ec, std::size_t /*bytes*/) {
 
   if (target.path == kSignalingPath) {
     if (websocket::is_upgrade(req)) {
+      if (!valid_websocket_key(req[http::field::sec_websocket_key])) {
+        write(make_response(400, req.version(), false, "application/json",
+                            error_body("bad_request", "Sec-WebSocket-Key must be 16 bytes in base64")));
+        return;
+      }
       stream_.expires_never();
       std::make_shared<WsConnection>(stream_.release_socket(), context_)->run(parser_->release());
       return;

@@ -27,7 +27,7 @@ void StaticFiles::load(const std::filesystem::path& root, std::size_t max_bytes)
   const auto options = fs::directory_options::follow_directory_symlink;
   for (auto it = fs::recursive_directory_iterator(root, options); it != fs::recursive_directory_iterator(); ++it) {
     if (!it->is_regular_file()) continue;
-    const auto relative = fs::relative(it->path(), root).generic_string();
+    const auto relative = it->path().lexically_relative(root).generic_string();
     if (relative.empty() || relative.front() == '.' || relative.find("/.") != std::string::npos) continue;
     if (relative.find("node_modules") != std::string::npos) continue;
     std::ifstream in(it->path(), std::ios::binary);
