@@ -38,24 +38,15 @@ namespace sig::auth {
 
 std::string_view to_string(JwtError e) noexcept {
   switch (e) {
-    case JwtError::ok:
-      return "ok";
-    case JwtError::malformed:
-      return "malformed";
-    case JwtError::unsupported_alg:
-      return "unsupported_alg";
-    case JwtError::bad_signature:
-      return "bad_signature";
-    case JwtError::expired:
-      return "expired";
-    case JwtError::not_yet_valid:
-      return "not_yet_valid";
-    case JwtError::bad_issuer:
-      return "bad_issuer";
-    case JwtError::bad_audience:
-      return "bad_audience";
-    case JwtError::missing_subject:
-      return "missing_subject";
+    case JwtError::ok: return "ok";
+    case JwtError::malformed: return "malformed";
+    case JwtError::unsupported_alg: return "unsupported_alg";
+    case JwtError::bad_signature: return "bad_signature";
+    case JwtError::expired: return "expired";
+    case JwtError::not_yet_valid: return "not_yet_valid";
+    case JwtError::bad_issuer: return "bad_issuer";
+    case JwtError::bad_audience: return "bad_audience";
+    case JwtError::missing_subject: return "missing_subject";
   }
   return "unknown";
 }
@@ -67,24 +58,15 @@ class JwtCategory final : public std::error_category {
   const char* name() const noexcept override { return "jwt"; }
   std::string message(int value) const override {
     switch (static_cast<JwtError>(value)) {
-      case JwtError::ok:
-        return "ok";
-      case JwtError::malformed:
-        return "malformed token";
-      case JwtError::unsupported_alg:
-        return "unsupported or unconfigured algorithm";
-      case JwtError::bad_signature:
-        return "bad signature";
-      case JwtError::expired:
-        return "token expired or without a valid exp";
-      case JwtError::not_yet_valid:
-        return "token not yet valid (nbf)";
-      case JwtError::bad_issuer:
-        return "wrong issuer";
-      case JwtError::bad_audience:
-        return "wrong audience";
-      case JwtError::missing_subject:
-        return "missing or empty subject";
+      case JwtError::ok: return "ok";
+      case JwtError::malformed: return "malformed token";
+      case JwtError::unsupported_alg: return "unsupported or unconfigured algorithm";
+      case JwtError::bad_signature: return "bad signature";
+      case JwtError::expired: return "token expired or without a valid exp";
+      case JwtError::not_yet_valid: return "token not yet valid (nbf)";
+      case JwtError::bad_issuer: return "wrong issuer";
+      case JwtError::bad_audience: return "wrong audience";
+      case JwtError::missing_subject: return "missing or empty subject";
     }
     return "unknown jwt error";
   }
@@ -303,16 +285,11 @@ enum class Alg : int { HS256 = 0, HS384 = 1, HS512 = 2, RS256 = 3, ES256 = 4, un
 
 Alg to_alg(Algorithm a) noexcept {
   switch (a) {
-    case Algorithm::HS256:
-      return Alg::HS256;
-    case Algorithm::HS384:
-      return Alg::HS384;
-    case Algorithm::HS512:
-      return Alg::HS512;
-    case Algorithm::RS256:
-      return Alg::RS256;
-    case Algorithm::ES256:
-      return Alg::ES256;
+    case Algorithm::HS256: return Alg::HS256;
+    case Algorithm::HS384: return Alg::HS384;
+    case Algorithm::HS512: return Alg::HS512;
+    case Algorithm::RS256: return Alg::RS256;
+    case Algorithm::ES256: return Alg::ES256;
   }
   return Alg::unknown;
 }
@@ -328,30 +305,21 @@ Alg parse_alg(std::string_view name) noexcept {
 
 const char* alg_name(Alg a) noexcept {
   switch (a) {
-    case Alg::HS256:
-      return "HS256";
-    case Alg::HS384:
-      return "HS384";
-    case Alg::HS512:
-      return "HS512";
-    case Alg::RS256:
-      return "RS256";
-    case Alg::ES256:
-      return "ES256";
-    case Alg::unknown:
-      break;
+    case Alg::HS256: return "HS256";
+    case Alg::HS384: return "HS384";
+    case Alg::HS512: return "HS512";
+    case Alg::RS256: return "RS256";
+    case Alg::ES256: return "ES256";
+    case Alg::unknown: break;
   }
   return "";
 }
 
 const char* hmac_digest_name(Alg a) noexcept {
   switch (a) {
-    case Alg::HS384:
-      return "SHA384";
-    case Alg::HS512:
-      return "SHA512";
-    default:
-      return "SHA256";
+    case Alg::HS384: return "SHA384";
+    case Alg::HS512: return "SHA512";
+    default: return "SHA256";
   }
 }
 
@@ -433,8 +401,7 @@ bool read_numeric_date(simdjson::dom::element el, NumericDate& out) noexcept {
     case simdjson::dom::element_type::DOUBLE:
       out.is_integer = false;
       return el.get_double().get(out.real) == simdjson::SUCCESS && std::isfinite(out.real);
-    default:
-      return false;
+    default: return false;
   }
 }
 
@@ -634,8 +601,7 @@ JwtError Verifier::Impl::verify(std::string_view token, std::int64_t now, Claims
       if (!verify_pkey(ec_key.get(), signing_input, der, der_len)) return JwtError::bad_signature;
       break;
     }
-    case Alg::unknown:
-      return JwtError::unsupported_alg;
+    case Alg::unknown: return JwtError::unsupported_alg;
   }
 
   // 4. Payload: a JSON object; then the claims.

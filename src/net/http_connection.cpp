@@ -35,7 +35,8 @@ std::string error_body(std::string_view code, std::string_view message) {
 bool valid_websocket_key(std::string_view key) {
   if (key.size() != 24 || key.substr(22) != "==") return false;
   for (const char c : key.substr(0, 22)) {
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
+    const bool ok =
+        (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
     if (!ok) return false;
   }
   return true;
@@ -52,7 +53,8 @@ HttpConnection::HttpConnection(tcp::socket&& socket, ServerContext& context)
     : stream_(std::move(socket)), context_(context) {}
 
 void HttpConnection::run() {
-  asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&HttpConnection::do_read, shared_from_this()));
+  asio::dispatch(stream_.get_executor(),
+                 beast::bind_front_handler(&HttpConnection::do_read, shared_from_this()));
 }
 
 void HttpConnection::do_read() {
@@ -60,7 +62,8 @@ void HttpConnection::do_read() {
   parser_->body_limit(context_.options.max_http_body);
   parser_->header_limit(16 * 1024);
   stream_.expires_after(context_.options.http_timeout);
-  http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&HttpConnection::on_read, shared_from_this()));
+  http::async_read(stream_, buffer_, *parser_,
+                   beast::bind_front_handler(&HttpConnection::on_read, shared_from_this()));
 }
 
 void HttpConnection::on_read(error_code ec, std::size_t /*bytes*/) {
@@ -75,9 +78,10 @@ void HttpConnection::on_read(error_code ec, std::size_t /*bytes*/) {
     return;
   }
   if (ec) {
-    if (ec != beast::error::timeout && ec != asio::error::operation_aborted && ec != asio::error::connection_reset &&
-        ec != asio::error::eof) {
-      write(make_response(400, 11, false, "application/json", error_body("bad_request", "malformed HTTP request")));
+    if (ec != beast::error::timeout && ec != asio::error::operation_aborted &&
+        ec != asio::error::connection_reset && ec != asio::error::eof) {
+      write(make_response(400, 11, false, "application/json",
+                          error_body("bad_request", "malformed HTTP request")));
     }
     return;
   }
@@ -101,7 +105,8 @@ void HttpConnection::on_read(error_code ec, std::size_t /*bytes*/) {
     return;
   }
   if (websocket::is_upgrade(req)) {
-    write(make_response(404, req.version(), false, "application/json", error_body("not_found", "no such endpoint")));
+    write(make_response(404, req.version(), false, "application/json",
+                        error_body("not_found", "no such endpoint")));
     return;
   }
 
@@ -122,8 +127,10 @@ void HttpConnection::on_read(error_code ec, std::size_t /*bytes*/) {
   request.authorization = std::string(req[http::field::authorization]);
   request.body = std::move(req.body());
   auto answer = context_.http.handle(request);
-  auto res = make_response(answer.status, req.version(), req.keep_alive(), answer.content_type, std::move(answer.body));
-  for (const auto& [name, value] : answer.headers) res.set(name, value);
+  auto res = make_response(answer.status, req.version(), req.keep_alive(), answer.content_type,
+                           std::move(answer.body));
+  for (const auto& [name, value] : answer.headers)
+    res.set(name, value);
   write(std::move(res));
 }
 

@@ -12,9 +12,13 @@ Listener::Listener(asio::io_context& ioc, tcp::endpoint endpoint, ServerContext&
   acceptor_.listen(asio::socket_base::max_listen_connections);
 }
 
-unsigned short Listener::port() const { return acceptor_.local_endpoint().port(); }
+unsigned short Listener::port() const {
+  return acceptor_.local_endpoint().port();
+}
 
-void Listener::run() { do_accept(); }
+void Listener::run() {
+  do_accept();
+}
 
 void Listener::stop() {
   asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
@@ -24,7 +28,8 @@ void Listener::stop() {
 }
 
 void Listener::do_accept() {
-  acceptor_.async_accept(asio::make_strand(ioc_), beast::bind_front_handler(&Listener::on_accept, shared_from_this()));
+  acceptor_.async_accept(asio::make_strand(ioc_),
+                         beast::bind_front_handler(&Listener::on_accept, shared_from_this()));
 }
 
 void Listener::on_accept(error_code ec, tcp::socket socket) {

@@ -25,7 +25,8 @@ void StaticFiles::load(const std::filesystem::path& root, std::size_t max_bytes)
   if (!fs::is_directory(root)) throw std::runtime_error("web root is not a directory: " + root.string());
   std::size_t total = 0;
   const auto options = fs::directory_options::follow_directory_symlink;
-  for (auto it = fs::recursive_directory_iterator(root, options); it != fs::recursive_directory_iterator(); ++it) {
+  for (auto it = fs::recursive_directory_iterator(root, options); it != fs::recursive_directory_iterator();
+       ++it) {
     if (!it->is_regular_file()) continue;
     const auto relative = it->path().lexically_relative(root).generic_string();
     if (relative.empty() || relative.front() == '.' || relative.find("/.") != std::string::npos) continue;

@@ -39,7 +39,9 @@ WsConnection::WsConnection(tcp::socket&& socket, ServerContext& context)
   context_.counters.websockets_open.fetch_add(1, std::memory_order_relaxed);
 }
 
-WsConnection::~WsConnection() { context_.counters.websockets_open.fetch_sub(1, std::memory_order_relaxed); }
+WsConnection::~WsConnection() {
+  context_.counters.websockets_open.fetch_sub(1, std::memory_order_relaxed);
+}
 
 void WsConnection::run(http::request<http::string_body> request) {
   target_ = std::string(request.target());
@@ -175,8 +177,9 @@ void WsConnection::begin_close(protocol::CloseCode code, domain::Payload last_me
 
 void WsConnection::do_close() {
   closing_ = true;
-  ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(close_code_), reason_text(close_code_)),
-                  beast::bind_front_handler(&WsConnection::on_close, shared_from_this()));
+  ws_.async_close(
+      websocket::close_reason(static_cast<websocket::close_code>(close_code_), reason_text(close_code_)),
+      beast::bind_front_handler(&WsConnection::on_close, shared_from_this()));
 }
 
 void WsConnection::on_close(error_code /*ec*/) {

@@ -19,9 +19,9 @@ class ConnectionState {
 };
 
 struct Admission {
-  std::shared_ptr<ConnectionState> state;        // set when admitted
+  std::shared_ptr<ConnectionState> state;                        // set when admitted
   protocol::ErrorCode error = protocol::ErrorCode::bad_request;  // when refused
-  std::string message;                           // when refused
+  std::string message;                                           // when refused
 };
 
 class WsHandler {
@@ -31,8 +31,8 @@ class WsHandler {
   // The upgrade succeeded. `target` is the request target (path and query). `self` is the
   // connection, to send to and to close. Runs on the connection's strand; `done` may be called
   // before open returns or later from any thread (a store may have to answer first), once.
-  virtual void open(std::string_view target, const std::shared_ptr<domain::Endpoint>& self, std::string connection_id,
-                    AdmissionCallback done) = 0;
+  virtual void open(std::string_view target, const std::shared_ptr<domain::Endpoint>& self,
+                    std::string connection_id, AdmissionCallback done) = 0;
   // A text message. The text is followed by at least protocol::MessageParser::kPadding readable
   // bytes. Runs on the connection's strand.
   virtual void on_text(ConnectionState& state, domain::Endpoint& self, std::string_view padded_text) = 0;

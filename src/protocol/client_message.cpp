@@ -32,7 +32,9 @@ std::optional<MessageType> type_from(std::string_view t) {
   return std::nullopt;
 }
 
-ParseError invalid(std::string_view detail) { return ParseError{ErrorCode::invalid_message, detail}; }
+ParseError invalid(std::string_view detail) {
+  return ParseError{ErrorCode::invalid_message, detail};
+}
 
 // Records one field; a duplicate of a field the server reads would let the server and the
 // receiving client see different values, so it is refused.
@@ -51,7 +53,8 @@ std::optional<ParseError> collect(simdjson::dom::object object, Fields& f) {
     if (key == "type") {
       if (f.has_type) return invalid("duplicate field 'type'");
       f.has_type = true;
-      if (field.value.get_string().get(f.type) != simdjson::SUCCESS) return invalid("'type' must be a string");
+      if (field.value.get_string().get(f.type) != simdjson::SUCCESS)
+        return invalid("'type' must be a string");
     } else if (key == "toUserId") {
       err = take(f.has_to, f.to_user_id, field.value, "duplicate field 'toUserId'");
     } else if (key == "sdp") {
@@ -86,7 +89,8 @@ std::optional<ParseError> validate(const Fields& f, ClientMessage& out) {
       if (!f.has_candidate || !f.candidate.is_object()) return invalid("'candidate' must be an object");
     } else {
       std::string_view sdp;
-      if (!f.has_sdp || f.sdp.get_string().get(sdp) != simdjson::SUCCESS) return invalid("'sdp' must be a string");
+      if (!f.has_sdp || f.sdp.get_string().get(sdp) != simdjson::SUCCESS)
+        return invalid("'sdp' must be a string");
       if (sdp.empty()) return invalid("'sdp' must not be empty");
     }
   } else if (*type == MessageType::heartbeat && f.has_ts && f.ts.is_number()) {

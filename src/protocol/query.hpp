@@ -7,7 +7,7 @@
 namespace sig::protocol {
 
 struct Target {
-  std::string path;  // percent-decoded path
+  std::string path;   // percent-decoded path
   std::string query;  // raw query, without '?'
 };
 

@@ -116,7 +116,8 @@ std::string from_user_suffix(std::string_view user_id) {
 
 std::string relayed(std::string_view message, std::string_view from_suffix) {
   std::size_t end = message.size();
-  while (end > 0 && message[end - 1] != '}') --end;  // white space after the object
+  while (end > 0 && message[end - 1] != '}')
+    --end;  // white space after the object
   std::string out;
   if (end == 0) return out;
   out.reserve(end - 1 + from_suffix.size());

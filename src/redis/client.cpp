@@ -1,6 +1,7 @@
 #include "redis/client.hpp"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -40,34 +41,20 @@ class RedisCategory final : public std::error_category {
   const char* name() const noexcept override { return "redis"; }
   std::string message(int ev) const override {
     switch (static_cast<Errc>(ev)) {
-      case Errc::ok:
-        return "ok";
-      case Errc::not_connected:
-        return "not connected to Redis";
-      case Errc::connection_lost:
-        return "connection to Redis lost";
-      case Errc::closed:
-        return "Redis client closed";
-      case Errc::timeout:
-        return "Redis timeout";
-      case Errc::too_many_pending:
-        return "too many pending Redis commands";
-      case Errc::server_error:
-        return "Redis error reply";
-      case Errc::auth_failed:
-        return "Redis AUTH failed";
-      case Errc::handshake_failed:
-        return "Redis connection handshake failed";
-      case Errc::connect_failed:
-        return "cannot connect to Redis";
-      case Errc::invalid_url:
-        return "invalid Redis URL";
-      case Errc::tls_unsupported:
-        return "rediss:// (TLS) is not supported with hiredis 0.14";
-      case Errc::invalid_argument:
-        return "invalid Redis command";
-      case Errc::cancelled:
-        return "Redis subscription cancelled";
+      case Errc::ok: return "ok";
+      case Errc::not_connected: return "not connected to Redis";
+      case Errc::connection_lost: return "connection to Redis lost";
+      case Errc::closed: return "Redis client closed";
+      case Errc::timeout: return "Redis timeout";
+      case Errc::too_many_pending: return "too many pending Redis commands";
+      case Errc::server_error: return "Redis error reply";
+      case Errc::auth_failed: return "Redis AUTH failed";
+      case Errc::handshake_failed: return "Redis connection handshake failed";
+      case Errc::connect_failed: return "cannot connect to Redis";
+      case Errc::invalid_url: return "invalid Redis URL";
+      case Errc::tls_unsupported: return "rediss:// (TLS) is not supported with hiredis 0.14";
+      case Errc::invalid_argument: return "invalid Redis command";
+      case Errc::cancelled: return "Redis subscription cancelled";
     }
     return "unknown Redis error";
   }
@@ -142,21 +129,11 @@ void append_escaped(std::string& out, std::string_view s) {
 
 void append_reply(std::string& out, const Reply& r) {
   switch (r.type) {
-    case Reply::Type::nil:
-      out += "(nil)";
-      break;
-    case Reply::Type::integer:
-      out += "(integer) " + std::to_string(r.integer);
-      break;
-    case Reply::Type::string:
-      append_escaped(out, r.str);
-      break;
-    case Reply::Type::status:
-      out += r.str;
-      break;
-    case Reply::Type::error:
-      out += "(error) " + r.str;
-      break;
+    case Reply::Type::nil: out += "(nil)"; break;
+    case Reply::Type::integer: out += "(integer) " + std::to_string(r.integer); break;
+    case Reply::Type::string: append_escaped(out, r.str); break;
+    case Reply::Type::status: out += r.str; break;
+    case Reply::Type::error: out += "(error) " + r.str; break;
     case Reply::Type::array:
       out.push_back('[');
       for (std::size_t i = 0; i < r.elements.size(); ++i) {
@@ -191,6 +168,22 @@ std::string format_command(const Range& args) {
     out += "\r\n";
   }
   return out;
+}
+
+// Commands that switch the connection into a push mode hiredis 0.14 would mis-route on a
+// command connection (replies matched to the wrong callbacks, or an assertion): use
+// RedisSubscriber for pub/sub.
+bool is_forbidden_on_command_link(std::string_view name) {
+  static constexpr std::array<std::string_view, 7> kForbidden{
+      "subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe", "monitor"};
+  if (name.size() > 12) return false;
+  std::array<char, 12> lower{};
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    lower[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  }
+  const std::string_view l(lower.data(), name.size());
+  return std::find(kForbidden.begin(), kForbidden.end(), l) != kForbidden.end();
 }
 
 void ignore_sigpipe_once() {
@@ -269,6 +262,11 @@ class Link : public std::enable_shared_from_this<Link> {
     if (options_.reconnect_min.count() <= 0) options_.reconnect_min = std::chrono::milliseconds(1);
     if (options_.reconnect_max < options_.reconnect_min) options_.reconnect_max = options_.reconnect_min;
     backoff_ = options_.reconnect_min;
+    if (mode_ == Mode::subscriber) {
+      static std::atomic<std::uint64_t> counter{0};
+      health_channel_ =
+          "__sig_redis_health__:" + std::to_string(::getpid()) + ":" + std::to_string(++counter);
+    }
   }
 
   Link(const Link&) = delete;
@@ -522,6 +520,23 @@ class Link : public std::enable_shared_from_this<Link> {
       drop_context(Errc::timeout);
       return;
     }
+    if (mode_ == Mode::subscriber && state_ == State::ready && options_.command_timeout.count() > 0) {
+      // Health check of the subscribe-mode connection: a regular PING's reply could be confused
+      // with a message by hiredis 0.14, so SUBSCRIBE again to a private channel and wait for the
+      // confirmation, which takes the channel-callback path.
+      if (health_sent_) {
+        if (now - *health_sent_ >= options_.command_timeout) {
+          spdlog::warn("{}: no answer from Redis on the subscriber connection for {} ms; dropping it",
+                       options_.name, options_.command_timeout.count());
+          drop_context(Errc::timeout);
+          return;
+        }
+      } else if (now - last_health_ >= options_.command_timeout) {
+        health_sent_ = now;
+        const std::array<std::string_view, 2> args{"SUBSCRIBE", health_channel_};
+        write_subscribe(format_command(args));
+      }
+    }
     arm_tick();
   }
 
@@ -592,6 +607,8 @@ class Link : public std::enable_shared_from_this<Link> {
 
   void handshake_done() {
     state_ = State::ready;
+    health_sent_.reset();
+    last_health_ = Clock::now();
     redisEnableKeepAlive(&ac_->c);
     if (mode_ == Mode::subscriber && (!channels_.empty() || !patterns_.empty())) {
       // Restore the subscription set, then announce.
@@ -797,6 +814,11 @@ class Link : public std::enable_shared_from_this<Link> {
 
   void confirm(bool pattern, const std::string& name, std::uint64_t gen) {
     if (gen != gen_ || state_ != State::ready) return;
+    if (!pattern && name == health_channel_) {
+      health_sent_.reset();
+      last_health_ = Clock::now();
+      return;
+    }
     SubMap& map = pattern ? patterns_ : channels_;
     if (auto it = map.find(name); it != map.end()) {
       it->second.confirmed = true;
@@ -890,6 +912,10 @@ class Link : public std::enable_shared_from_this<Link> {
   SubMap channels_;
   SubMap patterns_;
   std::set<std::pair<bool, std::string>> restore_pending_;
+  // Subscriber health check (see on_tick).
+  std::string health_channel_;
+  std::optional<Clock::time_point> health_sent_;
+  Clock::time_point last_health_{};
 };
 
 }  // namespace detail
@@ -934,7 +960,7 @@ Strand RedisClient::executor() const {
 }
 
 void RedisClient::command(std::span<const std::string_view> args, ReplyCallback cb) {
-  if (args.empty()) {
+  if (args.empty() || is_forbidden_on_command_link(args.front())) {
     if (cb) boost::asio::post(link_->strand(), [cb = std::move(cb)] { cb(Errc::invalid_argument, Reply{}); });
     return;
   }

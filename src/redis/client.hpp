@@ -55,7 +55,7 @@ enum class Errc {
   connect_failed,     // name resolution or TCP connect failed
   invalid_url,        // ClientOptions::url does not parse
   tls_unsupported,    // rediss:// (hiredis 0.14 has no TLS)
-  invalid_argument,   // empty command
+  invalid_argument,   // empty command, or (P|S)(UN)SUBSCRIBE / MONITOR on a RedisClient
   cancelled,          // a subscription was removed before Redis confirmed it
 };
 const std::error_category& redis_category() noexcept;
@@ -184,7 +184,8 @@ class RedisClient {
 
   // Sends one command. Arguments are binary-safe and copied before the call returns. The
   // callback always runs exactly once, on the strand. Commands sent from one thread (or from the
-  // strand) are written in order and pipelined.
+  // strand) are written in order and pipelined. RESP2 only: no HELLO 3, no CLIENT REPLY OFF;
+  // pub/sub and MONITOR are refused with Errc::invalid_argument (use RedisSubscriber).
   void command(std::span<const std::string_view> args, ReplyCallback cb);
   void command(std::initializer_list<std::string_view> args, ReplyCallback cb);
   // Variadic form; numbers are formatted in decimal: call(cb, "EXPIRE", key, 1800).

@@ -29,7 +29,8 @@ class RecordingEndpoint final : public domain::Endpoint {
   }
   std::vector<nlohmann::json> json() const {
     std::vector<nlohmann::json> out;
-    for (const auto& m : messages()) out.push_back(nlohmann::json::parse(m));
+    for (const auto& m : messages())
+      out.push_back(nlohmann::json::parse(m));
     return out;
   }
   // Removes and returns what was recorded so far.

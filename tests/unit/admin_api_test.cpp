@@ -13,7 +13,8 @@ class AdminTest : public ::testing::Test {
  protected:
   AdminTest() : hub(clock, domain::SessionSettings{}), api(hub, "k3y", [] { return std::string("m 1\n"); }) {}
 
-  net::HttpResponse call(std::string method, std::string target, std::string body = {}, std::string key = "k3y") {
+  net::HttpResponse call(std::string method, std::string target, std::string body = {},
+                         std::string key = "k3y") {
     net::HttpRequest r;
     r.method = std::move(method);
     r.target = std::move(target);
@@ -69,10 +70,11 @@ TEST_F(AdminTest, GetShowsWhoIsConnected) {
 TEST_F(AdminTest, BadBodies) {
   EXPECT_EQ(json::parse(call("PUT", "/api/sessions/s1", "{oops").body)["error"], "invalid_json");
   EXPECT_EQ(call("PUT", "/api/sessions/s1", "{oops").status, 400U);
-  for (const auto* body : {R"([])", R"({"participants":[]})", R"({"hostUserId":"x","participants":[{"userId":"a"}]})",
-                           R"({"hostUserId":"a","participants":[{"userId":3}]})",
-                           R"({"hostUserId":"a","participants":[{"userId":"a"}],"durationSeconds":-1})",
-                           R"({"hostUserId":"a","participants":[{"userId":"a"}],"durationSeconds":"1"})"}) {
+  for (const auto* body :
+       {R"([])", R"({"participants":[]})", R"({"hostUserId":"x","participants":[{"userId":"a"}]})",
+        R"({"hostUserId":"a","participants":[{"userId":3}]})",
+        R"({"hostUserId":"a","participants":[{"userId":"a"}],"durationSeconds":-1})",
+        R"({"hostUserId":"a","participants":[{"userId":"a"}],"durationSeconds":"1"})"}) {
     const auto r = call("PUT", "/api/sessions/s1", body);
     EXPECT_EQ(r.status, 400U) << body;
     EXPECT_EQ(json::parse(r.body)["error"], "invalid_body") << body;
@@ -133,7 +135,8 @@ TEST_F(AdminTest, DevModeHandsOutTokensForListedUsersOnly) {
   auth::Verifier v(auth::VerifierOptions{});
   v.set_hmac_secret("dev");
   auth::Claims claims;
-  const auto now = std::chrono::duration_cast<std::chrono::seconds>(clock.wall_now().time_since_epoch()).count();
+  const auto now =
+      std::chrono::duration_cast<std::chrono::seconds>(clock.wall_now().time_since_epoch()).count();
   EXPECT_FALSE(v.verify(body["token"].get<std::string>(), now, claims));
   EXPECT_EQ(claims.subject, "b");
   r.target = "/dev/token?userId=zed";

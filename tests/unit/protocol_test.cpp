@@ -103,7 +103,8 @@ TEST(ClientMessage, RejectsBadRelayFields) {
 }
 
 TEST(ClientMessage, RefusesClientFromUserId) {
-  expect_error(R"({"type":"offer","toUserId":"u","sdp":"x","fromUserId":"someone"})", ErrorCode::invalid_message);
+  expect_error(R"({"type":"offer","toUserId":"u","sdp":"x","fromUserId":"someone"})",
+               ErrorCode::invalid_message);
 }
 
 TEST(ClientMessage, RefusesDuplicateRoutingFields) {
@@ -112,9 +113,12 @@ TEST(ClientMessage, RefusesDuplicateRoutingFields) {
 }
 
 TEST(ServerMessages, RelayedAddsFromUserIdAndKeepsThePayload) {
-  const std::string in = "{\"type\":\"offer\",\"toUserId\":\"u1\",\"sdp\":\"v=0\\r\\n\\u00e9\",\"x\":[1]}  \n";
+  const std::string in =
+      "{\"type\":\"offer\",\"toUserId\":\"u1\",\"sdp\":\"v=0\\r\\n\\u00e9\",\"x\":[1]}  \n";
   const auto out = relayed(in, from_user_suffix("u\"3"));
-  EXPECT_EQ(out, "{\"type\":\"offer\",\"toUserId\":\"u1\",\"sdp\":\"v=0\\r\\n\\u00e9\",\"x\":[1],\"fromUserId\":\"u\\\"3\"}");
+  EXPECT_EQ(out,
+            "{\"type\":\"offer\",\"toUserId\":\"u1\",\"sdp\":\"v=0\\r\\n\\u00e9\",\"x\":[1],\"fromUserId\":"
+            "\"u\\\"3\"}");
   const auto j = json::parse(out);
   EXPECT_EQ(j["fromUserId"], "u\"3");
   EXPECT_EQ(j["sdp"], "v=0\r\n\u00e9");

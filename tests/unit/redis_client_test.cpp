@@ -202,6 +202,14 @@ TEST_F(RedisClientTest, ErrorReplyIsServerErrorWithText) {
   c->command(std::span<const std::string_view>{}, [e](std::error_code ec, Reply) { *e = {true, ec, {}}; });
   ASSERT_TRUE(run_until([&] { return e->done; }));
   EXPECT_EQ(e->ec, Errc::invalid_argument);
+  // Push-mode commands belong to RedisSubscriber.
+  for (const char* name : {"SUBSCRIBE", "psubscribe", "Unsubscribe", "MONITOR", "ssubscribe"}) {
+    auto f = std::make_shared<Result>();
+    c->command({name, "ch"}, [f](std::error_code ec, Reply) { *f = {true, ec, {}}; });
+    ASSERT_TRUE(run_until([&] { return f->done; }));
+    EXPECT_EQ(f->ec, Errc::invalid_argument) << name;
+  }
+  EXPECT_FALSE(sync(*c, {"PING"}).ec);
 }
 
 TEST_F(RedisClientTest, MultiExecArrayReply) {
@@ -559,6 +567,34 @@ TEST_F(RedisClientTest, ReplyTimeoutDropsAndReconnects) {
   run_for(500ms);  // attempts against a frozen server time out in the handshake
   server_->resume();
   ASSERT_TRUE(run_until([&] { return reconnected == 1; }));
+}
+
+TEST_F(RedisClientTest, FrozenRedisIsDetectedOnTheSubscriberConnection) {
+  auto o = options();
+  o.command_timeout = 200ms;
+  o.connect_timeout = 300ms;
+  auto sub = subscriber(o);
+  std::vector<std::string> messages;
+  bool confirmed = false;
+  sub->subscribe(
+      "f", [&](const std::string&, const std::string& m) { messages.push_back(m); },
+      [&](std::error_code ec) { confirmed = !ec; });
+  ASSERT_TRUE(run_until([&] { return confirmed; }));
+  std::optional<std::error_code> lost;
+  int reconnected = 0;
+  sub->on_disconnected([&](std::error_code ec) { lost = ec; });
+  sub->on_reconnected([&] { ++reconnected; });
+  run_for(500ms);  // health probes answered: still connected
+  EXPECT_FALSE(lost.has_value());
+  EXPECT_TRUE(sub->connected());
+  server_->pause();
+  ASSERT_TRUE(run_until([&] { return lost.has_value(); }, 3s));
+  EXPECT_EQ(*lost, Errc::timeout);
+  server_->resume();
+  ASSERT_TRUE(run_until([&] { return reconnected == 1; }));
+  auto c = connect();
+  EXPECT_EQ(sync(*c, {"PUBLISH", "f", "after"}).reply, Reply::integer_reply(1));
+  ASSERT_TRUE(run_until([&] { return messages.size() == 1; }));
 }
 
 TEST_F(RedisClientTest, ConnectTimeoutAgainstSilentServer) {

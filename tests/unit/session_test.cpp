@@ -24,7 +24,9 @@ domain::SessionSpec four_person_spec(std::chrono::seconds duration = 0s) {
 
 class SessionTest : public ::testing::Test {
  protected:
-  SessionTest() : hub(clock, settings(), &presence) { EXPECT_TRUE(hub.put_session("s1", four_person_spec()).created); }
+  SessionTest() : hub(clock, settings(), &presence) {
+    EXPECT_TRUE(hub.put_session("s1", four_person_spec()).created);
+  }
 
   static domain::SessionSettings settings() {
     domain::SessionSettings s;
@@ -41,7 +43,8 @@ class SessionTest : public ::testing::Test {
     domain::HubJoin join;
   };
 
-  Conn connect(const std::string& user, const std::string& token_name = "", const std::string& session = "s1") {
+  Conn connect(const std::string& user, const std::string& token_name = "",
+               const std::string& session = "s1") {
     Conn c;
     c.join = hub.join(session, {user, token_name}, "node:" + user + std::to_string(++serial), c.ep);
     return c;
@@ -72,7 +75,8 @@ TEST_F(SessionTest, NewcomerGetsRosterAndOthersGetParticipantJoined) {
   EXPECT_EQ(bm[0]["participants"], nlohmann::json::parse(R"([{"userId":"a","displayName":"Alice T"}])"));
   EXPECT_EQ(bm[0]["self"]["displayName"], "Bob");
   EXPECT_EQ(a.ep->take(),
-            std::vector{nlohmann::json::parse(R"({"type":"participant-joined","participant":{"userId":"b","displayName":"Bob"}})")});
+            std::vector{nlohmann::json::parse(
+                R"({"type":"participant-joined","participant":{"userId":"b","displayName":"Bob"}})")});
 
   auto e = connect("e");  // neither: the user id
   EXPECT_EQ(e.ep->take()[0]["self"]["displayName"], "e");
@@ -145,7 +149,8 @@ TEST_F(SessionTest, OnlyTheHostStartsAndEnds) {
   a.ep->take();
   b.ep->take();
   EXPECT_FALSE(s.start(a.join.participant.get(), clock.now(), clock.wall_now()));
-  EXPECT_EQ(s.start(a.join.participant.get(), clock.now(), clock.wall_now()), protocol::ErrorCode::invalid_state);
+  EXPECT_EQ(s.start(a.join.participant.get(), clock.now(), clock.wall_now()),
+            protocol::ErrorCode::invalid_state);
   const auto started = b.ep->take();
   ASSERT_EQ(started.size(), 1U);
   EXPECT_EQ(started[0]["type"], "session-started");
@@ -278,18 +283,21 @@ TEST_F(SessionTest, TickIntervalFollowsTheHeartbeatTimeout) {
 TEST(RateLimiter, AcceptsBurstThenWarnsOncePerSecondThenFloods) {
   domain::ManualClock clock;
   domain::RateLimiter limiter(10, 20, clock.now());
-  for (int i = 0; i < 20; ++i) EXPECT_EQ(limiter.on_message(clock.now()), domain::RateLimiter::Verdict::accept);
+  for (int i = 0; i < 20; ++i)
+    EXPECT_EQ(limiter.on_message(clock.now()), domain::RateLimiter::Verdict::accept);
   EXPECT_EQ(limiter.on_message(clock.now()), domain::RateLimiter::Verdict::drop_and_warn);
   EXPECT_EQ(limiter.on_message(clock.now()), domain::RateLimiter::Verdict::drop);
   clock.advance(100ms);  // one token back
   EXPECT_EQ(limiter.on_message(clock.now()), domain::RateLimiter::Verdict::accept);
   int floods = 0;
-  for (int i = 0; i < 100; ++i) floods += limiter.on_message(clock.now()) == domain::RateLimiter::Verdict::flood;
+  for (int i = 0; i < 100; ++i)
+    floods += limiter.on_message(clock.now()) == domain::RateLimiter::Verdict::flood;
   EXPECT_GT(floods, 0) << "more than 4 x burst drops within a second is a flood";
 }
 
 TEST(RateLimiter, ZeroRateDisables) {
   domain::ManualClock clock;
   domain::RateLimiter limiter(0, 1, clock.now());
-  for (int i = 0; i < 10000; ++i) ASSERT_EQ(limiter.on_message(clock.now()), domain::RateLimiter::Verdict::accept);
+  for (int i = 0; i < 10000; ++i)
+    ASSERT_EQ(limiter.on_message(clock.now()), domain::RateLimiter::Verdict::accept);
 }

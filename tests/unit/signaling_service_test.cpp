@@ -27,7 +27,8 @@ class ServiceTest : public ::testing::Test {
   }
 
   std::string token(const std::string& sub, long long exp_offset = 600) {
-    const auto now = std::chrono::duration_cast<std::chrono::seconds>(clock.wall_now().time_since_epoch()).count();
+    const auto now =
+        std::chrono::duration_cast<std::chrono::seconds>(clock.wall_now().time_since_epoch()).count();
     return signer.sign(json{{"sub", sub}, {"exp", now + exp_offset}}.dump());
   }
 
@@ -38,10 +39,13 @@ class ServiceTest : public ::testing::Test {
 
   Client open(const std::string& target) {
     Client c;
-    service.open(target, c.ep, "n:" + std::to_string(++serial), [&c](net::Admission a) { c.admission = std::move(a); });
+    service.open(target, c.ep, "n:" + std::to_string(++serial),
+                 [&c](net::Admission a) { c.admission = std::move(a); });
     return c;
   }
-  Client join(const std::string& user) { return open("/ws/signaling?token=" + token(user) + "&sessionId=s1"); }
+  Client join(const std::string& user) {
+    return open("/ws/signaling?token=" + token(user) + "&sessionId=s1");
+  }
 
   void say(Client& c, std::string_view text) { service.on_text(*c.admission.state, *c.ep, padded(text)); }
 
@@ -66,7 +70,8 @@ class ServiceTest : public ::testing::Test {
 TEST_F(ServiceTest, RefusalsCarryTheirCodes) {
   EXPECT_EQ(open("/ws/signaling?token=" + token("a")).admission.error, protocol::ErrorCode::bad_request);
   EXPECT_EQ(open("/ws/signaling?sessionId=s1").admission.error, protocol::ErrorCode::invalid_token);
-  EXPECT_EQ(open("/ws/signaling?token=x.y.z&sessionId=s1").admission.error, protocol::ErrorCode::invalid_token);
+  EXPECT_EQ(open("/ws/signaling?token=x.y.z&sessionId=s1").admission.error,
+            protocol::ErrorCode::invalid_token);
   EXPECT_EQ(open("/ws/signaling?token=" + token("a", -3600) + "&sessionId=s1").admission.error,
             protocol::ErrorCode::invalid_token);
   EXPECT_EQ(open("/ws/signaling?token=" + token("a") + "&sessionId=zz").admission.error,
@@ -139,13 +144,15 @@ TEST_F(ServiceTest, FloodIsDroppedThenClosed) {
   auto b = join("b");
   a.ep->take();
   b.ep->take();
-  for (int i = 0; i < 100; ++i) say(b, R"({"type":"ice-candidate","toUserId":"a","candidate":{}})");
+  for (int i = 0; i < 100; ++i)
+    say(b, R"({"type":"ice-candidate","toUserId":"a","candidate":{}})");
   EXPECT_EQ(a.ep->messages().size(), 40U) << "the burst passes, the rest is dropped";
   const auto warnings = b.ep->take();
   ASSERT_EQ(warnings.size(), 1U) << "one warning per second, not one per dropped message";
   EXPECT_EQ(warnings[0]["code"], "rate_limited");
   EXPECT_FALSE(b.ep->closed());
-  for (int i = 0; i < 200; ++i) say(b, R"({"type":"heartbeat"})");
+  for (int i = 0; i < 200; ++i)
+    say(b, R"({"type":"heartbeat"})");
   EXPECT_EQ(b.ep->closed(), CloseCode::flood);
   EXPECT_EQ(a.ep->json().back(), json::parse(R"({"type":"participant-left","userId":"b"})"));
 }
