@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 import {
   ISO_MS_UTC, expectClose, expectError, expectParticipantLeft, expectRefused, quietAll, randomId, sessionWith,
-  startServer,
+  startServer, waitFor,
 } from './harness.mjs';
 
 const body = (host, users, extra = {}) => ({
@@ -268,4 +268,28 @@ test('ops: /healthz 200, /readyz 200, /metrics 200 Prometheus text (no key neede
     if (!line || line.startsWith('#')) continue;
     assert.match(line, /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})? [-+0-9.eEInfNa]+( \d+)?$/, `not a Prometheus sample line: ${line}`);
   }
+});
+
+test('admin: a body over the limit (Content-Length 4 MiB) -> 413 body_too_large, and the server keeps serving', async (t) => {
+  const server = await startServer(t);
+  const id = randomId();
+  // Raw socket: the server may answer before reading the whole body, which fetch reports as EPIPE.
+  const sock = await server.rawSocket();
+  sock.on('error', () => {});
+  let answer = '';
+  sock.on('data', (d) => {
+    answer += d.toString('latin1');
+  });
+  const size = 4 * 1024 * 1024;
+  sock.write(`PUT /api/sessions/${id} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${server.adminKey}\r\n`
+    + `Content-Type: application/json\r\nContent-Length: ${size}\r\n\r\n`);
+  sock.write(`{"hostUserId":"u1","participants":[{"userId":"u1"}],"padding":"${'x'.repeat(60_000)}`);
+  await waitFor(() => /\r\n\r\n/.test(answer) && (/content-length: *0\r\n/i.test(answer) || answer.includes('}')),
+    { what: 'the answer to the oversized PUT' });
+  sock.destroy();
+  assert.match(answer, /^HTTP\/1\.1 413 /, answer.slice(0, 300));
+  const bodyText = answer.slice(answer.indexOf('\r\n\r\n') + 4);
+  assert.equal(JSON.parse(bodyText).error, 'body_too_large', bodyText);
+  assert.equal((await server.getSession(id)).status, 404, 'nothing was created');
+  assert.equal((await server.http('GET', '/healthz', { key: null })).status, 200);
 });

@@ -138,3 +138,30 @@ test('rate limit 0 disables it: 500 heartbeats at once all get their ack', async
   assert.ok(acks.every((m, i) => m.type === 'heartbeat-ack' && m.ts === i));
   await a.expectNoMessage();
 });
+
+test('slow consumer: a client that stops reading is dropped with 4458 (--write-queue-limit); the others get participant-left at once', async (t) => {
+  // A 60 s heartbeat timeout: only the write-queue overflow can explain a prompt participant-left.
+  const server = await startServer(t, {
+    args: ['--write-queue-limit', '65536', '--rate-limit', '0', '--heartbeat-interval', '20s', '--heartbeat-timeout', '60s'],
+  });
+  const { clients: { a, b, c } } = await sessionWith(server, ['a', 'b', 'c']);
+  b.ws._socket.pause(); // b stops reading: the kernel buffers fill, then the server's queue
+  const sdp = 'v'.repeat(60_000);
+  // 500 x 60 kB = 30 MB, far more than loopback socket buffers hold.
+  for (let i = 0; i < 500; i++) {
+    a.send({ type: 'offer', toUserId: 'b', sdp, i });
+    if (a.ws.bufferedAmount > 4 * 1024 * 1024) {
+      await new Promise((r) => setTimeout(r, 5));
+      if (a.ws.bufferedAmount > 4 * 1024 * 1024) await new Promise((r) => a.ws._socket.once('drain', r));
+    }
+  }
+  // The server dropped b when its queue overflowed: b has left, even though b's socket cannot
+  // take the close frame yet.
+  await expectParticipantLeft([c], 'b', 10_000);
+  b.ws._socket.resume();
+  await expectClose(b, 4458, 10_000);
+  assert.ok(b.received.filter((m) => m.type === 'offer').length < 500, 'b got every message: the queue limit did not apply');
+  await c.expectNoMessage();
+  await a.ping();
+  assert.ok(!a.received.some((m) => m.type === 'error'), `the sender got an error: ${JSON.stringify(a.received.filter((m) => m.type === 'error'))}`);
+});

@@ -385,6 +385,7 @@ export class Client {
     this.ws = ws;
     this.label = label;
     this.queue = []; // parsed messages (or {binary: Buffer}) not consumed yet
+    this.onMessage = null; // optional hook, called with each message as it arrives (it stays queued)
     this.received = []; // everything ever received, for diagnostics
     this.waiters = new Set();
     this.closeInfo = null;
@@ -411,6 +412,7 @@ export class Client {
       }
       this.queue.push(msg);
       this.received.push(msg);
+      if (this.onMessage) this.onMessage(msg);
       this.#wake();
     });
     ws.on('error', (err) => {

@@ -209,3 +209,37 @@ test('joined carries heartbeatIntervalMs = --heartbeat-interval', async (t) => {
   assert.equal(j.heartbeatIntervalMs, 1234);
   assert.ok(!('startedAt' in j) && j.status === 'waiting');
 });
+
+test('a message sent to a newcomer as soon as its participant-joined arrives reaches it after its joined', async (t) => {
+  const server = await startServer(t);
+  const sessionId = randomId('order');
+  await server.createSession(sessionId, { host: 'a', participants: ['a', 'b'] });
+  const [a] = await server.join(sessionId, 'a');
+  // a answers every participant-joined at once with an offer to the newcomer.
+  a.onMessage = (m) => {
+    if (m.type === 'participant-joined') a.send({ type: 'offer', toUserId: m.participant.userId, sdp: 'v=0\r\n' });
+  };
+  for (let round = 0; round < 10; round++) {
+    const b = await server.connect({ user: 'b', sessionId });
+    const first = await b.next();
+    assert.equal(first.type, 'joined', `round ${round}: first message ${JSON.stringify(first)}`);
+    const second = await b.next();
+    assert.deepEqual({ ...second }, { type: 'offer', toUserId: 'b', sdp: 'v=0\r\n', fromUserId: 'a' }, `round ${round}`);
+    b.send({ type: 'leave' });
+    await b.waitClosed();
+    await a.next('participant-joined');
+    assert.deepEqual({ ...(await a.next()) }, { type: 'participant-left', userId: 'b' });
+  }
+  await a.expectNoMessage();
+});
+
+test('--jwt-name-claim selects the claim that carries the display name', async (t) => {
+  const server = await startServer(t, { args: ['--jwt-name-claim', 'nick'] });
+  const sessionId = randomId('nick');
+  await server.createSession(sessionId, { host: 'u1', participants: [{ userId: 'u1', displayName: 'Dir One' }, { userId: 'u2', displayName: 'Dir Two' }] });
+  const [, j1] = await server.join(sessionId, 'u1', 'Ignored name claim'); // has "name" but no "nick"
+  assert.deepEqual(j1.self, { userId: 'u1', displayName: 'Dir One' });
+  const c2 = await server.connect({ token: server.token('u2', 'Ignored', { nick: 'Nicky' }), sessionId });
+  const j2 = await c2.next();
+  assert.deepEqual(j2.self, { userId: 'u2', displayName: 'Nicky' });
+});

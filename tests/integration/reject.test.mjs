@@ -198,3 +198,12 @@ test('query values are percent-decoded', async (t) => {
   assert.equal(m.type, 'joined', JSON.stringify(m));
   assert.equal(m.sessionId, 'room-42');
 });
+
+test('--jwt-leeway 1s: an exp 10 s in the past is refused (invalid_token / 4401)', async (t) => {
+  await refused(t, {
+    args: ['--jwt-leeway', '1s'],
+    connect: (s, id) => ({ token: s.token('b', undefined, { exp: now() - 10 }), sessionId: id }),
+    code: 'invalid_token',
+    closeCode: 4401,
+  });
+});
