@@ -834,9 +834,10 @@ class Link : public std::enable_shared_from_this<Link> {
     }
   }
 
-  void write_subscribe(const std::string& resp) {
+  bool write_subscribe(const std::string& resp) {
     // hiredis 0.14 keeps the callback per channel (privdata: unused, the Link is ac->data).
-    redisAsyncFormattedCommand(ac_, &Link::c_on_push, nullptr, resp.data(), resp.size());
+    // It refuses only while the context is being torn down; the loss is then reported anyway.
+    return redisAsyncFormattedCommand(ac_, &Link::c_on_push, nullptr, resp.data(), resp.size()) == REDIS_OK;
   }
 
   void do_subscribe(bool pattern, std::string name, MessageHandler handler, DoneCallback done) {
@@ -864,7 +865,11 @@ class Link : public std::enable_shared_from_this<Link> {
     }
     if (done) it->second.waiters.push_back(std::move(done));
     const std::array<std::string_view, 2> args{pattern ? "PSUBSCRIBE" : "SUBSCRIBE", it->first};
-    write_subscribe(format_command(args));
+    if (!write_subscribe(format_command(args))) {
+      for (auto& w : it->second.waiters)
+        done_later(std::move(w), Errc::not_connected);
+      it->second.waiters.clear();
+    }
   }
 
   void do_unsubscribe(bool pattern, const std::string& name) {
