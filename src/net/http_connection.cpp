@@ -3,6 +3,7 @@
 #include "net/http_types.hpp"
 #include "net/static_files.hpp"
 #include "net/ws_connection.hpp"
+#include "net/ws_handshake.hpp"
 #include "protocol/query.hpp"
 
 namespace sig::net {
@@ -29,17 +30,6 @@ std::string error_body(std::string_view code, std::string_view message) {
   out += message;
   out += R"("})";
   return out;
-}
-
-// RFC 6455 4.2.1: the key is 16 random bytes in base64, so 22 base64 characters and "==".
-bool valid_websocket_key(std::string_view key) {
-  if (key.size() != 24 || key.substr(22) != "==") return false;
-  for (const char c : key.substr(0, 22)) {
-    const bool ok =
-        (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
-    if (!ok) return false;
-  }
-  return true;
 }
 
 bool is_api_path(std::string_view path) {
@@ -91,13 +81,7 @@ void HttpConnection::on_read(error_code ec, std::size_t /*bytes*/) {
 
   if (target.path == kSignalingPath) {
     if (websocket::is_upgrade(req)) {
-      if (!valid_websocket_key(req[http::field::sec_websocket_key])) {
-        write(make_response(400, req.version(), false, "application/json",
-                            error_body("bad_request", "Sec-WebSocket-Key must be 16 bytes in base64")));
-        return;
-      }
-      stream_.expires_never();
-      std::make_shared<WsConnection>(stream_.release_socket(), context_)->run(parser_->release());
+      upgrade(req);
       return;
     }
     write(make_response(426, req.version(), req.keep_alive(), "application/json",
@@ -132,6 +116,38 @@ void HttpConnection::on_read(error_code ec, std::size_t /*bytes*/) {
   for (const auto& [name, value] : answer.headers)
     res.set(name, value);
   write(std::move(res));
+}
+
+// The opening handshake (RFC 6455 4.2.2); after the 101 the socket goes to a WsConnection.
+void HttpConnection::upgrade(const http::request<http::string_body>& req) {
+  const auto key = req[http::field::sec_websocket_key];
+  if (!ws::valid_key(key)) {
+    write(make_response(400, req.version(), false, "application/json",
+                        error_body("bad_request", "Sec-WebSocket-Key must be 16 bytes in base64")));
+    return;
+  }
+  if (req[http::field::sec_websocket_version] != "13") {
+    auto res = make_response(426, req.version(), false, "application/json",
+                             error_body("upgrade_required", "only WebSocket version 13 is supported"));
+    res.set(http::field::sec_websocket_version, "13");
+    write(std::move(res));
+    return;
+  }
+  upgrade_answer_ =
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Server: signaling-server\r\nSec-WebSocket-Accept: " +
+      ws::accept_key(key) + "\r\n\r\n";
+  std::string target(req.target());
+  asio::async_write(stream_, asio::buffer(upgrade_answer_),
+                    [self = shared_from_this(), target = std::move(target)](error_code ec, std::size_t) mutable {
+                      if (ec) return;
+                      self->stream_.expires_never();
+                      const auto rest = self->buffer_.cdata();
+                      std::string leftover(static_cast<const char*>(rest.data()), rest.size());
+                      std::make_shared<WsConnection>(self->stream_.release_socket(), self->context_,
+                                                     std::move(leftover))
+                          ->run(std::move(target));
+                    });
 }
 
 void HttpConnection::write(http::response<http::string_body> response) {

@@ -17,6 +17,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
  private:
   void do_read();
   void on_read(error_code ec, std::size_t bytes);
+  void upgrade(const http::request<http::string_body>& request);
   void write(http::response<http::string_body> response);
   void on_write(bool keep_alive, error_code ec, std::size_t bytes);
 
@@ -25,6 +26,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<http::response<http::string_body>> response_;
+  std::string upgrade_answer_;
 };
 
 }  // namespace sig::net

@@ -1,19 +1,23 @@
 #include "net/ws_connection.hpp"
 
-#include "protocol/client_message.hpp"
+#include <array>
+#include <vector>
+
 #include "protocol/server_messages.hpp"
 
 namespace sig::net {
 
 namespace {
 
-// A read buffer larger than this is given back once its message is handled, so an idle
-// connection keeps little memory after a large SDP.
-constexpr std::size_t kKeepBufferBytes = 4096;
+constexpr std::size_t kReadSize = 64 * 1024;
+constexpr std::size_t kMaxBatch = 64;                  // frames in one gather write
+constexpr std::size_t kMaxBatchBytes = 256 * 1024;     // bytes in one gather write
+constexpr int kReadsPerWakeup = 4;                      // then let other connections run
+constexpr std::chrono::seconds kCloseTimeout{5};        // for the peer's close frame
 
-std::string_view reason_text(protocol::CloseCode code) {
+std::string_view reason_text(std::uint16_t code) {
   using protocol::CloseCode;
-  switch (code) {
+  switch (static_cast<CloseCode>(code)) {
     case CloseCode::normal: return "normal";
     case CloseCode::going_away: return "server_shutdown";
     case CloseCode::too_big: return "message_too_big";
@@ -29,168 +33,247 @@ std::string_view reason_text(protocol::CloseCode code) {
     case CloseCode::removed: return "removed";
     case CloseCode::slow_consumer: return "slow_consumer";
   }
-  return "";
+  return code == 1002 ? "protocol_error" : "";
 }
+
+// The thread's read buffer, with room for the parser's padding after the largest read.
+std::uint8_t* thread_read_buffer() {
+  thread_local const std::unique_ptr<std::uint8_t[]> buffer(
+      new std::uint8_t[kReadSize + ws::MessageAssembler::kPadding]());
+  return buffer.get();
+}
+
+struct Batch {
+  std::vector<std::array<std::uint8_t, ws::kMaxHeaderLength>> headers;
+  std::vector<asio::const_buffer> buffers;
+};
 
 }  // namespace
 
-WsConnection::WsConnection(tcp::socket&& socket, ServerContext& context)
-    : ws_(std::move(socket)), context_(context) {
+struct FrameSink {
+  WsConnection& c;
+  void on_message(ws::Opcode opcode, std::string_view payload) { c.on_message(opcode, payload); }
+  void on_control(ws::Opcode opcode, std::string_view payload) { c.on_control(opcode, payload); }
+};
+
+WsConnection::WsConnection(tcp::socket&& socket, ServerContext& context, std::string leftover)
+    : socket_(std::move(socket)),
+      context_(context),
+      assembler_(context.options.max_message_size),
+      partial_(std::move(leftover)) {
   context_.counters.websockets_open.fetch_add(1, std::memory_order_relaxed);
 }
 
-WsConnection::~WsConnection() {
-  context_.counters.websockets_open.fetch_sub(1, std::memory_order_relaxed);
-}
+WsConnection::~WsConnection() { context_.counters.websockets_open.fetch_sub(1, std::memory_order_relaxed); }
 
-void WsConnection::run(http::request<http::string_body> request) {
-  target_ = std::string(request.target());
-  websocket::stream_base::timeout timeouts{};
-  timeouts.handshake_timeout = context_.options.http_timeout;
-  timeouts.idle_timeout = websocket::stream_base::none();  // liveness is the heartbeat's job
-  timeouts.keep_alive_pings = false;
-  ws_.set_option(timeouts);
-  ws_.set_option(websocket::stream_base::decorator(
-      [](websocket::response_type& res) { res.set(http::field::server, "signaling-server"); }));
-  ws_.read_message_max(context_.options.max_message_size);
-  ws_.auto_fragment(false);
-  beast::get_lowest_layer(ws_).expires_never();
-  ws_.async_accept(request, beast::bind_front_handler(&WsConnection::on_accept, shared_from_this()));
-}
-
-void WsConnection::on_accept(error_code ec) {
-  if (ec) return;  // the handshake failed; nothing was admitted
-  auto self = shared_from_this();
-  context_.ws.open(target_, self, context_.new_connection_id(), [self](Admission admission) {
-    asio::post(self->ws_.get_executor(),
-               [self, a = std::move(admission)]() mutable { self->on_admitted(std::move(a)); });
-  });
-  target_.clear();
-  target_.shrink_to_fit();
-}
-
-void WsConnection::on_admitted(Admission admission) {
-  if (!admission.state) {
-    // Refused: one error message, then the close frame; no read loop, nobody else hears of it.
-    finished_ = true;
-    begin_close(protocol::close_code_for(admission.error),
-                domain::make_payload(protocol::error(admission.error, admission.message)));
-    return;
-  }
-  state_ = std::move(admission.state);
-  do_read();
-}
-
-void WsConnection::do_read() {
-  reading_ = true;
-  ws_.async_read(buffer_, beast::bind_front_handler(&WsConnection::on_read, shared_from_this()));
-}
-
-void WsConnection::on_read(error_code ec, std::size_t bytes) {
-  reading_ = false;
+void WsConnection::run(std::string target) {
+  error_code ec;
+  socket_.non_blocking(true, ec);
   if (ec) {
     finish();
     return;
   }
-  context_.counters.messages_in.fetch_add(1, std::memory_order_relaxed);
-  if (ws_.got_text()) {
-    buffer_.prepare(protocol::MessageParser::kPadding);  // the parser reads past the end
-    const auto data = buffer_.cdata();
-    context_.ws.on_text(*state_, *this, std::string_view(static_cast<const char*>(data.data()), bytes));
-  } else {
-    context_.ws.on_binary(*state_, *this);
-  }
-  buffer_.consume(buffer_.size());
-  if (buffer_.capacity() > kKeepBufferBytes) buffer_.shrink_to_fit();
-  if (!closing_ && !close_pending_) do_read();
-}
-
-void WsConnection::send(domain::Payload message) {
-  asio::post(ws_.get_executor(),
-             [self = shared_from_this(), m = std::move(message)]() mutable { self->enqueue(std::move(m)); });
-}
-
-void WsConnection::close(protocol::CloseCode code, domain::Payload last_message) {
-  asio::post(ws_.get_executor(), [self = shared_from_this(), code, m = std::move(last_message)]() mutable {
-    self->begin_close(code, std::move(m));
+  auto self = shared_from_this();
+  context_.ws.open(target, self, context_.new_connection_id(), [self](Admission admission) {
+    asio::post(self->socket_.get_executor(),
+               [self, a = std::move(admission)]() mutable { self->on_admitted(std::move(a)); });
   });
 }
 
-void WsConnection::enqueue(domain::Payload message) {
-  if (closing_ || close_pending_) return;
-  if (queued_bytes_ + message->size() > context_.options.write_queue_limit) {
-    context_.counters.slow_consumers.fetch_add(1, std::memory_order_relaxed);
-    // The reader is too slow: drop what it has not taken and close, instead of growing memory.
-    while (queue_.size() > (writing_ ? 1U : 0U)) {
-      queued_bytes_ -= queue_.back()->size();
-      queue_.pop_back();
-    }
-    begin_close(protocol::CloseCode::slow_consumer, nullptr);
+void WsConnection::on_admitted(Admission admission) {
+  if (finished_) {
+    // The peer went away before the store answered: undo the join.
+    if (admission.state) context_.ws.on_closed(*admission.state);
     return;
   }
-  queued_bytes_ += message->size();
-  queue_.push_back(std::move(message));
+  if (!admission.state) {
+    // Refused: one error message, then the close frame; nobody else hears of it.
+    begin_close(static_cast<std::uint16_t>(protocol::close_code_for(admission.error)),
+                domain::make_payload(protocol::error(admission.error, admission.message)));
+  } else {
+    state_ = std::move(admission.state);
+    admitted_ = true;
+    if (!partial_.empty() && !consume(nullptr, 0, true)) return;
+  }
+  do_wait();
+}
+
+void WsConnection::do_wait() {
+  socket_.async_wait(tcp::socket::wait_read, beast::bind_front_handler(&WsConnection::on_readable, shared_from_this()));
+}
+
+void WsConnection::on_readable(error_code ec) {
+  if (finished_) return;
+  if (ec) {
+    finish();
+    return;
+  }
+  std::uint8_t* buffer = thread_read_buffer();
+  for (int i = 0; i < kReadsPerWakeup; ++i) {
+    const std::size_t n = socket_.read_some(asio::buffer(buffer, kReadSize), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+    if (ec) {
+      finish();  // end of stream, reset: the participant is gone now
+      return;
+    }
+    if (!consume(buffer, n, false)) return;
+    if (n < kReadSize) break;
+  }
+  do_wait();
+}
+
+// Hands every whole frame to the assembler; keeps an incomplete one in partial_. `owned`: the
+// bytes are partial_ itself (after admission). Returns false when the connection ended.
+bool WsConnection::consume(std::uint8_t* data, std::size_t size, bool owned) {
+  FrameSink sink{*this};
+  ws::MessageAssembler::Result result;
+  if (!owned && partial_.empty()) {
+    result = assembler_.feed(data, size, sink);
+    if (result.failure == ws::Failure::none && result.consumed < size) {
+      partial_.assign(reinterpret_cast<const char*>(data) + result.consumed, size - result.consumed);
+    }
+  } else {
+    if (!owned) partial_.append(reinterpret_cast<const char*>(data), size);
+    const std::size_t n = partial_.size();
+    partial_.append(ws::MessageAssembler::kPadding, '\0');
+    result = assembler_.feed(reinterpret_cast<std::uint8_t*>(partial_.data()), n, sink);
+    partial_.resize(n);
+    partial_.erase(0, result.consumed);
+    if (partial_.empty()) partial_.shrink_to_fit();
+  }
+  if (result.failure != ws::Failure::none) {
+    fail(result.failure);
+    return !finished_;
+  }
+  return !finished_;
+}
+
+void WsConnection::on_message(ws::Opcode opcode, std::string_view payload) {
+  if (!admitted_ || close_queued_ || finished_) return;
+  context_.counters.messages_in.fetch_add(1, std::memory_order_relaxed);
+  if (opcode == ws::Opcode::text) {
+    context_.ws.on_text(*state_, *this, payload);
+  } else {
+    context_.ws.on_binary(*state_, *this);
+  }
+}
+
+void WsConnection::on_control(ws::Opcode opcode, std::string_view payload) {
+  if (opcode == ws::Opcode::ping) {
+    if (!close_queued_) enqueue(domain::make_payload(ws::frame(ws::Opcode::pong, payload)), true);
+    return;
+  }
+  if (opcode != ws::Opcode::close) return;  // an unsolicited pong
+  close_received_ = true;
+  if (close_queued_) {
+    if (!writing_ && queue_.empty()) finish();  // our close went out: the handshake is complete
+    return;
+  }
+  std::uint16_t code = 1000;
+  if (payload.size() >= 2) {
+    code = static_cast<std::uint16_t>((static_cast<unsigned char>(payload[0]) << 8U) |
+                                      static_cast<unsigned char>(payload[1]));
+  }
+  begin_close(code, nullptr);
+}
+
+void WsConnection::send(domain::Payload message) {
+  asio::post(socket_.get_executor(),
+             [self = shared_from_this(), m = std::move(message)]() mutable { self->enqueue(std::move(m), false); });
+}
+
+void WsConnection::close(protocol::CloseCode code, domain::Payload last_message) {
+  asio::post(socket_.get_executor(), [self = shared_from_this(), code, m = std::move(last_message)]() mutable {
+    self->begin_close(static_cast<std::uint16_t>(code), std::move(m));
+  });
+}
+
+void WsConnection::enqueue(domain::Payload message, bool framed) {
+  if (finished_ || close_queued_) return;
+  if (queue_.bytes() + message->size() > context_.options.write_queue_limit) {
+    context_.counters.slow_consumers.fetch_add(1, std::memory_order_relaxed);
+    // The reader is too slow: drop what it has not taken and close, instead of growing memory.
+    queue_.truncate(inflight_);
+    begin_close(static_cast<std::uint16_t>(protocol::CloseCode::slow_consumer), nullptr);
+    return;
+  }
+  queue_.push(std::move(message), framed);
   if (!writing_) do_write();
 }
 
 void WsConnection::do_write() {
+  const std::size_t count = std::min(queue_.size(), kMaxBatch);
+  auto batch = std::make_shared<Batch>();
+  batch->headers.resize(count);
+  batch->buffers.reserve(count * 2);
+  std::size_t bytes = 0;
+  std::size_t taken = 0;
+  for (; taken < count && (taken == 0 || bytes < kMaxBatchBytes); ++taken) {
+    const auto& item = queue_.at(taken);
+    if (!item.framed) {
+      const auto n = ws::write_header(batch->headers[taken].data(), ws::Opcode::text, item.data->size());
+      batch->buffers.emplace_back(batch->headers[taken].data(), n);
+    }
+    batch->buffers.emplace_back(item.data->data(), item.data->size());
+    bytes += item.data->size();
+  }
   writing_ = true;
-  ws_.text(true);
-  ws_.async_write(asio::buffer(*queue_.front()),
-                  beast::bind_front_handler(&WsConnection::on_write, shared_from_this()));
+  inflight_ = taken;
+  asio::async_write(socket_, batch->buffers,
+                    [self = shared_from_this(), batch, taken](error_code ec, std::size_t n) {
+                      self->on_write(taken, ec, n);
+                    });
 }
 
-void WsConnection::on_write(error_code ec, std::size_t /*bytes*/) {
+void WsConnection::on_write(std::size_t count, error_code ec, std::size_t /*bytes*/) {
   writing_ = false;
+  inflight_ = 0;
+  if (finished_) return;
   if (ec) {
-    queue_.clear();
-    queued_bytes_ = 0;
     finish();
     return;
   }
-  context_.counters.messages_out.fetch_add(1, std::memory_order_relaxed);
-  queued_bytes_ -= queue_.front()->size();
-  queue_.pop_front();
+  context_.counters.messages_out.fetch_add(count, std::memory_order_relaxed);
+  queue_.pop(count);
   if (!queue_.empty()) {
     do_write();
-  } else if (close_pending_ && !closing_) {
-    do_close();
+    return;
   }
-}
-
-void WsConnection::begin_close(protocol::CloseCode code, domain::Payload last_message) {
-  if (closing_ || close_pending_) return;
-  if (last_message) {
-    queued_bytes_ += last_message->size();
-    queue_.push_back(std::move(last_message));
-  }
-  close_code_ = code;
-  close_pending_ = true;
-  if (!writing_) {
-    if (queue_.empty()) {
-      do_close();
-    } else {
-      do_write();
+  if (close_queued_) {
+    if (close_received_) {
+      finish();
+      return;
     }
+    // Wait a little for the peer's close frame, reading on; then close anyway.
+    error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    close_timer_ = std::make_unique<asio::steady_timer>(socket_.get_executor(), kCloseTimeout);
+    close_timer_->async_wait([self = shared_from_this()](error_code timer_ec) {
+      if (!timer_ec) self->finish();
+    });
   }
 }
 
-void WsConnection::do_close() {
-  closing_ = true;
-  ws_.async_close(
-      websocket::close_reason(static_cast<websocket::close_code>(close_code_), reason_text(close_code_)),
-      beast::bind_front_handler(&WsConnection::on_close, shared_from_this()));
+void WsConnection::begin_close(std::uint16_t code, domain::Payload last_message) {
+  if (finished_ || close_queued_) return;
+  if (last_message) queue_.push(std::move(last_message));
+  queue_.push(domain::make_payload(ws::close_frame(code, reason_text(code))), true);
+  close_queued_ = true;
+  if (!writing_) do_write();
 }
 
-void WsConnection::on_close(error_code /*ec*/) {
-  // The close handshake is done (or failed). A pending read ends with an error and calls
-  // finish() itself; without one, finish here.
-  if (!reading_) finish();
-}
+void WsConnection::fail(ws::Failure failure) { begin_close(static_cast<std::uint16_t>(failure), nullptr); }
 
 void WsConnection::finish() {
   if (finished_) return;
   finished_ = true;
+  error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  if (close_timer_) close_timer_->cancel();
+  queue_.clear();
+  partial_.clear();
+  partial_.shrink_to_fit();
   if (state_) context_.ws.on_closed(*state_);
 }
 

@@ -1,54 +1,62 @@
 #pragma once
-// One WebSocket connection: reads messages and hands them up to the WsHandler, and writes what
-// the domain sends through a bounded queue. All its work runs on its own strand.
-#include <deque>
+// One WebSocket connection after the opening handshake, on a plain TCP socket. An idle
+// connection holds no buffer: it waits for readability, then reads into its thread's buffer and
+// hands whole messages up to the WsHandler; only an incomplete frame is kept, in its own
+// buffer. What the domain sends goes through a bounded queue and leaves in gather writes of
+// several frames. All its work runs on its own strand.
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "domain/endpoint.hpp"
 #include "net/beast.hpp"
 #include "net/server_context.hpp"
+#include "net/write_queue.hpp"
+#include "net/ws_frame.hpp"
 #include "net/ws_handler.hpp"
 
 namespace sig::net {
 
 class WsConnection final : public domain::Endpoint, public std::enable_shared_from_this<WsConnection> {
  public:
-  WsConnection(tcp::socket&& socket, ServerContext& context);
+  // `leftover`: bytes the HTTP connection read after the upgrade request, if any.
+  WsConnection(tcp::socket&& socket, ServerContext& context, std::string leftover);
   ~WsConnection() override;
 
-  // Accepts the upgrade request that the HTTP connection has read.
-  void run(http::request<http::string_body> request);
+  // The 101 answer has been written: ask the handler to admit this connection.
+  void run(std::string target);
 
   void send(domain::Payload message) override;
   void close(protocol::CloseCode code, domain::Payload last_message) override;
 
  private:
-  void on_accept(error_code ec);
+  friend struct FrameSink;
   void on_admitted(Admission admission);
-  void do_read();
-  void on_read(error_code ec, std::size_t bytes);
-  void enqueue(domain::Payload message);
+  void do_wait();
+  void on_readable(error_code ec);
+  bool consume(std::uint8_t* data, std::size_t size, bool owned);
+  void on_message(ws::Opcode opcode, std::string_view payload);
+  void on_control(ws::Opcode opcode, std::string_view payload);
+  void enqueue(domain::Payload message, bool framed);
   void do_write();
-  void on_write(error_code ec, std::size_t bytes);
-  void begin_close(protocol::CloseCode code, domain::Payload last_message);
-  void do_close();
-  void on_close(error_code ec);
+  void on_write(std::size_t count, error_code ec, std::size_t bytes);
+  void begin_close(std::uint16_t code, domain::Payload last_message);
+  void fail(ws::Failure failure);
   void finish();
 
-  websocket::stream<beast::tcp_stream> ws_;
+  tcp::socket socket_;
   ServerContext& context_;
-  std::string target_;
-  beast::flat_buffer buffer_;
+  ws::MessageAssembler assembler_;
+  std::string partial_;  // an incomplete frame, kept between reads (padded)
   std::shared_ptr<ConnectionState> state_;
-  std::deque<domain::Payload> queue_;
-  std::size_t queued_bytes_ = 0;
+  WriteQueue queue_;
+  std::unique_ptr<asio::steady_timer> close_timer_;  // only while closing
   bool writing_ = false;
-  bool reading_ = false;
-  bool close_pending_ = false;  // close once the queue is written
-  bool closing_ = false;        // close frame sent or being sent
-  bool finished_ = false;       // on_closed delivered
-  protocol::CloseCode close_code_ = protocol::CloseCode::normal;
+  std::size_t inflight_ = 0;     // queued messages in the current gather write
+  bool close_queued_ = false;    // our close frame is in the queue
+  bool close_received_ = false;  // the peer's close frame arrived
+  bool finished_ = false;        // on_closed delivered, socket closed
+  bool admitted_ = false;
 };
 
 }  // namespace sig::net
