@@ -32,7 +32,7 @@ step "unit tests (release)" ctest --preset release -j 2
 step "integration tests (release)" env SIGNALING_BIN="$PWD/build/signaling-server" \
   node --test --test-concurrency=1 tests/integration/
 if [ -x scripts/test-browser.sh ] && [ "${SIG_SKIP_BROWSER:-0}" != 1 ]; then
-  step "browser tests (Chromium)" env SIGNALING_BIN="$PWD/build/signaling-server" scripts/test-browser.sh
+  step "browser tests (Chromium)" env SIGNALING_SERVER="$PWD/build/signaling-server" scripts/test-browser.sh
 fi
 if [ -f clients/js/package.json ]; then
   step "client library tests" node --test clients/js/test/
