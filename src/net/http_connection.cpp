@@ -138,16 +138,16 @@ void HttpConnection::upgrade(const http::request<http::string_body>& req) {
       "Server: signaling-server\r\nSec-WebSocket-Accept: " +
       ws::accept_key(key) + "\r\n\r\n";
   std::string target(req.target());
-  asio::async_write(stream_, asio::buffer(upgrade_answer_),
-                    [self = shared_from_this(), target = std::move(target)](error_code ec, std::size_t) mutable {
-                      if (ec) return;
-                      self->stream_.expires_never();
-                      const auto rest = self->buffer_.cdata();
-                      std::string leftover(static_cast<const char*>(rest.data()), rest.size());
-                      std::make_shared<WsConnection>(self->stream_.release_socket(), self->context_,
-                                                     std::move(leftover))
-                          ->run(std::move(target));
-                    });
+  asio::async_write(
+      stream_, asio::buffer(upgrade_answer_),
+      [self = shared_from_this(), target = std::move(target)](error_code ec, std::size_t) mutable {
+        if (ec) return;
+        self->stream_.expires_never();
+        const auto rest = self->buffer_.cdata();
+        std::string leftover(static_cast<const char*>(rest.data()), rest.size());
+        std::make_shared<WsConnection>(self->stream_.release_socket(), self->context_, std::move(leftover))
+            ->run(target);
+      });
 }
 
 void HttpConnection::write(http::response<http::string_body> response) {

@@ -4,7 +4,7 @@
 
 namespace sig::net {
 
-Listener::Listener(asio::io_context& ioc, tcp::endpoint endpoint, ServerContext& context)
+Listener::Listener(asio::io_context& ioc, const tcp::endpoint& endpoint, ServerContext& context)
     : ioc_(ioc), acceptor_(asio::make_strand(ioc)), context_(context) {
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(asio::socket_base::reuse_address(true));

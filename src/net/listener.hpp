@@ -10,7 +10,7 @@ namespace sig::net {
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
   // Throws at start-up when the address cannot be bound.
-  Listener(asio::io_context& ioc, tcp::endpoint endpoint, ServerContext& context);
+  Listener(asio::io_context& ioc, const tcp::endpoint& endpoint, ServerContext& context);
   void run();
   void stop();
   unsigned short port() const;

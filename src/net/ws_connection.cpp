@@ -9,11 +9,11 @@ namespace sig::net {
 
 namespace {
 
-constexpr std::size_t kReadSize = 64 * 1024;
-constexpr std::size_t kMaxBatch = 64;                  // frames in one gather write
-constexpr std::size_t kMaxBatchBytes = 256 * 1024;     // bytes in one gather write
-constexpr int kReadsPerWakeup = 4;                      // then let other connections run
-constexpr std::chrono::seconds kCloseTimeout{5};        // for the peer's close frame
+constexpr std::size_t kReadSize = std::size_t{64} * 1024;
+constexpr std::size_t kMaxBatch = 64;                            // frames in one gather write
+constexpr std::size_t kMaxBatchBytes = std::size_t{256} * 1024;  // bytes in one gather write
+constexpr int kReadsPerWakeup = 4;                               // then let other connections run
+constexpr std::chrono::seconds kCloseTimeout{5};                 // for the peer's close frame
 
 std::string_view reason_text(std::uint16_t code) {
   using protocol::CloseCode;
@@ -38,9 +38,8 @@ std::string_view reason_text(std::uint16_t code) {
 
 // The thread's read buffer, with room for the parser's padding after the largest read.
 std::uint8_t* thread_read_buffer() {
-  thread_local const std::unique_ptr<std::uint8_t[]> buffer(
-      new std::uint8_t[kReadSize + ws::MessageAssembler::kPadding]());
-  return buffer.get();
+  thread_local std::vector<std::uint8_t> buffer(kReadSize + ws::MessageAssembler::kPadding);
+  return buffer.data();
 }
 
 struct Batch {
@@ -64,9 +63,11 @@ WsConnection::WsConnection(tcp::socket&& socket, ServerContext& context, std::st
   context_.counters.websockets_open.fetch_add(1, std::memory_order_relaxed);
 }
 
-WsConnection::~WsConnection() { context_.counters.websockets_open.fetch_sub(1, std::memory_order_relaxed); }
+WsConnection::~WsConnection() {
+  context_.counters.websockets_open.fetch_sub(1, std::memory_order_relaxed);
+}
 
-void WsConnection::run(std::string target) {
+void WsConnection::run(const std::string& target) {
   error_code ec;
   socket_.non_blocking(true, ec);
   if (ec) {
@@ -99,7 +100,8 @@ void WsConnection::on_admitted(Admission admission) {
 }
 
 void WsConnection::do_wait() {
-  socket_.async_wait(tcp::socket::wait_read, beast::bind_front_handler(&WsConnection::on_readable, shared_from_this()));
+  socket_.async_wait(tcp::socket::wait_read,
+                     beast::bind_front_handler(&WsConnection::on_readable, shared_from_this()));
 }
 
 void WsConnection::on_readable(error_code ec) {
@@ -178,14 +180,16 @@ void WsConnection::on_control(ws::Opcode opcode, std::string_view payload) {
 }
 
 void WsConnection::send(domain::Payload message) {
-  asio::post(socket_.get_executor(),
-             [self = shared_from_this(), m = std::move(message)]() mutable { self->enqueue(std::move(m), false); });
+  asio::post(socket_.get_executor(), [self = shared_from_this(), m = std::move(message)]() mutable {
+    self->enqueue(std::move(m), false);
+  });
 }
 
 void WsConnection::close(protocol::CloseCode code, domain::Payload last_message) {
-  asio::post(socket_.get_executor(), [self = shared_from_this(), code, m = std::move(last_message)]() mutable {
-    self->begin_close(static_cast<std::uint16_t>(code), std::move(m));
-  });
+  asio::post(socket_.get_executor(),
+             [self = shared_from_this(), code, m = std::move(last_message)]() mutable {
+               self->begin_close(static_cast<std::uint16_t>(code), std::move(m));
+             });
 }
 
 void WsConnection::enqueue(domain::Payload message, bool framed) {
@@ -262,7 +266,9 @@ void WsConnection::begin_close(std::uint16_t code, domain::Payload last_message)
   if (!writing_) do_write();
 }
 
-void WsConnection::fail(ws::Failure failure) { begin_close(static_cast<std::uint16_t>(failure), nullptr); }
+void WsConnection::fail(ws::Failure failure) {
+  begin_close(static_cast<std::uint16_t>(failure), nullptr);
+}
 
 void WsConnection::finish() {
   if (finished_) return;

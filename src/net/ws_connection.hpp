@@ -24,7 +24,7 @@ class WsConnection final : public domain::Endpoint, public std::enable_shared_fr
   ~WsConnection() override;
 
   // The 101 answer has been written: ask the handler to admit this connection.
-  void run(std::string target);
+  void run(const std::string& target);
 
   void send(domain::Payload message) override;
   void close(protocol::CloseCode code, domain::Payload last_message) override;

@@ -24,7 +24,8 @@ HeaderStatus parse_header(const std::uint8_t* data, std::size_t size, FrameHeade
   } else if (length == 127) {
     if (size < at + 8) return HeaderStatus::incomplete;
     length = 0;
-    for (std::size_t i = 0; i < 8; ++i) length = (length << 8U) | data[at + i];
+    for (std::size_t i = 0; i < 8; ++i)
+      length = (length << 8U) | data[at + i];
     if (length < 65536 || (length >> 63U) != 0) return HeaderStatus::protocol_error;
     at += 8;
   }
@@ -41,9 +42,11 @@ HeaderStatus parse_header(const std::uint8_t* data, std::size_t size, FrameHeade
   return HeaderStatus::ok;
 }
 
-void unmask(std::uint8_t* data, std::size_t size, const std::array<std::uint8_t, 4>& mask, std::size_t offset) {
+void unmask(std::uint8_t* data, std::size_t size, const std::array<std::uint8_t, 4>& mask,
+            std::size_t offset) {
   std::array<std::uint8_t, 8> rotated{};
-  for (std::size_t i = 0; i < 8; ++i) rotated[i] = mask[(i + offset) % 4];
+  for (std::size_t i = 0; i < 8; ++i)
+    rotated[i] = mask[(i + offset) % 4];
   std::uint64_t m8 = 0;
   std::memcpy(&m8, rotated.data(), 8);
   std::size_t i = 0;
@@ -53,7 +56,8 @@ void unmask(std::uint8_t* data, std::size_t size, const std::array<std::uint8_t,
     v ^= m8;
     std::memcpy(data + i, &v, 8);
   }
-  for (; i < size; ++i) data[i] = static_cast<std::uint8_t>(data[i] ^ rotated[i % 8]);
+  for (; i < size; ++i)
+    data[i] = static_cast<std::uint8_t>(data[i] ^ rotated[i % 8]);
 }
 
 std::size_t write_header(std::uint8_t* out, Opcode opcode, std::uint64_t length) {
@@ -69,7 +73,8 @@ std::size_t write_header(std::uint8_t* out, Opcode opcode, std::uint64_t length)
     return 4;
   }
   out[1] = 127;
-  for (std::size_t i = 0; i < 8; ++i) out[2 + i] = static_cast<std::uint8_t>((length >> (56U - 8U * i)) & 0xFFU);
+  for (std::size_t i = 0; i < 8; ++i)
+    out[2 + i] = static_cast<std::uint8_t>((length >> (56U - 8U * i)) & 0xFFU);
   return 10;
 }
 

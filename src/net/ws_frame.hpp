@@ -29,7 +29,8 @@ enum class HeaderStatus { incomplete, ok, protocol_error };
 HeaderStatus parse_header(const std::uint8_t* data, std::size_t size, FrameHeader& out);
 
 // XORs `data` with the mask, starting at mask position `offset` (mod 4).
-void unmask(std::uint8_t* data, std::size_t size, const std::array<std::uint8_t, 4>& mask, std::size_t offset = 0);
+void unmask(std::uint8_t* data, std::size_t size, const std::array<std::uint8_t, 4>& mask,
+            std::size_t offset = 0);
 
 constexpr std::size_t kMaxHeaderLength = 10;  // a server frame: no mask
 // Writes a final, unmasked frame header for a payload of `length` bytes; returns its size.
@@ -95,7 +96,8 @@ MessageAssembler::Result MessageAssembler::feed(std::uint8_t* data, std::size_t 
         return r;
       }
       if ((h.opcode == Opcode::continuation) != in_message_) {
-        r.failure = Failure::protocol_error;  // a continuation with nothing to continue, or a new message inside one
+        r.failure =
+            Failure::protocol_error;  // a continuation with nothing to continue, or a new message inside one
         return r;
       }
     }

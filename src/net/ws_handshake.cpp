@@ -10,7 +10,8 @@ namespace sig::net::ws {
 bool valid_key(std::string_view key) {
   if (key.size() != 24 || key.substr(22) != "==") return false;
   for (const char c : key.substr(0, 22)) {
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
+    const bool ok =
+        (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
     if (!ok) return false;
   }
   return true;
