@@ -602,3 +602,151 @@ export async function sessionWith(server, users, { sessionId = randomId(), durat
 export async function quietAll(clients, ms = QUIET_MS) {
   await Promise.all(clients.map((c) => c.expectNoMessage(ms)));
 }
+
+// ---------------------------------------------------------------------------------------------
+// A raw WebSocket client that can send frames `ws` refuses to build (protocol-error tests).
+
+/** Encodes one frame. `mask` defaults to true (clients must mask). */
+export function encodeFrame({ fin = true, rsv = 0, opcode, payload = Buffer.alloc(0), mask = true, lengthOverride }) {
+  const data = Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
+  const len = lengthOverride ?? data.length;
+  const head = [((fin ? 0x80 : 0) | ((rsv & 7) << 4) | (opcode & 0x0f))];
+  const maskBit = mask ? 0x80 : 0;
+  if (len < 126) head.push(maskBit | len);
+  else if (len < 65536) head.push(maskBit | 126, (len >> 8) & 0xff, len & 0xff);
+  else {
+    head.push(maskBit | 127);
+    const big = Buffer.alloc(8);
+    big.writeBigUInt64BE(BigInt(len));
+    head.push(...big);
+  }
+  if (!mask) return Buffer.concat([Buffer.from(head), data]);
+  const key = crypto.randomBytes(4);
+  const masked = Buffer.from(data);
+  for (let i = 0; i < masked.length; i++) masked[i] ^= key[i & 3];
+  return Buffer.concat([Buffer.from(head), key, masked]);
+}
+
+export class RawWs {
+  constructor(sock) {
+    this.sock = sock;
+    this.buf = Buffer.alloc(0);
+    this.frames = []; // {fin, opcode, payload}
+    this.waiters = new Set();
+    this.ended = false;
+    this.handshake = null; // the HTTP answer head
+    sock.on('data', (d) => {
+      this.buf = Buffer.concat([this.buf, d]);
+      this.#parse();
+    });
+    sock.on('close', () => {
+      this.ended = true;
+      this.#wake();
+    });
+    sock.on('error', () => {});
+  }
+
+  static async open(server, query) {
+    const sock = await server.rawSocket();
+    const raw = new RawWs(sock);
+    const key = crypto.randomBytes(16).toString('base64');
+    sock.write(`GET /ws/signaling${query} HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nUpgrade: websocket\r\n`
+      + `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    await waitFor(() => raw.handshake !== null || raw.ended, { what: 'raw WebSocket handshake answer' });
+    assert.match(raw.handshake ?? '', /^HTTP\/1\.1 101/, `raw WebSocket handshake: ${raw.handshake}`);
+    return raw;
+  }
+
+  #wake() {
+    for (const w of [...this.waiters]) w();
+  }
+
+  #parse() {
+    if (this.handshake === null) {
+      const end = this.buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      this.handshake = this.buf.subarray(0, end).toString('latin1');
+      this.buf = this.buf.subarray(end + 4);
+    }
+    for (;;) {
+      if (this.buf.length < 2) break;
+      const b0 = this.buf[0];
+      const b1 = this.buf[1];
+      let len = b1 & 0x7f;
+      let off = 2;
+      if (len === 126) {
+        if (this.buf.length < 4) break;
+        len = this.buf.readUInt16BE(2);
+        off = 4;
+      } else if (len === 127) {
+        if (this.buf.length < 10) break;
+        len = Number(this.buf.readBigUInt64BE(2));
+        off = 10;
+      }
+      if (b1 & 0x80) off += 4; // a server must not mask, but parse it anyway
+      if (this.buf.length < off + len) break;
+      this.frames.push({ fin: !!(b0 & 0x80), opcode: b0 & 0x0f, payload: this.buf.subarray(off, off + len), masked: !!(b1 & 0x80) });
+      this.buf = this.buf.subarray(off + len);
+    }
+    this.#wake();
+  }
+
+  send(frame) {
+    this.sock.write(Buffer.isBuffer(frame) ? frame : encodeFrame(frame));
+  }
+  sendText(text) {
+    this.send({ opcode: 1, payload: Buffer.from(text) });
+  }
+
+  /** The next frame (removed from the queue); fails after `timeoutMs` or when the socket ended. */
+  nextFrame(timeoutMs = DEFAULT_WAIT_MS) {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (this.frames.length) {
+          done();
+          resolve(this.frames.shift());
+        } else if (this.ended) {
+          done();
+          reject(new Error('raw WebSocket: connection ended without a further frame'));
+        }
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`raw WebSocket: no frame within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  /** Next text frame parsed as JSON. */
+  async nextJson(timeoutMs) {
+    const f = await this.nextFrame(timeoutMs);
+    assert.equal(f.opcode, 1, `expected a text frame, got opcode ${f.opcode}`);
+    return JSON.parse(f.payload.toString('utf8'));
+  }
+
+  /**
+   * Skips text frames until a close frame; returns its code (undefined for an empty close
+   * payload) and the skipped text frames.
+   */
+  async closeCode(timeoutMs = DEFAULT_WAIT_MS) {
+    const skipped = [];
+    for (;;) {
+      const f = await this.nextFrame(timeoutMs);
+      if (f.opcode === 8) {
+        assert.equal(f.masked, false, 'server frames must not be masked');
+        return { code: f.payload.length >= 2 ? f.payload.readUInt16BE(0) : undefined, skipped };
+      }
+      skipped.push(f);
+    }
+  }
+
+  destroy() {
+    this.sock.destroy();
+  }
+}

@@ -77,34 +77,39 @@ for (const [name, build, endAfterWrite] of badRequests) {
 
 const badUpgrades = [
   ['no Sec-WebSocket-Key', (p) => upgradeHeaders(p, {}, ['Sec-WebSocket-Key'])],
-  ['Sec-WebSocket-Version 99', (p) => upgradeHeaders(p, { 'Sec-WebSocket-Version': '99' })],
   ['no Connection: Upgrade', (p) => upgradeHeaders(p, {}, ['Connection'])],
   ['a POST upgrade', (p) => upgradeHeaders(p), 'POST'],
 ];
 
-for (const [name, headers, method = 'GET'] of badUpgrades) {
+async function badUpgrade(t, headers, method = 'GET') {
+  const server = await startServer(t);
+  const { sessionId, clients: { a } } = await sessionWith(server, ['a', 'b'], { join: ['a'] });
+  const req = `${method} /ws/signaling?sessionId=${sessionId}&token=${server.token('b')} HTTP/1.1\r\n${headers(server.port)}\r\n`;
+  const answer = await rawExchange(server, [req]);
+  assert.doesNotMatch(answer, /^HTTP\/1\.1 101/, `a malformed upgrade was accepted: ${answer.slice(0, 300)}`);
+  await a.expectNoMessage();
+  await assertHealthy(server);
+  await a.ping();
+  return answer;
+}
+
+for (const [name, headers, method] of badUpgrades) {
   test(`malformed upgrade: ${name} is not upgraded and does not crash the server`, async (t) => {
-    const server = await startServer(t);
-    const { sessionId, clients: { a } } = await sessionWith(server, ['a', 'b'], { join: ['a'] });
-    const req = `${method} /ws/signaling?sessionId=${sessionId}&token=${server.token('b')} HTTP/1.1\r\n${headers(server.port)}\r\n`;
-    const answer = await rawExchange(server, [req]);
-    assert.doesNotMatch(answer, /^HTTP\/1\.1 101/, `a malformed upgrade was accepted: ${answer.slice(0, 300)}`);
-    await a.expectNoMessage();
-    await assertHealthy(server);
-    await a.ping();
+    await badUpgrade(t, headers, method);
   });
 }
 
-// RFC 6455 wants a 16-byte base64 key, but accepting a sloppy key is harmless; only check that
-// such a request does not hurt the server.
-test('malformed upgrade: a Sec-WebSocket-Key that is not 16 bytes of base64 does not crash the server', async (t) => {
-  const server = await startServer(t);
-  const { sessionId, clients: { a } } = await sessionWith(server, ['a', 'b'], { join: ['a'] });
-  const req = `GET /ws/signaling?sessionId=${sessionId}&token=${server.token('b')} HTTP/1.1\r\n`
-    + `${upgradeHeaders(server.port, { 'Sec-WebSocket-Key': '!!not-base64!!' })}\r\n`;
-  await rawExchange(server, [req]);
-  await assertHealthy(server);
-  await a.ping();
+test('upgrade with a Sec-WebSocket-Key that is not 16 bytes of base64 -> 400', async (t) => {
+  for (const key of ['!!not-base64!!', Buffer.alloc(15).toString('base64'), Buffer.alloc(17).toString('base64')]) {
+    const answer = await badUpgrade(t, (p) => upgradeHeaders(p, { 'Sec-WebSocket-Key': key }));
+    assert.match(answer, /^HTTP\/1\.1 400 /, `key ${key}: ${answer.slice(0, 200)}`);
+  }
+});
+
+test('upgrade with Sec-WebSocket-Version 99 -> 426 with Sec-WebSocket-Version: 13', async (t) => {
+  const answer = await badUpgrade(t, (p) => upgradeHeaders(p, { 'Sec-WebSocket-Version': '99' }));
+  assert.match(answer, /^HTTP\/1\.1 426 /, answer.slice(0, 200));
+  assert.match(answer, /\r\nSec-WebSocket-Version: *13\r\n/i, answer.slice(0, 400));
 });
 
 test('an upgraded connection that sends an invalid WebSocket frame is closed; the others get participant-left', async (t) => {
@@ -128,6 +133,10 @@ test('an upgraded connection that sends an invalid WebSocket frame is closed; th
   sock.write(Buffer.from([0x81, 0x02, 0x7b, 0x7d]));
   sock.write(Buffer.from([0x83, 0x80, 1, 2, 3, 4]));
   await withTimeout(closed, 5000, 'server closes the connection after an invalid frame');
+  // The server's close frame (0x88) carries 1002 (protocol.md section 5).
+  const i = buf.indexOf(0x88, buf.indexOf('"joined"'));
+  assert.ok(i >= 0, 'no close frame from the server');
+  assert.equal(buf.readUInt16BE(i + 2), 1002, 'close code');
   await expectParticipantLeft([a], 'b');
   await quietAll([a]);
   await assertHealthy(server);
