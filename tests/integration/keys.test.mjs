@@ -1,0 +1,71 @@
+// Public-key tokens end to end (--jwt-public-key with RS256 and ES256), and options read from a
+// config file (--config).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import { startServer, randomId, expectRefused } from './harness.mjs';
+
+const b64url = (s) => Buffer.from(s).toString('base64url');
+const nowSec = () => Math.floor(Date.now() / 1000);
+
+function signWithKey(alg, privateKey, payload) {
+  const input = `${b64url(JSON.stringify({ alg, typ: 'JWT' }))}.${b64url(JSON.stringify(payload))}`;
+  const signature =
+    alg === 'RS256'
+      ? crypto.sign('sha256', Buffer.from(input), privateKey)
+      : crypto.sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+  return `${input}.${signature.toString('base64url')}`;
+}
+
+function tempFile(t, name, content) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sig-keys-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, content);
+  return file;
+}
+
+for (const [alg, keyType, options] of [
+  ['RS256', 'rsa', { modulusLength: 2048 }],
+  ['ES256', 'ec', { namedCurve: 'P-256' }],
+]) {
+  test(`${alg} tokens verify with --jwt-public-key; a token of another key or an HMAC over the PEM does not`, async (t) => {
+    const { publicKey, privateKey } = crypto.generateKeyPairSync(keyType, options);
+    const pem = publicKey.export({ type: 'spki', format: 'pem' });
+    const server = await startServer(t, { args: ['--jwt-public-key', tempFile(t, 'key.pem', pem)] });
+    const sessionId = randomId('keys');
+    await server.createSession(sessionId, { host: 'a', participants: ['a', 'b', 'c'] });
+
+    const good = signWithKey(alg, privateKey, { sub: 'a', name: 'Key Holder', exp: nowSec() + 600 });
+    const a = await server.connect({ token: good, sessionId });
+    const joined = await a.next((m) => m.type === 'joined' || m.type === 'error', 5000, 'joined');
+    assert.equal(joined.type, 'joined', JSON.stringify(joined));
+    assert.deepEqual(joined.self, { userId: 'a', displayName: 'Key Holder' });
+
+    const other = crypto.generateKeyPairSync(keyType, options).privateKey;
+    const forged = signWithKey(alg, other, { sub: 'b', exp: nowSec() + 600 });
+    await expectRefused(await server.connect({ token: forged, sessionId }), 'invalid_token', 4401);
+
+    // Algorithm confusion: HS256 keyed with the public key's PEM text.
+    const input = `${b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))}.${b64url(JSON.stringify({ sub: 'c', exp: nowSec() + 600 }))}`;
+    const confused = `${input}.${crypto.createHmac('sha256', pem).update(input).digest('base64url')}`;
+    await expectRefused(await server.connect({ token: confused, sessionId }), 'invalid_token', 4401);
+
+    await a.expectNoMessage();
+  });
+}
+
+test('options come from a --config file', async (t) => {
+  const config = tempFile(t, 'signaling.toml', 'max-participants = 1\nheartbeat-interval = "1234ms"\n');
+  const server = await startServer(t, { args: ['--config', config] });
+  const sessionId = randomId('cfg');
+  await server.createSession(sessionId, { host: 'a', participants: ['a', 'b'] });
+  const [a, joined] = await server.join(sessionId, 'a');
+  assert.equal(joined.heartbeatIntervalMs, 1234);
+  await expectRefused(await server.connect({ user: 'b', sessionId }), 'session_full', 4409);
+  await a.expectNoMessage();
+});
