@@ -6,8 +6,10 @@
 #
 # What it runs (every load is bounded in count and time and targets 127.0.0.1 only):
 #   1. relay sweep: open-loop offered rates, same clients, against the server, the floor relay
-#      and peerjs-server; then each again at half of its own maximum sustained rate;
-#   2. join: a steady stream of joins and leaves at JOIN_RATE against the server (and peerjs);
+#      and peerjs-server, SWEEPS rounds interleaved (the best round is quoted); then each again
+#      at half of its own maximum sustained rate (REPEATS times; the report quotes the median p99);
+#   2. join: a steady stream of joins and leaves at JOIN_RATE against the server (and peerjs),
+#      REPEATS times;
 #   3. hold: idle connections with heartbeats, RSS per connection, for each count of HOLD_SERIES,
 #      against the server and peerjs-server (and the floor, for scale);
 #   4. the micro-benchmarks (micro-bench), when built.
@@ -26,21 +28,24 @@ LOAD_THREADS=${LOAD_THREADS:-1}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 RELAY_CLIENTS=${RELAY_CLIENTS:-200}       # 50 sessions of 4
-RELAY_RATES=${RELAY_RATES:-2500,5000,10000,15000,20000,30000,40000,50000,60000,80000,100000,130000}
-STEP_WARMUP=${STEP_WARMUP:-1}
-STEP_DURATION=${STEP_DURATION:-3}
-STEP_GAP=${STEP_GAP:-1}
-HALF_DURATION=${HALF_DURATION:-8}
+RELAY_RATES=${RELAY_RATES:-5000,10000,20000,30000,40000,60000,80000,100000,120000,150000,180000}
+SWEEPS=${SWEEPS:-2}                       # sweep rounds (systems interleaved); the best round is quoted
+STEP_WARMUP=${STEP_WARMUP:-0.5}
+STEP_DURATION=${STEP_DURATION:-2}
+STEP_GAP=${STEP_GAP:-0.5}
+HALF_DURATION=${HALF_DURATION:-5}
+REPEATS=${REPEATS:-3}                     # half-rate and join runs are repeated; the report quotes the median
 JOIN_RATE=${JOIN_RATE:-500}
-JOIN_DURATION=${JOIN_DURATION:-8}
+JOIN_DURATION=${JOIN_DURATION:-5}
 JOIN_HOLD_MS=${JOIN_HOLD_MS:-1000}
 HOLD_SERIES=${HOLD_SERIES:-"1000 5000 10000 19000"}
 HOLD_DURATION=${HOLD_DURATION:-4}
 HOLD_HB_MS=${HOLD_HB_MS:-5000}
 SOURCE_ADDRS=${SOURCE_ADDRS:-4}
 RESULTS=${RESULTS:-$root/bench/results}
+BENCH_MD=${BENCH_MD:-$root/BENCHMARKS.md}
 if [ "$QUICK" = 1 ]; then
-  STEP_WARMUP=0.5 STEP_DURATION=1.5 STEP_GAP=0.5 HALF_DURATION=4 JOIN_DURATION=4 HOLD_DURATION=2
+  STEP_WARMUP=0.5 STEP_DURATION=1 STEP_GAP=0.5 SWEEPS=1 HALF_DURATION=3 JOIN_DURATION=3 HOLD_DURATION=2 REPEATS=1
   HOLD_SERIES=${QUICK_HOLD_SERIES:-"1000 5000"}
 fi
 SECRET="bench-secret-$$"
@@ -70,10 +75,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pin() {  # pin <cpu> <command...>
+pin() {  # pin <cpu> <command...>: exec, so that `pin ... &` leaves $! = the command's own pid
   local cpu=$1
   shift
-  if command -v taskset >/dev/null && [ "$(nproc)" -gt "$cpu" ]; then taskset -c "$cpu" "$@"; else "$@"; fi
+  if command -v taskset >/dev/null && [ "$(nproc)" -gt "$cpu" ]; then exec taskset -c "$cpu" "$@"; else exec "$@"; fi
 }
 
 wait_port() {  # wait_port <log> <pid>: prints the port of the "listening" line
@@ -96,8 +101,7 @@ start_system() {  # start_system server|floor|peerjs
   case $1 in
     server)
       pin "$SERVER_CPU" "$SERVER" --listen 127.0.0.1 --port 0 --threads "$SERVER_THREADS" --jwt-secret "$SECRET" \
-        --admin-key "$ADMIN_KEY" --rate-limit 0 --max-participants 6 --heartbeat-timeout 60s \
-        --log-level warn >"$log" 2>&1 &
+        --admin-key "$ADMIN_KEY" --rate-limit 0 --max-participants 6 --heartbeat-timeout 60s >"$log" 2>&1 &
       ;;
     floor)
       pin "$SERVER_CPU" "$FLOOR" --listen 127.0.0.1 --port 0 --threads "$SERVER_THREADS" >"$log" 2>&1 &
@@ -121,9 +125,9 @@ load() {  # load <system> <label> <args...>: runs the tool, appends its JSON lin
   local sys=$1 label=$2
   shift 2
   local out=$tmp/$label.out
-  if ! pin "$LOAD_CPU" timeout 300 "$LOAD" --protocol "$(proto_of "$sys")" --targets "127.0.0.1:$SYS_PORT" \
+  if ! (pin "$LOAD_CPU" timeout 300 "$LOAD" --protocol "$(proto_of "$sys")" --targets "127.0.0.1:$SYS_PORT" \
     --jwt-secret "$SECRET" --admin-key "$ADMIN_KEY" --server-pid "$SYS_PID" --threads "$LOAD_THREADS" \
-    --source-addrs "$SOURCE_ADDRS" --label "$sys/$label" "$@" >"$out" 2>&1; then
+    --source-addrs "$SOURCE_ADDRS" --label "$sys/$label" "$@" >"$out" 2>&1); then
     echo "run.sh: $sys/$label: signaling-load failed:" >&2
     tail -20 "$out" >&2
   fi
@@ -131,12 +135,11 @@ load() {  # load <system> <label> <args...>: runs the tool, appends its JSON lin
   grep '^{' "$out" | tail -1 >>"$raw" || true
 }
 
-json_get() {  # json_get <label> <js expression over r>
+json_get_best() {  # json_get_best <label prefix> <js expression over r>: the largest over label-N runs
   node -e '
     const lines = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
-    const r = lines.filter((x) => x.label === process.argv[2]).pop();
-    if (!r) { console.log(0); process.exit(0); }
-    console.log(eval(process.argv[3]));
+    const vals = lines.filter((x) => (x.label || "").startsWith(process.argv[2] + "-")).map((r) => eval(process.argv[3]));
+    console.log(vals.length ? Math.max(...vals) : 0);
   ' "$raw" "$1" "$2"
 }
 
@@ -147,7 +150,7 @@ echo "== machine"
   echo "kernel=$(uname -r)"
   echo "mem_gib=$(free -g | awk '/^Mem:/ {print $2}')"
   echo "loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "commit=$(cat .commit 2>/dev/null || git rev-parse --short HEAD 2>/dev/null || echo unknown)"
   echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "server_threads=$SERVER_THREADS"
   echo "load_threads=$LOAD_THREADS"
@@ -159,19 +162,31 @@ echo "== machine"
 cat "$RESULTS/machine.txt"
 
 step_args=(--warmup "$STEP_WARMUP" --duration "$STEP_DURATION" --gap "$STEP_GAP")
+# Sweeps first, the systems interleaved, SWEEPS rounds: the noise of the shared machine only ever
+# lowers a maximum, so the report quotes each system's best round.
+for round in $(seq "$SWEEPS"); do
+  for sys in floor server peerjs; do
+    echo "== relay sweep $round: $sys"
+    start_system "$sys"
+    load "$sys" "relay-sweep-$round" --mode relay --clients "$RELAY_CLIENTS" --rates "$RELAY_RATES" "${step_args[@]}"
+    stop_system
+  done
+done
 for sys in floor server peerjs; do
-  echo "== relay sweep: $sys"
-  start_system "$sys"
-  load "$sys" relay-sweep --mode relay --clients "$RELAY_CLIENTS" --rates "$RELAY_RATES" "${step_args[@]}"
-  max=$(json_get "$sys/relay-sweep" 'r.max_sustained_rate')
+  max=$(json_get_best "$sys/relay-sweep" 'r.max_sustained_rate')
   half=$(node -p "Math.max(100, Math.round($max / 2))")
+  start_system "$sys"
   echo "== relay at half of the maximum ($half msgs/s): $sys"
-  load "$sys" relay-half --mode relay --clients "$RELAY_CLIENTS" --rates "$half" --warmup 1 \
-    --duration "$HALF_DURATION" --gap 1
+  for i in $(seq "$REPEATS"); do
+    load "$sys" "relay-half-$i" --mode relay --clients "$RELAY_CLIENTS" --rates "$half" --warmup 1 \
+      --duration "$HALF_DURATION" --gap 1
+  done
   if [ "$sys" != floor ]; then
     echo "== join at $JOIN_RATE/s: $sys"
-    load "$sys" join --mode join --join-rate "$JOIN_RATE" --join-hold-ms "$JOIN_HOLD_MS" --warmup 1 \
-      --duration "$JOIN_DURATION"
+    for i in $(seq "$REPEATS"); do
+      load "$sys" "join-$i" --mode join --join-rate "$JOIN_RATE" --join-hold-ms "$JOIN_HOLD_MS" --warmup 1 \
+        --duration "$JOIN_DURATION"
+    done
   fi
   stop_system
   for n in $HOLD_SERIES; do
@@ -186,12 +201,12 @@ done
 
 if [ -x "$BUILD_DIR/micro-bench" ]; then
   echo "== micro-bench"
-  pin "$LOAD_CPU" "$BUILD_DIR/micro-bench" --benchmark_min_time=0.2 --benchmark_format=json \
-    --benchmark_out="$RESULTS/micro.json" --benchmark_out_format=json >/dev/null 2>"$tmp/micro.err" ||
+  (pin "$LOAD_CPU" "$BUILD_DIR/micro-bench" --benchmark_min_time=0.2 --benchmark_format=json \
+    --benchmark_out="$RESULTS/micro.json" --benchmark_out_format=json >/dev/null 2>"$tmp/micro.err") ||
     { echo "run.sh: micro-bench failed" >&2; cat "$tmp/micro.err" >&2; }
 fi
 
 echo "== report"
-node bench/load/report.mjs "$RESULTS" "$root/BENCHMARKS.md"
+node bench/load/report.mjs "$RESULTS" "$BENCH_MD"
 for g in "$RESULTS"/*.gp; do gnuplot "$g"; done
 echo "run.sh: wrote BENCHMARKS.md and $(ls "$RESULTS"/*.png | wc -l) plots in ${RESULTS#"$root"/}/"

@@ -6,6 +6,9 @@
 // and the relay forwards each frame to that member of the same group with the destination
 // replaced by the sender's member index (destination 0xFFFF: echoed back to the sender, for
 // heartbeats). Frames to a member that is not connected are dropped.
+// An idle connection costs no buffer: it waits for readability and reads into a per-thread
+// scratch buffer, keeping only the start of an incomplete frame; its write queue is a vector,
+// which allocates nothing while empty.
 //
 // Usage: floor-relay [--listen 127.0.0.1] [--port 0] [--threads 1]
 // Prints {"msg":"listening","port":N} on stdout once it accepts connections.
@@ -14,7 +17,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -35,8 +37,9 @@ namespace {
 constexpr std::size_t kHeader = 6;
 constexpr std::uint16_t kEcho = 0xFFFF;
 constexpr std::size_t kMaxMembers = 64;
-constexpr std::size_t kMaxFrame = 1 << 20;
-constexpr std::size_t kMaxQueue = 4096;  // frames queued to one slow reader before it is dropped
+constexpr std::size_t kMaxFrame = 1 << 17;
+constexpr std::size_t kScratch = 1 << 20;  // per thread; holds a pending frame plus one read
+constexpr std::size_t kMaxQueue = 4096;    // frames queued to one slow reader before it is dropped
 
 class Conn;
 
@@ -61,12 +64,13 @@ class Registry {
 
 class Conn : public std::enable_shared_from_this<Conn> {
  public:
-  Conn(tcp::socket s, Registry& r) : sock_(std::move(s)), registry_(r), buf_(65536) {}
+  Conn(tcp::socket s, Registry& r) : sock_(std::move(s)), registry_(r) {}
 
   void start() {
     error_code ec;
     sock_.set_option(tcp::no_delay(true), ec);
-    read();
+    sock_.non_blocking(true, ec);
+    wait_readable();
   }
 
   // Called on this connection's executor.
@@ -80,25 +84,30 @@ class Conn : public std::enable_shared_from_this<Conn> {
   asio::any_io_executor executor() { return sock_.get_executor(); }
 
  private:
-  void read() {
-    if (beg_ == end_) beg_ = end_ = 0;
-    if (buf_.size() - end_ < 16384) {
-      std::memmove(buf_.data(), buf_.data() + beg_, end_ - beg_);
-      end_ -= beg_;
-      beg_ = 0;
-      if (buf_.size() - end_ < 16384) buf_.resize(buf_.size() * 2);
-    }
-    sock_.async_read_some(
-        asio::buffer(buf_.data() + end_, buf_.size() - end_),
-        [self = shared_from_this()](error_code ec, std::size_t n) { self->on_read(ec, n); });
+  // An idle connection holds no buffer: it waits for readability, then reads into the thread's
+  // scratch buffer; only the tail of an incomplete frame is kept (pending_).
+  void wait_readable() {
+    sock_.async_wait(tcp::socket::wait_read,
+                     [self = shared_from_this()](error_code ec) { self->on_readable(ec); });
   }
 
-  void on_read(error_code ec, std::size_t n) {
+  void on_readable(error_code ec) {
     if (ec) return close();
-    end_ += n;
+    thread_local std::vector<char> scratch(kScratch);
+    std::size_t have = pending_.size();
+    if (have) std::memcpy(scratch.data(), pending_.data(), have);
+    std::string().swap(pending_);
+    const std::size_t n = sock_.read_some(asio::buffer(scratch.data() + have, scratch.size() - have), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      pending_.assign(scratch.data(), have);
+      return wait_readable();
+    }
+    if (ec) return close();
+    have += n;
+    std::size_t beg = 0;
     for (;;) {
-      const std::size_t avail = end_ - beg_;
-      const char* p = buf_.data() + beg_;
+      const std::size_t avail = have - beg;
+      const char* p = scratch.data() + beg;
       if (!group_) {
         const void* nl = std::memchr(p, '\n', avail);
         if (!nl) {
@@ -106,7 +115,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
           break;
         }
         const std::string line(p, static_cast<std::size_t>(static_cast<const char*>(nl) - p));
-        beg_ += line.size() + 1;
+        beg += line.size() + 1;
         char gid[128];
         unsigned member = 0;
         if (std::sscanf(line.c_str(), "JOIN %127s %u", gid, &member) != 2 || member >= kMaxMembers)
@@ -125,14 +134,11 @@ class Conn : public std::enable_shared_from_this<Conn> {
       std::memcpy(&len, p, 4);
       if (len < 2 || len > kMaxFrame) return close();
       const std::size_t frame = 4 + std::size_t{len};
-      if (avail < frame) {
-        if (buf_.size() < frame + 16384) buf_.resize(frame + 65536);
-        break;
-      }
+      if (avail < frame) break;
       std::uint16_t dst = 0;
       std::memcpy(&dst, p + 4, 2);
       std::string out(p, frame);
-      beg_ += frame;
+      beg += frame;
       if (dst == kEcho) {
         deliver(std::move(out));
         continue;
@@ -150,7 +156,9 @@ class Conn : public std::enable_shared_from_this<Conn> {
         asio::post(to->executor(), [to, f = std::move(out)]() mutable { to->deliver(std::move(f)); });
       }
     }
-    read();
+    if (closed_) return;
+    if (beg < have) pending_.assign(scratch.data() + beg, have - beg);
+    wait_readable();
   }
 
   void write() {
@@ -160,10 +168,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
     }
     writing_ = true;
     inflight_.clear();
-    while (!queue_.empty() && inflight_.size() < 64) {
-      inflight_.push_back(std::move(queue_.front()));
-      queue_.pop_front();
-    }
+    inflight_.swap(queue_);
     bufs_.clear();
     for (const auto& s : inflight_)
       bufs_.push_back(asio::buffer(s));
@@ -187,12 +192,11 @@ class Conn : public std::enable_shared_from_this<Conn> {
 
   tcp::socket sock_;
   Registry& registry_;
-  std::vector<char> buf_;
-  std::size_t beg_ = 0, end_ = 0;
+  std::string pending_;  // the start of a frame not yet complete
   std::shared_ptr<Group> group_;
   std::uint16_t member_ = 0;
-  std::deque<std::string> queue_;
-  std::vector<std::string> inflight_;
+  std::vector<std::string> queue_;     // no allocation while empty (unlike std::deque)
+  std::vector<std::string> inflight_;  // being written
   std::vector<asio::const_buffer> bufs_;
   bool writing_ = false;
   bool closed_ = false;

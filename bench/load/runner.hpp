@@ -56,7 +56,8 @@ struct Options {
   std::string label;
   std::string peerjs_key = "peerjs";
   double sustain_ratio = 0.99;
-  double sustain_p99_ms = 20;
+  double sustain_p99_ms = 0;  // 0: no p99 condition (a stall of the shared machine is not saturation)
+  double sustain_p50_ms = 5;
   bool stop_when_saturated = true;
   bool verbose = false;
 };
