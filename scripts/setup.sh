@@ -9,9 +9,13 @@ packages=(
   build-essential cmake ninja-build pkg-config git ccache
   libboost1.81-dev libssl-dev nlohmann-json3-dev libsimdjson-dev libspdlog-dev libcli11-dev
   libhiredis-dev libgtest-dev libgmock-dev libbenchmark-dev
-  redis-server nginx-light chromium nodejs npm gnuplot-nox iproute2 procps
+  redis-server nginx-light chromium gnuplot-nox iproute2 procps
   clang-format clang-tidy
 )
+# Node.js and npm: Debian's packages only when the machine has none (an image may ship its own
+# Node.js with npm bundled, which Debian's npm package conflicts with).
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
