@@ -141,14 +141,16 @@ test('rate limit 0 disables it: 500 heartbeats at once all get their ack', async
 
 test('slow consumer: a client that stops reading is dropped with 4458 (--write-queue-limit); the others get participant-left at once', async (t) => {
   // A 60 s heartbeat timeout: only the write-queue overflow can explain a prompt participant-left.
+  // A 1 MiB queue limit: it overflows only once the socket buffers towards b are full, i.e. when
+  // b really stopped reading (not because a burst outran one write).
   const server = await startServer(t, {
-    args: ['--write-queue-limit', '65536', '--rate-limit', '0', '--heartbeat-interval', '20s', '--heartbeat-timeout', '60s'],
+    args: ['--write-queue-limit', '1048576', '--rate-limit', '0', '--heartbeat-interval', '20s', '--heartbeat-timeout', '60s'],
   });
   const { clients: { a, b, c } } = await sessionWith(server, ['a', 'b', 'c']);
-  b.ws._socket.pause(); // b stops reading: the kernel buffers fill, then the server's queue
+  b.ws._socket.pause(); // b stops reading
   const sdp = 'v'.repeat(60_000);
-  // 500 x 60 kB = 30 MB, far more than loopback socket buffers hold.
-  for (let i = 0; i < 500; i++) {
+  // 1000 x 60 kB = 60 MB, far more than the loopback socket buffers and the 1 MiB queue hold.
+  for (let i = 0; i < 1000; i++) {
     a.send({ type: 'offer', toUserId: 'b', sdp, i });
     if (a.ws.bufferedAmount > 4 * 1024 * 1024) {
       await new Promise((r) => setTimeout(r, 5));
@@ -156,11 +158,11 @@ test('slow consumer: a client that stops reading is dropped with 4458 (--write-q
     }
   }
   // The server dropped b when its queue overflowed: b has left, even though b's socket cannot
-  // take the close frame yet.
+  // take the close frame.
   await expectParticipantLeft([c], 'b', 10_000);
   b.ws._socket.resume();
   await expectClose(b, 4458, 10_000);
-  assert.ok(b.received.filter((m) => m.type === 'offer').length < 500, 'b got every message: the queue limit did not apply');
+  assert.ok(b.received.filter((m) => m.type === 'offer').length < 1000, 'b got every message: the queue limit did not apply');
   await c.expectNoMessage();
   await a.ping();
   assert.ok(!a.received.some((m) => m.type === 'error'), `the sender got an error: ${JSON.stringify(a.received.filter((m) => m.type === 'error'))}`);
