@@ -162,7 +162,7 @@ void WsConnection::on_message(ws::Opcode opcode, std::string_view payload) {
 
 void WsConnection::on_control(ws::Opcode opcode, std::string_view payload) {
   if (opcode == ws::Opcode::ping) {
-    if (!close_queued_) enqueue(domain::make_payload(ws::frame(ws::Opcode::pong, payload)), true);
+    if (!close_queued_) (void)enqueue(domain::make_payload(ws::frame(ws::Opcode::pong, payload)), true);
     return;
   }
   if (opcode != ws::Opcode::close) return;  // an unsolicited pong
@@ -192,17 +192,18 @@ void WsConnection::close(protocol::CloseCode code, domain::Payload last_message)
              });
 }
 
-void WsConnection::enqueue(domain::Payload message, bool framed) {
-  if (finished_ || close_queued_) return;
+bool WsConnection::enqueue(domain::Payload message, bool framed, bool write_now) {
+  if (finished_ || close_queued_) return false;
   if (queue_.bytes() + message->size() > context_.options.write_queue_limit) {
     context_.counters.slow_consumers.fetch_add(1, std::memory_order_relaxed);
     // The reader is too slow: drop what it has not taken and close, instead of growing memory.
     queue_.truncate(inflight_);
     begin_close(static_cast<std::uint16_t>(protocol::CloseCode::slow_consumer), nullptr);
-    return;
+    return false;
   }
   queue_.push(std::move(message), framed);
-  if (!writing_) do_write();
+  if (write_now && !writing_) do_write();
+  return true;
 }
 
 void WsConnection::do_write() {

@@ -5,8 +5,10 @@
 // buffer. What the domain sends goes through a bounded queue and leaves in gather writes of
 // several frames. All its work runs on its own strand.
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "domain/endpoint.hpp"
 #include "net/beast.hpp"
@@ -37,7 +39,9 @@ class WsConnection final : public domain::Endpoint, public std::enable_shared_fr
   bool consume(std::uint8_t* data, std::size_t size, bool owned);
   void on_message(ws::Opcode opcode, std::string_view payload);
   void on_control(ws::Opcode opcode, std::string_view payload);
-  void enqueue(domain::Payload message, bool framed);
+  void drain_inbox();
+  // false: dropped (closing, or too slow). write_now: start a write if none is running.
+  bool enqueue(domain::Payload message, bool framed, bool write_now = true);
   void do_write();
   void on_write(std::size_t count, error_code ec, std::size_t bytes);
   void begin_close(std::uint16_t code, domain::Payload last_message);
@@ -50,6 +54,11 @@ class WsConnection final : public domain::Endpoint, public std::enable_shared_fr
   std::string partial_;  // an incomplete frame, kept between reads (padded)
   std::shared_ptr<ConnectionState> state_;
   WriteQueue queue_;
+  // Messages sent from other strands wait here; only the first of a burst posts a drain, so a
+  // busy connection does not pay an executor round trip per message.
+  std::mutex inbox_mu_;
+  std::vector<domain::Payload> inbox_;               // guarded by inbox_mu_
+  bool drain_posted_ = false;                        // guarded by inbox_mu_
   std::unique_ptr<asio::steady_timer> close_timer_;  // only while closing
   bool writing_ = false;
   std::size_t inflight_ = 0;     // queued messages in the current gather write
