@@ -40,17 +40,22 @@ Config parse_config(int argc, char** argv) {
 
   app.add_option("--jwt-secret", c.jwt_secret, "Shared secret for HS256/HS384/HS512 tokens")
       ->envname("SIGNALING_JWT_SECRET");
-  app.add_option("--jwt-public-key", c.jwt_public_key_file, "PEM file with an RSA (RS256) or P-256 (ES256) public key")
+  app.add_option("--jwt-public-key", c.jwt_public_key_file,
+                 "PEM file with an RSA (RS256) or P-256 (ES256) public key")
       ->envname("SIGNALING_JWT_PUBLIC_KEY")
       ->check(CLI::ExistingFile);
-  app.add_option("--jwt-issuer", c.jwt_issuer, "Required iss claim (unchecked when empty)")->envname("SIGNALING_JWT_ISSUER");
+  app.add_option("--jwt-issuer", c.jwt_issuer, "Required iss claim (unchecked when empty)")
+      ->envname("SIGNALING_JWT_ISSUER");
   app.add_option("--jwt-audience", c.jwt_audience, "Required aud claim (unchecked when empty)")
       ->envname("SIGNALING_JWT_AUDIENCE");
-  app.add_option("--jwt-name-claim", c.jwt_name_claim, "Claim that carries the display name (the user id is sub)")
+  app.add_option("--jwt-name-claim", c.jwt_name_claim,
+                 "Claim that carries the display name (the user id is sub)")
       ->envname("SIGNALING_JWT_NAME_CLAIM");
-  add_duration(app, "--jwt-leeway", c.jwt_leeway, "Clock skew allowed for exp and nbf", "SIGNALING_JWT_LEEWAY");
+  add_duration(app, "--jwt-leeway", c.jwt_leeway, "Clock skew allowed for exp and nbf",
+               "SIGNALING_JWT_LEEWAY");
 
-  app.add_option("--admin-key", c.admin_key, "Bearer key of the admin API; without it the API refuses every call")
+  app.add_option("--admin-key", c.admin_key,
+                 "Bearer key of the admin API; without it the API refuses every call")
       ->envname("SIGNALING_ADMIN_KEY");
 
   add_duration(app, "--heartbeat-interval", c.heartbeat_interval, "Heartbeat interval told to clients",
@@ -73,8 +78,8 @@ Config parse_config(int argc, char** argv) {
                  "Bytes queued for one connection before it is closed as a slow consumer")
       ->envname("SIGNALING_WRITE_QUEUE_LIMIT")
       ->check(CLI::Range(4096, 1 << 30));
-  add_duration(app, "--start-timeout", c.start_timeout, "End a session not started this long after its creation",
-               "SIGNALING_START_TIMEOUT");
+  add_duration(app, "--start-timeout", c.start_timeout,
+               "End a session not started this long after its creation", "SIGNALING_START_TIMEOUT");
   add_duration(app, "--empty-timeout", c.empty_timeout, "End a started session that stays empty this long",
                "SIGNALING_EMPTY_TIMEOUT");
   add_duration(app, "--ended-retention", c.ended_retention, "Forget an ended session after this long",
@@ -83,9 +88,24 @@ Config parse_config(int argc, char** argv) {
   app.add_option("--web-root", c.web_root, "Directory of static pages served at / (the demo room)")
       ->envname("SIGNALING_WEB_ROOT")
       ->check(CLI::ExistingDirectory);
-  app.add_flag("--dev", c.dev, "UNSAFE development mode: a demo session and /dev/token hand out tokens to anyone")
+  app.add_flag("--dev", c.dev,
+               "UNSAFE development mode: a demo session and /dev/token hand out tokens to anyone")
       ->envname("SIGNALING_DEV");
-  app.add_option("--node-id", c.node_id, "Prefix of connection ids (random when empty)")->envname("SIGNALING_NODE_ID");
+  app.add_option("--node-id", c.node_id, "Prefix of connection ids (random when empty)")
+      ->envname("SIGNALING_NODE_ID");
+
+  app.add_option(
+         "--redis", c.redis,
+         "Shared Redis for several nodes: redis://[[user]:password@]host[:port][/db] (rediss:// is refused: "
+         "use a TLS tunnel); without it the state stays in this process")
+      ->envname("SIGNALING_REDIS");
+  add_duration(app, "--node-ttl", c.node_ttl,
+               "Several nodes: a node whose alive key is older than this is dead and its participants leave",
+               "SIGNALING_NODE_TTL");
+  add_duration(app, "--cluster-sync", c.cluster_sync,
+               "Several nodes: re-read every session from Redis this often (directory entries written by the "
+               "platform)",
+               "SIGNALING_CLUSTER_SYNC");
 
   app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error")
       ->envname("SIGNALING_LOG_LEVEL")
@@ -101,6 +121,10 @@ Config parse_config(int argc, char** argv) {
   }
   if (c.heartbeat_timeout <= c.heartbeat_interval) {
     std::cerr << "--heartbeat-timeout must be longer than --heartbeat-interval\n";
+    std::exit(2);
+  }
+  if (c.node_ttl < std::chrono::milliseconds(300)) {
+    std::cerr << "--node-ttl must be at least 300ms\n";
     std::exit(2);
   }
   if (c.jwt_secret.empty() && c.jwt_public_key_file.empty() && !c.dev) {

@@ -13,10 +13,10 @@ struct Config {
   unsigned short port = 8080;  // 0: any free port (printed in the "listening" log line)
   unsigned threads = 0;        // 0: one per core
 
-  std::string jwt_secret;            // HS256/384/512
-  std::string jwt_public_key_file;   // RS256 or ES256 public key, PEM
-  std::string jwt_issuer;            // checked when not empty
-  std::string jwt_audience;          // checked when not empty
+  std::string jwt_secret;           // HS256/384/512
+  std::string jwt_public_key_file;  // RS256 or ES256 public key, PEM
+  std::string jwt_issuer;           // checked when not empty
+  std::string jwt_audience;         // checked when not empty
   std::string jwt_name_claim = "name";
   std::chrono::milliseconds jwt_leeway{30'000};
 
@@ -26,7 +26,7 @@ struct Config {
   std::chrono::milliseconds heartbeat_timeout{30'000};
   std::size_t max_participants = 6;
   std::size_t max_message_size = 65'536;
-  double rate_limit = 50;   // messages per second per connection; 0 disables
+  double rate_limit = 50;  // messages per second per connection; 0 disables
   double rate_burst = 200;
   std::size_t write_queue_limit = 1U << 20U;
   std::chrono::milliseconds start_timeout{3'600'000};
@@ -36,6 +36,11 @@ struct Config {
   std::string web_root;  // empty: no static files
   bool dev = false;      // UNSAFE development mode: demo session and /dev/token
   std::string node_id;   // prefix of connection ids; random when empty
+
+  // Several nodes: the shared Redis (empty: the embedded single-node store).
+  std::string redis;                               // redis://[[user]:password@]host[:port][/db]
+  std::chrono::milliseconds node_ttl{10'000};      // TTL of this node's alive key
+  std::chrono::milliseconds cluster_sync{10'000};  // full re-read of the sessions in Redis
 
   std::string log_level = "info";
   std::string log_format = "json";  // json | text

@@ -7,7 +7,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <fstream>
 #include <functional>
+#include <iostream>
 #include <iterator>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -16,10 +18,12 @@
 #include "app/admin_api.hpp"
 #include "app/log.hpp"
 #include "app/signaling_service.hpp"
+#include "cluster/node.hpp"
 #include "domain/clock.hpp"
 #include "domain/hub.hpp"
 #include "net/listener.hpp"
 #include "net/static_files.hpp"
+#include "redis/url.hpp"
 #include "store/memory_presence.hpp"
 
 namespace sig::app {
@@ -30,7 +34,8 @@ namespace asio = boost::asio;
 
 std::string random_hex(std::size_t bytes) {
   std::vector<unsigned char> raw(bytes);
-  if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1) throw std::runtime_error("RAND_bytes failed");
+  if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1)
+    throw std::runtime_error("RAND_bytes failed");
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   for (const auto b : raw) {
@@ -60,29 +65,34 @@ domain::SessionSpec demo_session() {
 std::string render_metrics(const net::NetCounters& net, const ServiceCounters& svc, const domain::Hub& hub) {
   std::ostringstream o;
   auto line = [&o](std::string_view name, std::string_view type, std::string_view help, auto value) {
-    o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n' << name << ' ' << value << '\n';
+    o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n'
+      << name << ' ' << value << '\n';
   };
   const auto stats = hub.stats();
   line("signaling_sessions", "gauge", "Sessions known to this node", stats.sessions);
   line("signaling_live_sessions", "gauge", "Sessions not ended", stats.live_sessions);
   line("signaling_participants", "gauge", "Connected participants", stats.participants);
   line("signaling_websockets_open", "gauge", "Open WebSocket connections", net.websockets_open.load());
-  line("signaling_connections_accepted_total", "counter", "TCP connections accepted", net.connections_accepted.load());
+  line("signaling_connections_accepted_total", "counter", "TCP connections accepted",
+       net.connections_accepted.load());
   line("signaling_messages_in_total", "counter", "WebSocket messages received", net.messages_in.load());
   line("signaling_messages_out_total", "counter", "WebSocket messages sent", net.messages_out.load());
-  line("signaling_slow_consumers_total", "counter", "Connections closed for a full write queue", net.slow_consumers.load());
+  line("signaling_slow_consumers_total", "counter", "Connections closed for a full write queue",
+       net.slow_consumers.load());
   line("signaling_http_requests_total", "counter", "HTTP requests", net.http_requests.load());
   line("signaling_relayed_total", "counter", "Offers, answers and candidates relayed", svc.relayed.load());
   line("signaling_joins_total", "counter", "Participants admitted", svc.joins.load());
   line("signaling_heartbeats_total", "counter", "Heartbeats received", svc.heartbeats.load());
   line("signaling_errors_sent_total", "counter", "Error messages sent", svc.errors_sent.load());
-  line("signaling_rate_limited_total", "counter", "Messages dropped by the rate limit", svc.rate_limited.load());
-  o << "# HELP signaling_rejections_total Connections refused, by code\n# TYPE signaling_rejections_total counter\n";
+  line("signaling_rate_limited_total", "counter", "Messages dropped by the rate limit",
+       svc.rate_limited.load());
+  o << "# HELP signaling_rejections_total Connections refused, by code\n# TYPE signaling_rejections_total "
+       "counter\n";
   for (std::size_t i = 0; i <= static_cast<std::size_t>(protocol::ErrorCode::removed); ++i) {
     const auto n = svc.rejections[i].load();
     if (n > 0) {
-      o << "signaling_rejections_total{code=\"" << protocol::to_string(static_cast<protocol::ErrorCode>(i)) << "\"} " << n
-        << '\n';
+      o << "signaling_rejections_total{code=\"" << protocol::to_string(static_cast<protocol::ErrorCode>(i))
+        << "\"} " << n << '\n';
     }
   }
   return o.str();
@@ -113,25 +123,66 @@ int run_server(const Config& config) {
   settings.start_timeout = config.start_timeout;
   settings.empty_timeout = config.empty_timeout;
   settings.ended_retention = config.ended_retention;
-  domain::Hub hub(clock, settings, &presence);
 
-  SignalingService service(hub, verifier, ServiceOptions{config.rate_limit, config.rate_burst});
+  const unsigned threads =
+      config.threads == 0 ? std::max(1U, std::thread::hardware_concurrency()) : config.threads;
+  asio::io_context ioc(static_cast<int>(threads));
+  const std::string node_id = config.node_id.empty() ? random_hex(4) : config.node_id;
+
+  // Several nodes: the state lives in Redis; the cluster node is the hub's event sink.
+  std::unique_ptr<cluster::Node> node;
+  std::string redis_shown;
+  if (!config.redis.empty()) {
+    std::string why;
+    const auto url = redis::parse_redis_url(config.redis, &why);
+    if (!url) throw std::runtime_error("--redis: " + why);
+    if (url->tls) {
+      throw std::runtime_error(
+          "--redis: rediss:// (TLS) is not supported: hiredis 0.14 has no TLS. Run a local TLS tunnel "
+          "(stunnel or a "
+          "sidecar, see docs/deployment.md) and give its redis:// address");
+    }
+    redis_shown = url->to_string();
+    cluster::NodeOptions o;
+    o.redis_url = config.redis;
+    o.node_id = node_id;
+    o.node_ttl = config.node_ttl;
+    o.sync_interval = config.cluster_sync;
+    o.max_participants = config.max_participants;
+    o.ended_retention = config.ended_retention;
+    node = std::make_unique<cluster::Node>(ioc.get_executor(), clock, o);
+    node->set_log([node_id](int level, std::string_view message, std::string_view detail) {
+      const auto l = level <= 0   ? log::Level::debug
+                     : level == 1 ? log::Level::info
+                     : level == 2 ? log::Level::warn
+                                  : log::Level::error;
+      log::write(l, message, {{"node", node_id}, {"detail", detail}});
+    });
+  }
+  domain::Hub hub(clock, settings, node ? static_cast<domain::PresenceSink*>(node.get()) : &presence);
+  if (node) node->attach(hub);
+
+  SignalingService service(hub, verifier, ServiceOptions{config.rate_limit, config.rate_burst}, node.get());
 
   std::optional<auth::Signer> dev_signer;
   std::optional<DevMode> dev;
   if (config.dev) {
-    if (secret.empty()) throw std::runtime_error("--dev needs an HMAC secret (omit --jwt-public-key or add --jwt-secret)");
+    if (secret.empty())
+      throw std::runtime_error("--dev needs an HMAC secret (omit --jwt-public-key or add --jwt-secret)");
     dev_signer.emplace(auth::Signer::hmac(auth::Algorithm::HS256, secret));
     dev = DevMode{&*dev_signer};
-    hub.put_session(dev->session_id, demo_session());
-    log::warn("DEVELOPMENT MODE IS ON: UNSAFE. /dev/token hands a valid token to anyone who asks; never use --dev in production",
-              {{"session", dev->session_id}});
+    if (!node) hub.put_session(dev->session_id, demo_session());  // with Redis: once connected
+    log::warn(
+        "DEVELOPMENT MODE IS ON: UNSAFE. /dev/token hands a valid token to anyone who asks; never use --dev "
+        "in production",
+        {{"session", dev->session_id}});
   }
   if (config.admin_key.empty()) log::warn("no --admin-key: the admin API refuses every call");
 
   net::ServerContext* context_ptr = nullptr;
-  AdminApi admin(hub, config.admin_key,
-                 [&] { return render_metrics(context_ptr->counters, service.counters(), hub); }, dev);
+  AdminApi admin(
+      hub, config.admin_key, [&] { return render_metrics(context_ptr->counters, service.counters(), hub); },
+      dev);
 
   net::StaticFiles static_files;
   if (!config.web_root.empty()) static_files.load(config.web_root);
@@ -141,13 +192,10 @@ int run_server(const Config& config) {
   context_ptr = &context;
   context.options.max_message_size = config.max_message_size;
   context.options.write_queue_limit = config.write_queue_limit;
-  context.node_id = config.node_id.empty() ? random_hex(4) : config.node_id;
+  context.node_id = node_id;
 
-  const unsigned threads = config.threads == 0 ? std::max(1U, std::thread::hardware_concurrency()) : config.threads;
-  asio::io_context ioc(static_cast<int>(threads));
   const auto address = asio::ip::make_address(config.listen);
   auto listener = std::make_shared<net::Listener>(ioc, net::tcp::endpoint(address, config.port), context);
-  listener->run();
 
   // Housekeeping: heartbeat timeouts and session timeouts, on its own strand.
   auto strand = asio::make_strand(ioc);
@@ -161,7 +209,38 @@ int run_server(const Config& config) {
       schedule();
     });
   };
-  asio::post(strand, schedule);
+  auto serve = [&] {
+    listener->run();
+    asio::post(strand, schedule);
+    if (!node) admin.set_ready(true);
+    log::info("listening", {{"address", config.listen},
+                            {"port", static_cast<unsigned>(listener->port())},
+                            {"threads", threads},
+                            {"node", context.node_id},
+                            {"redis", redis_shown},
+                            {"web_root", config.web_root},
+                            {"dev", config.dev}});
+  };
+
+  int exit_code = 0;
+  if (node) {
+    node->on_ready_changed([&admin](bool ready) { admin.set_ready(ready); });
+    log::info("connecting to redis", {{"redis", redis_shown}, {"node", node_id}});
+    node->start([&](std::error_code ec) {
+      if (ec) {
+        log::error("cannot connect to redis at start-up", {{"redis", redis_shown}, {"error", ec.message()}});
+        std::cerr << "signaling-server: cannot connect to redis at " << redis_shown << ": " << ec.message()
+                  << '\n';
+        exit_code = 1;
+        ioc.stop();
+        return;
+      }
+      if (dev) hub.put_session(dev->session_id, demo_session());
+      serve();
+    });
+  } else {
+    serve();
+  }
 
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   asio::steady_timer grace(strand);
@@ -174,26 +253,21 @@ int run_server(const Config& config) {
       timer.cancel();
       listener->stop();
       hub.shutdown();
+      if (node) node->stop();
       grace.expires_after(std::chrono::milliseconds(500));
       grace.async_wait([&](boost::system::error_code) { ioc.stop(); });
     });
   });
 
-  admin.set_ready(true);
-  log::info("listening", {{"address", config.listen},
-                          {"port", static_cast<unsigned>(listener->port())},
-                          {"threads", threads},
-                          {"node", context.node_id},
-                          {"web_root", config.web_root},
-                          {"dev", config.dev}});
-
   std::vector<std::thread> pool;
   pool.reserve(threads - 1);
-  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&ioc] { ioc.run(); });
+  for (unsigned i = 1; i < threads; ++i)
+    pool.emplace_back([&ioc] { ioc.run(); });
   ioc.run();
-  for (auto& t : pool) t.join();
+  for (auto& t : pool)
+    t.join();
   log::info("stopped");
-  return 0;
+  return exit_code;
 }
 
 }  // namespace sig::app

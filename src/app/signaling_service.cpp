@@ -13,7 +13,8 @@ using protocol::MessageType;
 namespace {
 
 struct Connection final : net::ConnectionState {
-  Connection(std::shared_ptr<domain::Session> s, std::shared_ptr<domain::Participant> p, domain::RateLimiter l)
+  Connection(std::shared_ptr<domain::Session> s, std::shared_ptr<domain::Participant> p,
+             domain::RateLimiter l)
       : session(std::move(s)), participant(std::move(p)), limiter(l) {}
   std::shared_ptr<domain::Session> session;
   std::shared_ptr<domain::Participant> participant;
@@ -42,48 +43,85 @@ std::string_view refusal_text(ErrorCode code) {
 
 }  // namespace
 
-SignalingService::SignalingService(domain::Hub& hub, const auth::Verifier& verifier, ServiceOptions options)
-    : hub_(hub), verifier_(verifier), options_(options) {}
+SignalingService::SignalingService(domain::Hub& hub, const auth::Verifier& verifier, ServiceOptions options,
+                                   domain::ClusterPort* cluster)
+    : hub_(hub), verifier_(verifier), options_(options), cluster_(cluster) {}
 
 void SignalingService::open(std::string_view target, const std::shared_ptr<domain::Endpoint>& self,
                             std::string connection_id, AdmissionCallback done) {
-  done(admit(target, self, std::move(connection_id)));
+  if (cluster_ == nullptr) {
+    done(admit(target, self, std::move(connection_id)));
+    return;
+  }
+  net::Admission refused;
+  auto request = check_request(target, connection_id, refused);
+  if (!request) {
+    done(std::move(refused));
+    return;
+  }
+  auto session_id = request->session_id;
+  auto identity = request->identity;
+  cluster_->join(std::move(session_id), std::move(identity), connection_id, self,
+                 [this, done = std::move(done), request = std::move(*request), connection_id](
+                     domain::HubJoin joined) { done(admitted(std::move(joined), request, connection_id)); });
+}
+
+net::Admission SignalingService::refuse(ErrorCode code, std::string message,
+                                        const std::string& connection_id) {
+  counters_.rejections[static_cast<std::size_t>(code)].fetch_add(1, std::memory_order_relaxed);
+  net::Admission refused;
+  refused.error = code;
+  refused.message = std::move(message);
+  log::debug("connection refused", {{"code", protocol::to_string(code)}, {"connection", connection_id}});
+  return refused;
+}
+
+std::optional<SignalingService::Request> SignalingService::check_request(std::string_view target,
+                                                                         const std::string& connection_id,
+                                                                         net::Admission& refused) {
+  const auto parts = protocol::split_target(target);
+  const auto session_id = protocol::query_param(parts.query, "sessionId");
+  if (!session_id || session_id->empty()) {
+    refused = refuse(ErrorCode::bad_request, "the sessionId parameter is required", connection_id);
+    return std::nullopt;
+  }
+  const auto token = protocol::query_param(parts.query, "token");
+  if (!token || token->empty()) {
+    refused = refuse(ErrorCode::invalid_token, "the token parameter is required", connection_id);
+    return std::nullopt;
+  }
+  auth::Claims claims;
+  const auto now_unix =
+      std::chrono::duration_cast<std::chrono::seconds>(hub_.clock().wall_now().time_since_epoch()).count();
+  if (const auto ec = verifier_.verify(*token, now_unix, claims)) {
+    refused = refuse(ErrorCode::invalid_token, "token rejected: " + ec.message(), connection_id);
+    return std::nullopt;
+  }
+  return Request{std::string(*session_id),
+                 domain::Identity{std::move(claims.subject), std::move(claims.display_name)}};
+}
+
+net::Admission SignalingService::admitted(domain::HubJoin joined, const Request& request,
+                                          const std::string& connection_id) {
+  if (joined.error) return refuse(*joined.error, std::string(refusal_text(*joined.error)), connection_id);
+  counters_.joins.fetch_add(1, std::memory_order_relaxed);
+  log::debug(
+      "joined",
+      {{"session", request.session_id}, {"user", request.identity.user_id}, {"connection", connection_id}});
+  net::Admission admission;
+  admission.state = std::make_shared<Connection>(
+      std::move(joined.session), std::move(joined.participant),
+      domain::RateLimiter(options_.rate_limit, options_.rate_burst, hub_.clock().now()));
+  return admission;
 }
 
 net::Admission SignalingService::admit(std::string_view target, const std::shared_ptr<domain::Endpoint>& self,
                                        std::string connection_id) {
   net::Admission refused;
-  auto refuse = [&](ErrorCode code, std::string message) {
-    counters_.rejections[static_cast<std::size_t>(code)].fetch_add(1, std::memory_order_relaxed);
-    refused.error = code;
-    refused.message = std::move(message);
-    log::debug("connection refused", {{"code", protocol::to_string(code)}, {"connection", connection_id}});
-    return std::move(refused);
-  };
-  const auto parts = protocol::split_target(target);
-  const auto session_id = protocol::query_param(parts.query, "sessionId");
-  if (!session_id || session_id->empty()) return refuse(ErrorCode::bad_request, "the sessionId parameter is required");
-  const auto token = protocol::query_param(parts.query, "token");
-  if (!token || token->empty()) return refuse(ErrorCode::invalid_token, "the token parameter is required");
-
-  auth::Claims claims;
-  const auto now_unix =
-      std::chrono::duration_cast<std::chrono::seconds>(hub_.clock().wall_now().time_since_epoch()).count();
-  if (const auto ec = verifier_.verify(*token, now_unix, claims)) {
-    return refuse(ErrorCode::invalid_token, "token rejected: " + ec.message());
-  }
-
-  const domain::Identity identity{std::move(claims.subject), std::move(claims.display_name)};
-  auto joined = hub_.join(*session_id, identity, connection_id, self);
-  if (joined.error) return refuse(*joined.error, std::string(refusal_text(*joined.error)));
-  counters_.joins.fetch_add(1, std::memory_order_relaxed);
-  log::debug("joined", {{"session", *session_id}, {"user", identity.user_id}, {"connection", connection_id}});
-
-  net::Admission admitted;
-  admitted.state = std::make_shared<Connection>(
-      std::move(joined.session), std::move(joined.participant),
-      domain::RateLimiter(options_.rate_limit, options_.rate_burst, hub_.clock().now()));
-  return admitted;
+  const auto request = check_request(target, connection_id, refused);
+  if (!request) return refused;
+  auto joined = hub_.join(request->session_id, request->identity, connection_id, self);
+  return admitted(std::move(joined), *request, connection_id);
 }
 
 void SignalingService::send_error(domain::Endpoint& self, ErrorCode code, std::string_view message,
@@ -92,7 +130,8 @@ void SignalingService::send_error(domain::Endpoint& self, ErrorCode code, std::s
   self.send(domain::make_payload(protocol::error(code, message, to_user_id)));
 }
 
-void SignalingService::on_text(net::ConnectionState& state, domain::Endpoint& self, std::string_view padded_text) {
+void SignalingService::on_text(net::ConnectionState& state, domain::Endpoint& self,
+                               std::string_view padded_text) {
   auto& c = static_cast<Connection&>(state);
   const auto now = hub_.clock().now();
   c.participant->touch(now);
@@ -132,7 +171,12 @@ void SignalingService::on_text(net::ConnectionState& state, domain::Endpoint& se
                    msg.to_user_id);
         return;
       }
-      target.endpoint->send(domain::make_payload(protocol::relayed(padded_text, c.participant->from_suffix())));
+      auto message = domain::make_payload(protocol::relayed(padded_text, c.participant->from_suffix()));
+      if (target.endpoint) {
+        target.endpoint->send(std::move(message));
+      } else if (cluster_ != nullptr) {
+        cluster_->relay(c.session->id(), target.remote_connection, std::move(message));
+      }
       counters_.relayed.fetch_add(1, std::memory_order_relaxed);
       return;
     }
@@ -151,7 +195,9 @@ void SignalingService::on_text(net::ConnectionState& state, domain::Endpoint& se
     case MessageType::end_session:
       if (const auto err = c.session->end(c.participant.get(), domain::EndReason::host_ended, now,
                                           hub_.clock().wall_now())) {
-        send_error(self, *err, *err == ErrorCode::not_host ? "only the host can end the session" : "the session has ended");
+        send_error(
+            self, *err,
+            *err == ErrorCode::not_host ? "only the host can end the session" : "the session has ended");
       }
       return;
     case MessageType::leave:

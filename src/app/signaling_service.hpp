@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "auth/jwt.hpp"
+#include "domain/cluster_port.hpp"
 #include "domain/hub.hpp"
 #include "domain/rate_limiter.hpp"
 #include "net/ws_handler.hpp"
@@ -29,11 +30,14 @@ struct ServiceCounters {
 
 class SignalingService final : public net::WsHandler {
  public:
-  SignalingService(domain::Hub& hub, const auth::Verifier& verifier, ServiceOptions options);
+  // With `cluster` (several nodes), admission goes through the shared store and relays to
+  // participants of other nodes go through it.
+  SignalingService(domain::Hub& hub, const auth::Verifier& verifier, ServiceOptions options,
+                   domain::ClusterPort* cluster = nullptr);
 
   void open(std::string_view target, const std::shared_ptr<domain::Endpoint>& self, std::string connection_id,
             AdmissionCallback done) override;
-  // The same, answered at once (the embedded store never waits).
+  // The same, answered at once (the embedded store never waits; single node only).
   net::Admission admit(std::string_view target, const std::shared_ptr<domain::Endpoint>& self,
                        std::string connection_id);
   void on_text(net::ConnectionState& state, domain::Endpoint& self, std::string_view padded_text) override;
@@ -45,10 +49,20 @@ class SignalingService final : public net::WsHandler {
  private:
   void send_error(domain::Endpoint& self, protocol::ErrorCode code, std::string_view message,
                   std::string_view to_user_id = {});
+  struct Request {
+    std::string session_id;
+    domain::Identity identity;
+  };
+  // Checks the query and the token; on failure fills `refused`.
+  std::optional<Request> check_request(std::string_view target, const std::string& connection_id,
+                                       net::Admission& refused);
+  net::Admission refuse(protocol::ErrorCode code, std::string message, const std::string& connection_id);
+  net::Admission admitted(domain::HubJoin joined, const Request& request, const std::string& connection_id);
 
   domain::Hub& hub_;
   const auth::Verifier& verifier_;
   ServiceOptions options_;
+  domain::ClusterPort* const cluster_;
   ServiceCounters counters_;
 };
 

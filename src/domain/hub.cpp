@@ -35,13 +35,19 @@ PutResult Hub::put_session(const std::string& session_id, SessionSpec spec) {
     std::unique_lock lock(mu_);
     auto it = sessions_.find(session_id);
     if (it == sessions_.end()) {
-      sessions_.emplace(session_id, std::make_shared<Session>(session_id, std::move(spec), settings_, presence_,
-                                                               clock_.now(), clock_.wall_now()));
+      const auto wall = clock_.wall_now();
+      if (presence_ != nullptr) presence_->directory_changed(session_id, spec, wall);
+      sessions_.emplace(session_id, std::make_shared<Session>(session_id, std::move(spec), settings_,
+                                                              presence_, clock_.now(), wall));
       return {std::nullopt, true, {}};
     }
     existing = it->second;
   }
   existing->replace_spec(std::move(spec), clock_.now());
+  if (presence_ != nullptr) {
+    const auto snap = existing->snapshot();
+    presence_->directory_changed(session_id, snap.spec, snap.created_at);
+  }
   return {std::nullopt, false, {}};
 }
 
@@ -61,7 +67,8 @@ std::optional<AdminError> Hub::start_session(std::string_view session_id) {
 std::optional<AdminError> Hub::end_session(std::string_view session_id) {
   auto session = find(session_id);
   if (!session) return AdminError::not_found;
-  if (session->end(nullptr, EndReason::host_ended, clock_.now(), clock_.wall_now())) return AdminError::invalid_state;
+  if (session->end(nullptr, EndReason::host_ended, clock_.now(), clock_.wall_now()))
+    return AdminError::invalid_state;
   return std::nullopt;
 }
 
@@ -75,6 +82,7 @@ std::optional<AdminError> Hub::delete_session(std::string_view session_id) {
     sessions_.erase(it);
   }
   (void)session->end(nullptr, EndReason::host_ended, clock_.now(), clock_.wall_now());
+  if (presence_ != nullptr) presence_->deleted(session_id);
   return std::nullopt;
 }
 
@@ -83,6 +91,10 @@ std::optional<AdminError> Hub::add_participant(std::string_view session_id, Iden
   if (!session) return AdminError::not_found;
   if (identity.user_id.empty()) return AdminError::invalid_body;
   session->add_participant(std::move(identity));
+  if (presence_ != nullptr) {
+    const auto snap = session->snapshot();
+    presence_->directory_changed(session_id, snap.spec, snap.created_at);
+  }
   return std::nullopt;
 }
 
@@ -93,33 +105,120 @@ std::optional<AdminError> Hub::remove_participant(std::string_view session_id, s
   if (snap.spec.find(user_id) == nullptr) return AdminError::not_found;
   if (user_id == snap.spec.host_user_id) return AdminError::invalid_state;
   session->remove_participant(user_id, clock_.now());
+  if (presence_ != nullptr) {
+    const auto after = session->snapshot();
+    presence_->directory_changed(session_id, after.spec, after.created_at);
+  }
   return std::nullopt;
 }
 
 HubJoin Hub::join(std::string_view session_id, const Identity& identity, std::string connection_id,
-                  std::weak_ptr<Endpoint> endpoint) {
+                  std::weak_ptr<Endpoint> endpoint, const ClusterJoin* cluster) {
   auto session = find(session_id);
   if (!session) return {protocol::ErrorCode::session_not_found, nullptr, nullptr};
-  auto result = session->join(identity, std::move(connection_id), std::move(endpoint), clock_.now());
+  auto result = session->join(identity, std::move(connection_id), std::move(endpoint), clock_.now(), cluster);
   if (result.error) return {result.error, nullptr, nullptr};
   return {std::nullopt, std::move(session), std::move(result.participant)};
 }
 
-void Hub::tick(SteadyTime now) {
-  std::vector<std::shared_ptr<Session>> all;
+std::vector<std::shared_ptr<Session>> Hub::all() const {
+  std::vector<std::shared_ptr<Session>> out;
+  std::shared_lock lock(mu_);
+  out.reserve(sessions_.size());
+  for (const auto& [id, s] : sessions_)
+    out.push_back(s);
+  return out;
+}
+
+void Hub::apply_record(const std::string& session_id, const SessionSnapshot& record) {
+  const auto now = clock_.now();
+  const auto wall = clock_.wall_now();
+  std::shared_ptr<Session> session;
   {
-    std::shared_lock lock(mu_);
-    all.reserve(sessions_.size());
-    for (const auto& [id, s] : sessions_) all.push_back(s);
+    std::unique_lock lock(mu_);
+    auto it = sessions_.find(session_id);
+    // A session that ended here but lives in the store again was deleted and created anew.
+    const bool reborn = it != sessions_.end() && record.status != Status::ended &&
+                        it->second->snapshot().status == Status::ended;
+    if (it == sessions_.end() || reborn) {
+      auto fresh =
+          std::make_shared<Session>(session_id, record.spec, settings_, presence_, now, record.created_at);
+      if (reborn) {
+        it->second = std::move(fresh);
+      } else {
+        it = sessions_.emplace(session_id, std::move(fresh)).first;
+      }
+    }
+    session = it->second;
   }
+  session->apply_record(record, now, wall);
+}
+
+void Hub::apply_remote_joined(std::string_view session_id, const RosterEntry& entry) {
+  if (auto s = find(session_id)) s->apply_remote_joined(entry, clock_.now());
+}
+
+void Hub::apply_remote_left(std::string_view session_id, std::string_view connection_id) {
+  if (auto s = find(session_id)) s->apply_remote_left(connection_id, clock_.now());
+}
+
+void Hub::reconcile(std::string_view session_id, const std::vector<RosterEntry>& roster, std::uint64_t seq,
+                    bool remove_missing) {
+  if (auto s = find(session_id)) s->reconcile(roster, seq, clock_.now(), remove_missing);
+}
+
+void Hub::apply_deleted(std::string_view session_id) {
+  std::shared_ptr<Session> session;
+  {
+    std::unique_lock lock(mu_);
+    auto it = sessions_.find(session_id);
+    if (it == sessions_.end()) return;
+    session = std::move(it->second);
+    sessions_.erase(it);
+  }
+  session->apply_deleted(clock_.now(), clock_.wall_now());
+}
+
+bool Hub::deliver(std::string_view session_id, std::string_view connection_id, const Payload& message) const {
+  auto s = find(session_id);
+  return s && s->deliver(connection_id, message);
+}
+
+std::vector<LocalMember> Hub::local_members() const {
+  std::vector<LocalMember> out;
+  for (const auto& s : all()) {
+    auto m = s->local_members();
+    out.insert(out.end(), std::make_move_iterator(m.begin()), std::make_move_iterator(m.end()));
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, RosterEntry>> Hub::remote_members() const {
+  std::vector<std::pair<std::string, RosterEntry>> out;
+  for (const auto& s : all()) {
+    for (auto& m : s->remote_members())
+      out.emplace_back(s->id(), std::move(m));
+  }
+  return out;
+}
+
+std::vector<SessionSnapshot> Hub::snapshots() const {
+  std::vector<SessionSnapshot> out;
+  for (const auto& s : all())
+    out.push_back(s->snapshot());
+  return out;
+}
+
+void Hub::tick(SteadyTime now) {
   std::vector<std::string> forget;
   const auto wall = clock_.wall_now();
-  for (const auto& s : all) {
+  for (const auto& s : all()) {
     if (s->tick(now, wall) == TickResult::forget) forget.push_back(s->id());
   }
   if (!forget.empty()) {
     std::unique_lock lock(mu_);
-    for (const auto& id : forget) sessions_.erase(id);
+    for (const auto& id : forget)
+      sessions_.erase(id);
   }
 }
 
@@ -128,26 +227,17 @@ Millis Hub::tick_interval() const noexcept {
 }
 
 void Hub::shutdown() {
-  std::vector<std::shared_ptr<Session>> all;
-  {
-    std::shared_lock lock(mu_);
-    for (const auto& [id, s] : sessions_) all.push_back(s);
-  }
-  for (const auto& s : all) s->shutdown();
+  for (const auto& s : all())
+    s->shutdown();
 }
 
 HubStats Hub::stats() const {
-  std::vector<std::shared_ptr<Session>> all;
-  {
-    std::shared_lock lock(mu_);
-    for (const auto& [id, s] : sessions_) all.push_back(s);
-  }
+  const auto sessions = all();
   HubStats st;
-  st.sessions = all.size();
-  for (const auto& s : all) {
-    const auto snap = s->snapshot();
-    if (snap.status != Status::ended) ++st.live_sessions;
-    st.participants += snap.connected.size();
+  st.sessions = sessions.size();
+  for (const auto& s : sessions) {
+    if (s->snapshot().status != Status::ended) ++st.live_sessions;
+    st.participants += s->local_count();
   }
   return st;
 }

@@ -56,9 +56,29 @@ class Hub {
   std::optional<AdminError> add_participant(std::string_view session_id, Identity identity);
   std::optional<AdminError> remove_participant(std::string_view session_id, std::string_view user_id);
 
-  // A connection with a verified identity asks to join.
+  // A connection with a verified identity asks to join. With `cluster`, the shared store has
+  // admitted it already (see Session::join).
   HubJoin join(std::string_view session_id, const Identity& identity, std::string connection_id,
-               std::weak_ptr<Endpoint> endpoint);
+               std::weak_ptr<Endpoint> endpoint, const ClusterJoin* cluster = nullptr);
+
+  // --- Several nodes: what the cluster layer applies from the shared store and from the other
+  // nodes' events. Never echoed to the PresenceSink.
+
+  // Creates or updates the session from its stored directory entry.
+  void apply_record(const std::string& session_id, const SessionSnapshot& record);
+  void apply_remote_joined(std::string_view session_id, const RosterEntry& entry);
+  void apply_remote_left(std::string_view session_id, std::string_view connection_id);
+  void reconcile(std::string_view session_id, const std::vector<RosterEntry>& roster, std::uint64_t seq,
+                 bool remove_missing = true);
+  // The session was deleted elsewhere: ended (host_ended) and forgotten.
+  void apply_deleted(std::string_view session_id);
+  // A relayed message for a connection of this node; false when it is not here.
+  bool deliver(std::string_view session_id, std::string_view connection_id, const Payload& message) const;
+
+  bool has_session(std::string_view session_id) const { return find(session_id) != nullptr; }
+  std::vector<LocalMember> local_members() const;
+  std::vector<std::pair<std::string, RosterEntry>> remote_members() const;  // (session id, member)
+  std::vector<SessionSnapshot> snapshots() const;
 
   // Heartbeat timeouts, session timeouts, forgetting long-ended sessions. Call it every
   // tick_interval() with the current time.
@@ -72,6 +92,7 @@ class Hub {
 
  private:
   std::shared_ptr<Session> find(std::string_view session_id) const;
+  std::vector<std::shared_ptr<Session>> all() const;
 
   struct Hash {
     using is_transparent = void;

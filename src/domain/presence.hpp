@@ -1,22 +1,33 @@
 #pragma once
-// Where the hub records who is connected where (the user story's session:ws:{sessionId} hash
-// and session:heartbeat:{sessionId}:{userId} keys). Implemented by the store module; calls are
-// fire-and-forget and must not block.
+// What the domain tells the outside about its sessions: presence (the user story's
+// session:ws:{sessionId} hash and session:heartbeat:{sessionId}:{userId} keys) and lifecycle
+// changes made on this node. Implemented by the store module (one node) and by the cluster
+// module (several nodes sharing Redis). Calls are fire-and-forget, may come with a session's
+// mutex held, and must neither block nor call back into the domain.
 #include <string_view>
 
 #include "domain/clock.hpp"
+#include "domain/types.hpp"
 
 namespace sig::domain {
 
 class PresenceSink {
  public:
   virtual ~PresenceSink() = default;
-  virtual void connected(std::string_view session_id, std::string_view user_id, std::string_view connection_id) = 0;
+  virtual void connected(std::string_view session_id, std::string_view user_id,
+                         std::string_view connection_id) = 0;
   // Only removes the entry while it still names this connection (a newer one may have replaced it).
   virtual void disconnected(std::string_view session_id, std::string_view user_id,
                             std::string_view connection_id) = 0;
   virtual void heartbeat(std::string_view session_id, std::string_view user_id, WallTime at) = 0;
   virtual void session_closed(std::string_view session_id) = 0;
+
+  // Lifecycle and directory changes decided on this node (not those applied from another node).
+  virtual void started(std::string_view /*session_id*/, WallTime /*at*/) {}
+  virtual void ended(std::string_view /*session_id*/, EndReason /*reason*/, WallTime /*at*/) {}
+  virtual void directory_changed(std::string_view /*session_id*/, const SessionSpec& /*spec*/,
+                                 WallTime /*created_at*/) {}
+  virtual void deleted(std::string_view /*session_id*/) {}
 };
 
 }  // namespace sig::domain

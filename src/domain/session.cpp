@@ -10,13 +10,28 @@ namespace sig::domain {
 using protocol::CloseCode;
 using protocol::ErrorCode;
 
+namespace {
+
+constexpr auto kTombstoneLife = std::chrono::seconds(10);
+constexpr std::size_t kMaxTombstones = 64;
+
+// A wall time of the past as a time of this node's steady clock.
+SteadyTime steady_from_wall(WallTime t, SteadyTime now, WallTime wall_now) {
+  if (t >= wall_now) return now;
+  return now - std::chrono::duration_cast<SteadyTime::duration>(wall_now - t);
+}
+
+}  // namespace
+
 Participant::Participant(Identity identity, std::string connection_id, std::weak_ptr<Endpoint> endpoint,
-                         SteadyTime now)
+                         SteadyTime now, bool local, std::uint64_t seq)
     : identity_(std::move(identity)),
       connection_id_(std::move(connection_id)),
       from_suffix_(protocol::from_user_suffix(identity_.user_id)),
       endpoint_(std::move(endpoint)),
-      last_activity_(now.time_since_epoch().count()) {}
+      last_activity_(now.time_since_epoch().count()),
+      local_(local),
+      seq_(seq) {}
 
 Session::Session(std::string id, SessionSpec spec, const SessionSettings& settings, PresenceSink* presence,
                  SteadyTime now, WallTime wall_now)
@@ -28,29 +43,40 @@ Session::Session(std::string id, SessionSpec spec, const SessionSettings& settin
       created_wall_(wall_now),
       empty_since_(now) {}
 
-JoinResult Session::join(const Identity& from_token, std::string connection_id, std::weak_ptr<Endpoint> endpoint,
-                         SteadyTime now) {
+JoinResult Session::join(const Identity& from_token, std::string connection_id,
+                         std::weak_ptr<Endpoint> endpoint, SteadyTime now, const ClusterJoin* cluster) {
   std::lock_guard lock(mu_);
   if (status_ == Status::ended) return {ErrorCode::session_ended, nullptr};
   const Identity* listed = spec_.find(from_token.user_id);
   if (listed == nullptr) return {ErrorCode::not_participant, nullptr};
+  if (cluster != nullptr) reconcile_locked(cluster->roster, cluster->seq, now, cluster->remove_missing);
   auto previous = std::find_if(members_.begin(), members_.end(),
                                [&](const auto& m) { return m->user_id() == from_token.user_id; });
-  if (previous == members_.end() && members_.size() >= settings_.max_participants) {
+  if (cluster == nullptr && previous == members_.end() && members_.size() >= settings_.max_participants) {
     return {ErrorCode::session_full, nullptr};
   }
 
   Identity identity{from_token.user_id, from_token.display_name};
   if (identity.display_name.empty()) identity.display_name = listed->display_name;
   if (identity.display_name.empty()) identity.display_name = identity.user_id;
+  const std::uint64_t seq = cluster != nullptr ? cluster->seq : 0;
   auto participant = std::make_shared<Participant>(std::move(identity), std::move(connection_id),
-                                                   std::move(endpoint), now);
+                                                   std::move(endpoint), now, true, seq);
 
   if (previous != members_.end()) remove_member_locked(previous, LeaveCause::replaced, now);
 
+  // With several nodes, participants who joined after this one (by the store's order) may be
+  // known here already: they are announced to the newcomer after its `joined`, as newcomers.
   std::vector<protocol::PeerRef> peers;
+  std::vector<const Participant*> later;
   peers.reserve(members_.size());
-  for (const auto& m : members_) peers.push_back({m->user_id(), m->display_name()});
+  for (const auto& m : members_) {
+    if (cluster != nullptr && m->seq_ > seq) {
+      later.push_back(m.get());
+    } else {
+      peers.push_back({m->user_id(), m->display_name()});
+    }
+  }
   protocol::JoinedInfo info;
   info.session_id = id_;
   info.self = {participant->user_id(), participant->display_name()};
@@ -59,13 +85,76 @@ JoinResult Session::join(const Identity& from_token, std::string connection_id, 
   info.started = status_ == Status::started;
   info.started_at = started_at_text_;
   info.heartbeat_interval_ms = settings_.heartbeat_interval.count();
-  if (auto ep = participant->endpoint()) ep->send(make_payload(protocol::joined(info)));
+  if (auto ep = participant->endpoint()) {
+    ep->send(make_payload(protocol::joined(info)));
+    for (const auto* m : later)
+      ep->send(make_payload(protocol::participant_joined({m->user_id(), m->display_name()})));
+  }
 
-  broadcast_locked(make_payload(protocol::participant_joined({participant->user_id(), participant->display_name()})),
-                   nullptr);
-  members_.push_back(participant);
+  broadcast_locked(
+      make_payload(protocol::participant_joined({participant->user_id(), participant->display_name()})),
+      nullptr);
+  insert_member_locked(participant);
   if (presence_ != nullptr) presence_->connected(id_, participant->user_id(), participant->connection_id());
   return {std::nullopt, std::move(participant)};
+}
+
+void Session::insert_member_locked(std::shared_ptr<Participant> p) {
+  // Stable: equal seqs (0 on a single node) keep their arrival order.
+  const auto at =
+      std::find_if(members_.begin(), members_.end(), [&](const auto& m) { return m->seq_ > p->seq_; });
+  members_.insert(at, std::move(p));
+}
+
+bool Session::tombstoned_locked(std::string_view connection_id, SteadyTime now) const {
+  return std::any_of(tombstones_.begin(), tombstones_.end(), [&](const auto& t) {
+    return t.first == connection_id && now - t.second < kTombstoneLife;
+  });
+}
+
+bool Session::add_remote_locked(const RosterEntry& entry, SteadyTime now) {
+  if (entry.connection_id.empty() || tombstoned_locked(entry.connection_id, now)) return false;
+  for (auto& m : members_) {
+    if (m->connection_id() == entry.connection_id) return false;
+  }
+  auto existing = std::find_if(members_.begin(), members_.end(),
+                               [&](const auto& m) { return m->user_id() == entry.identity.user_id; });
+  if (existing != members_.end()) {
+    if ((*existing)->seq_ > entry.seq) return false;  // a stale view of an older connection
+    remove_member_locked(existing, LeaveCause::replaced, now);
+  }
+  Identity identity = entry.identity;
+  if (identity.display_name.empty()) identity.display_name = identity.user_id;
+  auto p = std::make_shared<Participant>(std::move(identity), entry.connection_id, std::weak_ptr<Endpoint>{},
+                                         now, false, entry.seq);
+  broadcast_locked(make_payload(protocol::participant_joined({p->user_id(), p->display_name()})), nullptr);
+  insert_member_locked(std::move(p));
+  return true;
+}
+
+void Session::reconcile_locked(const std::vector<RosterEntry>& roster, std::uint64_t seq, SteadyTime now,
+                               bool remove_missing) {
+  for (auto it = members_.begin(); remove_missing && it != members_.end();) {
+    const auto& m = **it;
+    const bool listed = std::any_of(roster.begin(), roster.end(), [&](const RosterEntry& e) {
+      return e.connection_id == m.connection_id();
+    });
+    if (!m.local_ && !listed && m.seq_ <= seq) {
+      const auto index = it - members_.begin();
+      remove_member_locked(it, LeaveCause::left, now);
+      it = members_.begin() + index;
+    } else {
+      ++it;
+    }
+  }
+  std::vector<const RosterEntry*> ordered;
+  ordered.reserve(roster.size());
+  for (const auto& e : roster)
+    ordered.push_back(&e);
+  std::stable_sort(ordered.begin(), ordered.end(),
+                   [](const auto* a, const auto* b) { return a->seq < b->seq; });
+  for (const auto* e : ordered)
+    (void)add_remote_locked(*e, now);
 }
 
 void Session::leave(const std::shared_ptr<Participant>& participant, SteadyTime now) {
@@ -79,11 +168,15 @@ void Session::remove_member_locked(MemberList::iterator it, LeaveCause cause, St
   auto member = std::move(*it);
   members_.erase(it);
   member->active_ = false;
+  std::erase_if(tombstones_, [&](const auto& t) { return now - t.second >= kTombstoneLife; });
+  if (tombstones_.size() >= kMaxTombstones) tombstones_.erase(tombstones_.begin());
+  tombstones_.emplace_back(member->connection_id(), now);
   if (auto ep = member->endpoint()) {
     switch (cause) {
       case LeaveCause::replaced:
-        ep->close(CloseCode::replaced,
-                  make_payload(protocol::error(ErrorCode::replaced, "a newer connection of this user took over")));
+        ep->close(
+            CloseCode::replaced,
+            make_payload(protocol::error(ErrorCode::replaced, "a newer connection of this user took over")));
         break;
       case LeaveCause::removed:
         ep->close(CloseCode::removed,
@@ -91,15 +184,16 @@ void Session::remove_member_locked(MemberList::iterator it, LeaveCause cause, St
         break;
       case LeaveCause::heartbeat_timeout:
         ep->close(CloseCode::heartbeat_timeout,
-                  make_payload(protocol::error(ErrorCode::heartbeat_timeout, "no message within the heartbeat timeout")));
+                  make_payload(protocol::error(ErrorCode::heartbeat_timeout,
+                                               "no message within the heartbeat timeout")));
         break;
       case LeaveCause::left:
-      case LeaveCause::closed:
-        break;  // the connection is closing already
+      case LeaveCause::closed: break;  // the connection is closing already
     }
   }
   broadcast_locked(make_payload(protocol::participant_left(member->user_id())), nullptr);
-  if (presence_ != nullptr) presence_->disconnected(id_, member->user_id(), member->connection_id());
+  if (presence_ != nullptr && member->local_)
+    presence_->disconnected(id_, member->user_id(), member->connection_id());
   if (members_.empty()) empty_since_ = now;
 }
 
@@ -111,17 +205,18 @@ void Session::broadcast_locked(const Payload& message, const Participant* except
 }
 
 RelayTarget Session::relay_target(const Participant& from, std::string_view to_user_id) const {
-  if (to_user_id == from.user_id()) return {ErrorCode::invalid_target, nullptr};
+  if (to_user_id == from.user_id()) return {ErrorCode::invalid_target, nullptr, {}};
   std::lock_guard lock(mu_);
-  if (!from.active_) return {ErrorCode::target_not_connected, nullptr};
+  if (!from.active_) return {ErrorCode::target_not_connected, nullptr, {}};
   for (const auto& m : members_) {
     if (m->user_id() == to_user_id) {
+      if (!m->local_) return {std::nullopt, nullptr, m->connection_id()};
       auto ep = m->endpoint();
       if (!ep) break;
-      return {std::nullopt, std::move(ep)};
+      return {std::nullopt, std::move(ep), {}};
     }
   }
-  return {ErrorCode::target_not_connected, nullptr};
+  return {ErrorCode::target_not_connected, nullptr, {}};
 }
 
 void Session::heartbeat(const Participant& from, WallTime now) {
@@ -138,10 +233,12 @@ std::optional<ErrorCode> Session::start(const Participant* by, SteadyTime now, W
   started_at_text_ = format_iso8601(wall_now);
   empty_since_ = now;
   broadcast_locked(make_payload(protocol::session_started(started_at_text_)), nullptr);
+  if (presence_ != nullptr) presence_->started(id_, wall_now);
   return std::nullopt;
 }
 
-std::optional<ErrorCode> Session::end(const Participant* by, EndReason reason, SteadyTime now, WallTime wall_now) {
+std::optional<ErrorCode> Session::end(const Participant* by, EndReason reason, SteadyTime now,
+                                      WallTime wall_now) {
   std::lock_guard lock(mu_);
   if (by != nullptr && by->user_id() != spec_.host_user_id) return ErrorCode::not_host;
   if (status_ == Status::ended) return ErrorCode::invalid_state;
@@ -149,7 +246,7 @@ std::optional<ErrorCode> Session::end(const Participant* by, EndReason reason, S
   return std::nullopt;
 }
 
-void Session::end_locked(EndReason reason, SteadyTime now, WallTime wall_now) {
+void Session::end_locked(EndReason reason, SteadyTime now, WallTime wall_now, bool echo) {
   status_ = Status::ended;
   end_reason_ = reason;
   ended_ = now;
@@ -160,21 +257,16 @@ void Session::end_locked(EndReason reason, SteadyTime now, WallTime wall_now) {
     if (auto ep = m->endpoint()) ep->close(CloseCode::normal, message);
   }
   members_.clear();
-  if (presence_ != nullptr) presence_->session_closed(id_);
+  if (presence_ != nullptr && echo) {
+    presence_->ended(id_, reason, wall_now);
+    presence_->session_closed(id_);
+  }
 }
 
 void Session::replace_spec(SessionSpec spec, SteadyTime now) {
   std::lock_guard lock(mu_);
   spec_ = std::move(spec);
-  for (auto it = members_.begin(); it != members_.end();) {
-    if (spec_.find((*it)->user_id()) == nullptr) {
-      const auto index = it - members_.begin();
-      remove_member_locked(it, LeaveCause::removed, now);
-      it = members_.begin() + index;
-    } else {
-      ++it;
-    }
-  }
+  remove_unlisted_locked(now);
 }
 
 void Session::add_participant(Identity identity) {
@@ -191,13 +283,15 @@ void Session::add_participant(Identity identity) {
 void Session::remove_participant(std::string_view user_id, SteadyTime now) {
   std::lock_guard lock(mu_);
   std::erase_if(spec_.participants, [&](const Identity& p) { return p.user_id == user_id; });
-  auto it = std::find_if(members_.begin(), members_.end(), [&](const auto& m) { return m->user_id() == user_id; });
+  auto it =
+      std::find_if(members_.begin(), members_.end(), [&](const auto& m) { return m->user_id() == user_id; });
   if (it != members_.end()) remove_member_locked(it, LeaveCause::removed, now);
 }
 
 void Session::shutdown() {
   std::lock_guard lock(mu_);
   for (auto& m : members_) {
+    if (!m->local_) continue;
     m->active_ = false;
     if (auto ep = m->endpoint()) ep->close(CloseCode::going_away, nullptr);
     if (presence_ != nullptr) presence_->disconnected(id_, m->user_id(), m->connection_id());
@@ -207,9 +301,10 @@ void Session::shutdown() {
 
 TickResult Session::tick(SteadyTime now, WallTime wall_now) {
   std::lock_guard lock(mu_);
-  if (status_ == Status::ended) return now - ended_ >= settings_.ended_retention ? TickResult::forget : TickResult::ended;
+  if (status_ == Status::ended)
+    return now - ended_ >= settings_.ended_retention ? TickResult::forget : TickResult::ended;
   for (auto it = members_.begin(); it != members_.end();) {
-    if (now - (*it)->last_activity() >= settings_.heartbeat_timeout) {
+    if ((*it)->local_ && now - (*it)->last_activity() >= settings_.heartbeat_timeout) {
       const auto index = it - members_.begin();
       remove_member_locked(it, LeaveCause::heartbeat_timeout, now);
       it = members_.begin() + index;
@@ -221,7 +316,8 @@ TickResult Session::tick(SteadyTime now, WallTime wall_now) {
     end_locked(EndReason::timeout, now, wall_now);
   } else if (status_ == Status::started && spec_.duration.count() > 0 && now - started_ >= spec_.duration) {
     end_locked(EndReason::completed, now, wall_now);
-  } else if (status_ == Status::started && members_.empty() && now - empty_since_ >= settings_.empty_timeout) {
+  } else if (status_ == Status::started && members_.empty() &&
+             now - empty_since_ >= settings_.empty_timeout) {
     end_locked(EndReason::timeout, now, wall_now);
   }
   return status_ == Status::ended ? TickResult::ended : TickResult::live;
@@ -238,13 +334,125 @@ SessionSnapshot Session::snapshot() const {
   s.ended_at = ended_wall_;
   s.end_reason = end_reason_;
   s.connected.reserve(members_.size());
-  for (const auto& m : members_) s.connected.push_back(m->user_id());
+  for (const auto& m : members_)
+    s.connected.push_back(m->user_id());
   return s;
 }
 
 std::size_t Session::connected_count() const {
   std::lock_guard lock(mu_);
   return members_.size();
+}
+
+std::size_t Session::local_count() const {
+  std::lock_guard lock(mu_);
+  return static_cast<std::size_t>(
+      std::count_if(members_.begin(), members_.end(), [](const auto& m) { return m->local_; }));
+}
+
+void Session::remove_unlisted_locked(SteadyTime now) {
+  for (auto it = members_.begin(); it != members_.end();) {
+    if (spec_.find((*it)->user_id()) == nullptr) {
+      const auto index = it - members_.begin();
+      remove_member_locked(it, LeaveCause::removed, now);
+      it = members_.begin() + index;
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Session::apply_record(const SessionSnapshot& record, SteadyTime now, WallTime wall_now) {
+  std::lock_guard lock(mu_);
+  created_wall_ = record.created_at;
+  created_ = steady_from_wall(record.created_at, now, wall_now);
+  if (status_ == Status::ended) return;
+  if (!record.spec.participants.empty()) {
+    spec_ = record.spec;
+    remove_unlisted_locked(now);
+  }
+  if (record.status != Status::waiting && record.started_at) {
+    const auto started = steady_from_wall(*record.started_at, now, wall_now);
+    const bool announce = status_ == Status::waiting && record.status == Status::started;
+    if (status_ == Status::waiting) status_ = Status::started;
+    started_ = started;
+    started_wall_ = record.started_at;
+    started_at_text_ = format_iso8601(*record.started_at);
+    if (announce) {
+      if (members_.empty()) empty_since_ = now;
+      broadcast_locked(make_payload(protocol::session_started(started_at_text_)), nullptr);
+    }
+  }
+  if (record.status == Status::ended) {
+    end_locked(record.end_reason.value_or(EndReason::host_ended), now, wall_now, false);
+    if (record.ended_at) {
+      ended_wall_ = record.ended_at;
+      ended_ = steady_from_wall(*record.ended_at, now, wall_now);
+    }
+  }
+}
+
+void Session::apply_remote_joined(const RosterEntry& entry, SteadyTime now) {
+  std::lock_guard lock(mu_);
+  if (status_ == Status::ended) return;
+  (void)add_remote_locked(entry, now);
+}
+
+void Session::apply_remote_left(std::string_view connection_id, SteadyTime now) {
+  std::lock_guard lock(mu_);
+  auto it = std::find_if(members_.begin(), members_.end(),
+                         [&](const auto& m) { return !m->local_ && m->connection_id() == connection_id; });
+  if (it != members_.end()) {
+    remove_member_locked(it, LeaveCause::left, now);
+  } else if (!tombstoned_locked(connection_id, now)) {
+    // Not known yet (its `joined` may come late): remember it is gone.
+    std::erase_if(tombstones_, [&](const auto& t) { return now - t.second >= kTombstoneLife; });
+    if (tombstones_.size() >= kMaxTombstones) tombstones_.erase(tombstones_.begin());
+    tombstones_.emplace_back(std::string(connection_id), now);
+  }
+}
+
+void Session::reconcile(const std::vector<RosterEntry>& roster, std::uint64_t seq, SteadyTime now,
+                        bool remove_missing) {
+  std::lock_guard lock(mu_);
+  if (status_ == Status::ended) return;
+  reconcile_locked(roster, seq, now, remove_missing);
+}
+
+bool Session::deliver(std::string_view connection_id, const Payload& message) const {
+  std::lock_guard lock(mu_);
+  for (const auto& m : members_) {
+    if (m->local_ && m->connection_id() == connection_id) {
+      auto ep = m->endpoint();
+      if (!ep) return false;
+      ep->send(message);
+      return true;
+    }
+  }
+  return false;
+}
+
+void Session::apply_deleted(SteadyTime now, WallTime wall_now) {
+  std::lock_guard lock(mu_);
+  if (status_ != Status::ended) end_locked(EndReason::host_ended, now, wall_now, false);
+}
+
+std::vector<LocalMember> Session::local_members() const {
+  std::lock_guard lock(mu_);
+  std::vector<LocalMember> out;
+  for (const auto& m : members_) {
+    if (m->local_) out.push_back({id_, m->identity_, m->connection_id_, m->seq_});
+  }
+  return out;
+}
+
+std::vector<RosterEntry> Session::remote_members() const {
+  std::lock_guard lock(mu_);
+  std::vector<RosterEntry> out;
+  for (const auto& m : members_) {
+    if (!m->local_) out.push_back({m->identity_, m->connection_id_, m->seq_});
+  }
+  return out;
 }
 
 }  // namespace sig::domain

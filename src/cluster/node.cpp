@@ -1,0 +1,533 @@
+#include "cluster/node.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "cluster/codec.hpp"
+#include "cluster/keys.hpp"
+#include "cluster/scripts.hpp"
+#include "common/time.hpp"
+
+namespace sig::cluster {
+
+namespace asio = boost::asio;
+using domain::HubJoin;
+using protocol::ErrorCode;
+using redis::Reply;
+
+namespace {
+
+void ignore_reply(std::error_code, Reply) {}
+
+std::optional<ErrorCode> refusal(std::string_view code) {
+  if (code == "session_not_found") return ErrorCode::session_not_found;
+  if (code == "session_ended") return ErrorCode::session_ended;
+  if (code == "not_participant") return ErrorCode::not_participant;
+  if (code == "session_full") return ErrorCode::session_full;
+  return std::nullopt;
+}
+
+std::string seconds_arg(std::chrono::milliseconds d) {
+  return std::to_string(std::max<long long>(1, std::chrono::duration_cast<std::chrono::seconds>(d).count()));
+}
+
+// Shared countdown: runs `then` when every started piece of work has reported.
+struct Countdown {
+  std::size_t left = 1;  // the starter's own share
+  std::function<void()> then;
+  void done() {
+    if (--left == 0 && then) then();
+  }
+};
+
+}  // namespace
+
+Node::Node(const asio::any_io_executor& ex, const domain::Clock& clock, NodeOptions options)
+    : options_(std::move(options)), clock_(clock), strand_(asio::make_strand(ex)), timer_(strand_) {
+  redis::ClientOptions co;
+  co.url = options_.redis_url;
+  co.name = "redis";
+  client_ = redis::RedisClient::create(strand_, co);
+  co.name = "redis-pubsub";
+  sub_ = redis::RedisSubscriber::create(strand_, co);
+}
+
+Node::~Node() {
+  client_->close();
+  sub_->close();
+}
+
+bool Node::mine(std::string_view connection_id) const {
+  return keys::node_of(connection_id) == options_.node_id;
+}
+
+std::string Node::now_ms() const {
+  return std::to_string(
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_.wall_now().time_since_epoch()).count());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start, readiness, stop
+
+void Node::start(std::function<void(std::error_code)> done) {
+  on_start_ = std::move(done);
+  client_->on_disconnected([this](std::error_code ec) {
+    log(2, "redis connection lost; signaling between nodes is suspended", ec.message());
+    update_ready();
+  });
+  client_->on_reconnected([this] {
+    log(1, "redis connection back; writing this node's state again");
+    // Let the other nodes write their state again before judging what is missing.
+    checks_from_ = (clock_.now() + options_.node_ttl).time_since_epoch().count();
+    restore_all([this] { full_sync([this] { update_ready(); }); });
+  });
+  sub_->on_disconnected([this](std::error_code ec) {
+    log(2, "redis pub/sub connection lost", ec.message());
+    update_ready();
+  });
+  sub_->on_reconnected([this] {
+    log(1, "redis pub/sub connection back; re-reading the sessions");
+    checks_from_ = (clock_.now() + options_.node_ttl).time_since_epoch().count();
+    full_sync([this] { update_ready(); });
+  });
+  sub_->subscribe(keys::node_channel(options_.node_id),
+                  [this](const std::string&, const std::string& m) { on_node_message(m); });
+  sub_->psubscribe(std::string(keys::kSessionChannelPrefix) + "*",
+                   [this](const std::string& c, const std::string& m) { on_session_message(c, m); });
+  if (auto ec = client_->start([this](std::error_code e) { on_started_link(e); })) {
+    on_start_(ec);
+    return;
+  }
+  if (auto ec = sub_->start([this](std::error_code e) { on_started_link(e); })) {
+    client_->close();
+    on_start_(ec);
+  }
+}
+
+void Node::on_started_link(std::error_code ec) {
+  if (started_) return;
+  if (ec) {
+    started_ = true;  // report the first failure once
+    if (on_start_) on_start_(ec);
+    return;
+  }
+  if (++links_up_ < 2) return;
+  started_ = true;
+  log(1, "connected to redis", options_.node_id);
+  housekeeping();  // writes the alive key
+  full_sync([this] {
+    synced_ = true;
+    update_ready();
+    schedule();
+    if (on_start_) on_start_({});
+  });
+}
+
+void Node::update_ready() {
+  asio::dispatch(strand_,
+                 [this] { set_ready(synced_ && !stopping_ && client_->connected() && sub_->connected()); });
+}
+
+void Node::set_ready(bool ready) {
+  if (ready == ready_) return;
+  ready_ = ready;
+  if (on_ready_) on_ready_(ready);
+}
+
+void Node::stop() {
+  asio::dispatch(strand_, [this] {
+    stopping_ = true;
+    timer_.cancel();
+    set_ready(false);
+    client_->call(ignore_reply, "DEL", keys::alive(options_.node_id));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Admission and relay
+
+void Node::join(std::string session_id, domain::Identity identity, std::string connection_id,
+                std::weak_ptr<domain::Endpoint> endpoint, JoinDone done) {
+  if (!client_->connected()) {
+    // Redis is down: admit against this node's copy; the state is written when Redis is back.
+    done(hub_->join(session_id, identity, std::move(connection_id), std::move(endpoint)));
+    return;
+  }
+  {
+    std::lock_guard lock(pending_mu_);
+    pending_.insert(connection_id);
+  }
+  const auto dir = keys::dir(session_id), ws = keys::ws(session_id), peers = keys::peers(session_id),
+             hb = keys::heartbeat(session_id, identity.user_id);
+  const auto max = std::to_string(options_.max_participants), ttl = std::to_string(options_.ws_ttl.count()),
+             hb_ttl = std::to_string(options_.heartbeat_ttl.count()), ts = now_ms();
+  // The arguments are copied before the callback (which takes them over) is built.
+  const std::vector<std::string> args{
+      identity.user_id, connection_id, identity.display_name, max, ttl, ts, hb_ttl};
+  const std::vector<std::string_view> key_views{dir, ws, peers, hb}, arg_views(args.begin(), args.end());
+  client_->eval(
+      scripts::join(), key_views, arg_views,
+      [this, session_id = std::move(session_id), identity = std::move(identity), connection_id,
+       endpoint = std::move(endpoint), done = std::move(done)](std::error_code ec, Reply reply) mutable {
+        auto finish = [&](HubJoin j) {
+          {
+            std::lock_guard lock(pending_mu_);
+            pending_.erase(connection_id);
+          }
+          done(std::move(j));
+        };
+        if (ec == redis::Errc::server_error || (!ec && !reply.is_array())) {
+          log(3, "join script failed", reply.str);
+          finish({ErrorCode::session_not_found, nullptr, nullptr});
+          return;
+        }
+        if (ec) {  // Redis went away meanwhile
+          finish(hub_->join(session_id, identity, connection_id, endpoint));
+          return;
+        }
+        const auto& el = reply.elements;
+        if (el.empty() || el[0].str != "ok" || el.size() < 6) {
+          const auto code = el.empty() ? std::nullopt : refusal(el[0].str);
+          finish({code.value_or(ErrorCode::session_not_found), nullptr, nullptr});
+          return;
+        }
+        const auto previous = el[1].str;
+        const auto seq = static_cast<std::uint64_t>(el[2].integer);
+        if (auto record = record_from_fields(session_id, fields_of(el[5]), clock_.wall_now())) {
+          hub_->apply_record(session_id, *record);
+        }
+        domain::ClusterJoin cj;
+        cj.seq = seq;
+        cj.remove_missing = settled();
+        for (auto& e : roster_from(fields_of(el[3]), fields_of(el[4]))) {
+          if (e.identity.user_id != identity.user_id && !mine(e.connection_id))
+            cj.roster.push_back(std::move(e));
+        }
+        auto joined = hub_->join(session_id, identity, connection_id, endpoint, &cj);
+        if (joined.error) {
+          // Refused by this node's copy (e.g. it has just ended): take the entry back.
+          client_->eval(
+              scripts::leave(),
+              {keys::ws(session_id), keys::peers(session_id), keys::heartbeat(session_id, identity.user_id)},
+              {identity.user_id, connection_id, keys::session_channel(session_id),
+               encode_left(identity.user_id, connection_id), "0"},
+              ignore_reply);
+          finish(std::move(joined));
+          return;
+        }
+        if (!previous.empty()) log(0, "replacing a connection", previous);
+        client_->call(
+            ignore_reply, "PUBLISH", keys::session_channel(session_id),
+            encode_joined({{identity.user_id, joined.participant->display_name()}, connection_id, seq}));
+        finish(std::move(joined));
+      });
+}
+
+void Node::relay(std::string_view session_id, std::string_view connection_id, domain::Payload message) {
+  const auto channel = keys::node_channel(keys::node_of(connection_id));
+  const auto frame = encode_relay(session_id, connection_id, *message);
+  client_->command({std::string_view("PUBLISH"), std::string_view(channel), std::string_view(frame)},
+                   ignore_reply);
+}
+
+void Node::on_node_message(const std::string& message) {
+  const auto r = decode_relay(message);
+  if (!r) {
+    log(2, "malformed message on the node channel");
+    return;
+  }
+  if (!hub_->deliver(r->session_id, r->connection_id, domain::make_payload(std::string(r->payload)))) {
+    log(0, "relayed message for a connection that is gone", r->connection_id);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events from the other nodes
+
+void Node::on_session_message(const std::string& channel, const std::string& message) {
+  if (!channel.starts_with(keys::kSessionChannelPrefix)) return;
+  const std::string session_id = channel.substr(keys::kSessionChannelPrefix.size());
+  const auto ev = decode_event(message);
+  if (!ev) {
+    log(2, "malformed session event", channel);
+    return;
+  }
+  switch (ev->kind) {
+    case Event::Kind::joined:
+      if (mine(ev->member.connection_id)) return;
+      if (!hub_->has_session(session_id)) {
+        load_session(session_id);
+        return;
+      }
+      hub_->apply_remote_joined(session_id, ev->member);
+      return;
+    case Event::Kind::left:
+      if (mine(ev->member.connection_id)) return;
+      hub_->apply_remote_left(session_id, ev->member.connection_id);
+      return;
+    case Event::Kind::changed: load_session(session_id); return;
+    case Event::Kind::deleted: hub_->apply_deleted(session_id); return;
+  }
+}
+
+void Node::load_session(const std::string& session_id, Done then) {
+  client_->eval(
+      scripts::snapshot(), {keys::dir(session_id), keys::ws(session_id), keys::peers(session_id)}, {},
+      [this, session_id, then = std::move(then)](std::error_code ec, Reply reply) {
+        if (!ec && reply.is_array() && reply.elements.size() == 3) {
+          std::uint64_t join_seq = 0;
+          const auto dir = fields_of(reply.elements[0]);
+          if (auto record = record_from_fields(session_id, dir, clock_.wall_now(), &join_seq)) {
+            hub_->apply_record(session_id, *record);
+            std::set<std::string> local;
+            for (const auto& m : hub_->local_members()) {
+              if (m.session_id == session_id) local.insert(m.connection_id);
+            }
+            std::vector<domain::RosterEntry> roster;
+            for (auto& e : roster_from(fields_of(reply.elements[1]), fields_of(reply.elements[2]))) {
+              if (!mine(e.connection_id)) {
+                roster.push_back(std::move(e));
+                continue;
+              }
+              bool pending = false;
+              {
+                std::lock_guard lock(pending_mu_);
+                pending = pending_.count(e.connection_id) > 0;
+              }
+              if (!pending && local.count(e.connection_id) == 0) remove_stale(session_id, e);
+            }
+            if (record->status != domain::Status::ended)
+              hub_->reconcile(session_id, roster, join_seq, settled());
+          }
+        } else if (ec) {
+          log(0, "cannot load a session", ec.message());
+        }
+        if (then) then();
+      });
+}
+
+// A connection of this node that Redis still lists but this node no longer has (it left while
+// Redis was unreachable, or a previous run of this node id died).
+void Node::remove_stale(const std::string& session_id, const domain::RosterEntry& entry) {
+  log(1, "removing a stale connection of this node", entry.connection_id);
+  client_->eval(
+      scripts::leave(),
+      {keys::ws(session_id), keys::peers(session_id), keys::heartbeat(session_id, entry.identity.user_id)},
+      {entry.identity.user_id, entry.connection_id, keys::session_channel(session_id),
+       encode_left(entry.identity.user_id, entry.connection_id), "0"},
+      ignore_reply);
+}
+
+void Node::full_sync(Done then) {
+  auto count = std::make_shared<Countdown>();
+  count->then = std::move(then);
+  auto scan = std::make_shared<std::function<void(std::string)>>();
+  *scan = [this, count, scan](const std::string& cursor) {
+    client_->call(
+        [this, count, scan](std::error_code ec, Reply reply) {
+          if (ec || !reply.is_array() || reply.elements.size() != 2) {
+            if (ec) log(0, "session scan interrupted", ec.message());
+            count->done();
+            *scan = nullptr;  // breaks the self-reference
+            return;
+          }
+          for (const auto& key : reply.elements[1].elements) {
+            if (!key.str.starts_with(keys::kDirPrefix)) continue;
+            ++count->left;
+            load_session(key.str.substr(keys::kDirPrefix.size()), [count] { count->done(); });
+          }
+          const auto next = reply.elements[0].str;
+          if (next == "0") {
+            count->done();
+            *scan = nullptr;
+          } else {
+            (*scan)(next);
+          }
+        },
+        "SCAN", cursor, "MATCH", std::string(keys::kDirPrefix) + "*", "COUNT", 500);
+  };
+  (*scan)("0");
+}
+
+void Node::restore_all(Done then) {
+  auto count = std::make_shared<Countdown>();
+  count->then = std::move(then);
+  client_->call(ignore_reply, "SET", keys::alive(options_.node_id), format_iso8601(clock_.wall_now()), "PX",
+                options_.node_ttl.count());
+  alive_written_ = true;
+  std::map<std::string, std::vector<domain::LocalMember>> locals;
+  for (auto& m : hub_->local_members())
+    locals[m.session_id].push_back(std::move(m));
+  const auto ts = now_ms();
+  const auto prefix = options_.node_id + ":";
+  for (const auto& snap : hub_->snapshots()) {
+    if (snap.status == domain::Status::ended) continue;
+    const auto fields = fields_of_record(snap);
+    std::vector<std::string> args{prefix,
+                                  std::to_string(options_.ws_ttl.count()),
+                                  keys::heartbeat_prefix(snap.session_id),
+                                  ts,
+                                  std::to_string(options_.heartbeat_ttl.count()),
+                                  "0",
+                                  std::to_string(fields.size() * 2)};
+    for (const auto& [k, v] : fields) {
+      args.push_back(k);
+      args.push_back(v);
+    }
+    std::uint64_t max_seq = 0;
+    for (const auto& m : locals[snap.session_id]) {
+      args.push_back(m.identity.user_id);
+      args.push_back(m.connection_id);
+      args.push_back(peer_value(m.seq, m.identity.display_name));
+      max_seq = std::max(max_seq, m.seq);
+    }
+    args[5] = std::to_string(max_seq);
+    const std::vector<std::string> k{keys::dir(snap.session_id), keys::ws(snap.session_id),
+                                     keys::peers(snap.session_id)};
+    const std::vector<std::string_view> kv(k.begin(), k.end()), av(args.begin(), args.end());
+    ++count->left;
+    client_->eval(scripts::restore(), kv, av, [this, count](std::error_code ec, Reply reply) {
+      if (ec) log(2, "cannot restore a session", ec.message() + " " + reply.str);
+      count->done();
+    });
+  }
+  count->done();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Housekeeping
+
+void Node::schedule() {
+  if (stopping_) return;
+  timer_.expires_after(std::max(options_.node_ttl / 3, std::chrono::milliseconds(50)));
+  timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec || stopping_) return;
+    housekeeping();
+    schedule();
+  });
+}
+
+void Node::housekeeping() {
+  if (stopping_ || !client_->connected()) return;
+  client_->call(
+      [this](std::error_code ec, Reply reply) {
+        if (ec || stopping_) return;
+        if (reply.is_nil() && alive_written_) {
+          log(2,
+              "this node's alive key had expired (Redis lost or this node was too slow): writing its state "
+              "again");
+          restore_all();
+        }
+        alive_written_ = true;
+      },
+      "SET", keys::alive(options_.node_id), format_iso8601(clock_.wall_now()), "PX",
+      options_.node_ttl.count(), "GET");
+  if (!synced_) return;
+  check_nodes();
+  const auto now = clock_.now();
+  if (now >= next_sync_) {
+    next_sync_ = now + options_.sync_interval;
+    refresh_ttls();
+    full_sync();
+  }
+}
+
+void Node::refresh_ttls() {
+  std::set<std::string> sessions;
+  for (const auto& m : hub_->local_members())
+    sessions.insert(m.session_id);
+  const auto ttl = options_.ws_ttl.count();
+  for (const auto& s : sessions) {
+    client_->call(ignore_reply, "EXPIRE", keys::ws(s), ttl);
+    client_->call(ignore_reply, "EXPIRE", keys::peers(s), ttl);
+  }
+}
+
+bool Node::settled() const {
+  return clock_.now().time_since_epoch().count() >= checks_from_.load();
+}
+
+void Node::check_nodes() {
+  if (!settled()) return;
+  std::map<std::string, std::vector<std::pair<std::string, domain::RosterEntry>>> by_node;
+  for (auto& [session, member] : hub_->remote_members()) {
+    const auto node = std::string(keys::node_of(member.connection_id));
+    if (node.empty() || node == options_.node_id) continue;
+    by_node[node].emplace_back(session, std::move(member));
+  }
+  for (auto& [node, members] : by_node) {
+    client_->call(
+        [this, node, members = std::move(members)](std::error_code ec, Reply reply) {
+          if (ec || !reply.is_integer() || reply.integer != 0) return;
+          log(2, "node is gone: its participants leave", node);
+          for (const auto& [session, m] : members) {
+            client_->eval(
+                scripts::leave(),
+                {keys::ws(session), keys::peers(session), keys::heartbeat(session, m.identity.user_id)},
+                {m.identity.user_id, m.connection_id, keys::session_channel(session),
+                 encode_left(m.identity.user_id, m.connection_id), "0"},
+                ignore_reply);
+            hub_->apply_remote_left(session, m.connection_id);
+          }
+        },
+        "EXISTS", keys::alive(node));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What this node's sessions do, written to Redis
+
+void Node::disconnected(std::string_view session_id, std::string_view user_id,
+                        std::string_view connection_id) {
+  client_->eval(scripts::leave(),
+                {keys::ws(session_id), keys::peers(session_id), keys::heartbeat(session_id, user_id)},
+                {std::string(user_id), std::string(connection_id), keys::session_channel(session_id),
+                 encode_left(user_id, connection_id), "1"},
+                ignore_reply);
+}
+
+void Node::heartbeat(std::string_view session_id, std::string_view user_id, domain::WallTime at) {
+  const auto ms =
+      std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count());
+  client_->call(ignore_reply, "SET", keys::heartbeat(session_id, user_id), ms, "EX",
+                options_.heartbeat_ttl.count());
+}
+
+void Node::started(std::string_view session_id, domain::WallTime at) {
+  client_->eval(scripts::start(), {keys::dir(session_id)},
+                {format_iso8601(at), keys::session_channel(session_id), encode_changed()}, ignore_reply);
+}
+
+void Node::ended(std::string_view session_id, domain::EndReason reason, domain::WallTime at) {
+  client_->eval(
+      scripts::end(), {keys::dir(session_id), keys::ws(session_id), keys::peers(session_id)},
+      {std::string(domain::to_string(reason)), format_iso8601(at), keys::session_channel(session_id),
+       encode_changed(), seconds_arg(options_.ended_retention), keys::heartbeat_prefix(session_id)},
+      ignore_reply);
+}
+
+void Node::directory_changed(std::string_view session_id, const domain::SessionSpec& spec,
+                             domain::WallTime created_at) {
+  client_->eval(
+      scripts::put(), {keys::dir(session_id)},
+      {spec.host_user_id, participants_json(spec.participants), std::to_string(spec.duration.count()),
+       format_iso8601(created_at), keys::session_channel(session_id), encode_changed()},
+      [this](std::error_code ec, Reply reply) {
+        if (ec) log(3, "cannot write a session directory entry to redis", ec.message() + " " + reply.str);
+      });
+}
+
+void Node::deleted(std::string_view session_id) {
+  client_->eval(scripts::remove(), {keys::dir(session_id), keys::ws(session_id), keys::peers(session_id)},
+                {keys::heartbeat_prefix(session_id), keys::session_channel(session_id), encode_deleted()},
+                ignore_reply);
+}
+
+}  // namespace sig::cluster

@@ -1,0 +1,138 @@
+#pragma once
+// One node of a several-node deployment: keeps the hub in line with Redis and with the other
+// nodes, and writes this node's state there.
+//
+// - Admission (ClusterPort::join): the join script checks status, membership and the cap
+//   atomically across nodes, then the local hub joins the connection with the script's roster.
+// - Events (PresenceSink): leaves, heartbeats, starts, ends and directory changes made here are
+//   written to Redis by scripts that publish them on signaling:session:{id}.
+// - Every node subscribes to signaling:session:* (so its hub mirrors every session, and the
+//   synchronous admin API can answer for any session) and to signaling:node:{me} (relayed
+//   messages for its connections).
+// - Housekeeping: the alive key, TTL refreshes, dead-node detection, a periodic full sync, and
+//   the re-write of this node's state after Redis comes back.
+// All Redis callbacks run on the node's strand; the public functions may be called from any
+// thread and never wait.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <unordered_set>
+
+#include <boost/asio/steady_timer.hpp>
+
+#include "domain/cluster_port.hpp"
+#include "domain/hub.hpp"
+#include "domain/presence.hpp"
+#include "redis/client.hpp"
+
+namespace sig::cluster {
+
+struct NodeOptions {
+  std::string redis_url;
+  std::string node_id;
+  std::chrono::milliseconds node_ttl{10'000};       // the alive key's TTL; refreshed every third
+  std::chrono::milliseconds sync_interval{10'000};  // full re-read of the sessions in Redis
+  std::chrono::seconds ws_ttl{1800};                // session:ws / session:peers
+  std::chrono::seconds heartbeat_ttl{45};           // session:heartbeat:*
+  std::chrono::milliseconds ended_retention{3'600'000};
+  std::size_t max_participants = 6;
+};
+
+// Where the node logs (the app's structured log): level 0 debug, 1 info, 2 warn, 3 error.
+using LogFn = std::function<void(int level, std::string_view message, std::string_view detail)>;
+
+class Node final : public domain::PresenceSink, public domain::ClusterPort {
+ public:
+  Node(const boost::asio::any_io_executor& ex, const domain::Clock& clock, NodeOptions options);
+  ~Node() override;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // The hub this node serves (it is constructed with this node as its PresenceSink).
+  void attach(domain::Hub& hub) { hub_ = &hub; }
+  // Called with true once Redis is reachable and the state loaded, false while it is not.
+  void on_ready_changed(std::function<void(bool)> cb) { on_ready_ = std::move(cb); }
+  void set_log(LogFn log) { log_ = std::move(log); }
+
+  // Connects (commands and pub/sub), loads every session, then calls done({}); or done(error)
+  // when the first connection attempt fails (the caller exits: start-up error).
+  void start(std::function<void(std::error_code)> done);
+  // The server is stopping: no more housekeeping, the alive key is deleted.
+  void stop();
+
+  const std::string& node_id() const noexcept { return options_.node_id; }
+
+  // domain::ClusterPort
+  void join(std::string session_id, domain::Identity identity, std::string connection_id,
+            std::weak_ptr<domain::Endpoint> endpoint, JoinDone done) override;
+  void relay(std::string_view session_id, std::string_view connection_id, domain::Payload message) override;
+
+  // domain::PresenceSink
+  void connected(std::string_view, std::string_view, std::string_view) override {}
+  void disconnected(std::string_view session_id, std::string_view user_id,
+                    std::string_view connection_id) override;
+  void heartbeat(std::string_view session_id, std::string_view user_id, domain::WallTime at) override;
+  void session_closed(std::string_view) override {}
+  void started(std::string_view session_id, domain::WallTime at) override;
+  void ended(std::string_view session_id, domain::EndReason reason, domain::WallTime at) override;
+  void directory_changed(std::string_view session_id, const domain::SessionSpec& spec,
+                         domain::WallTime created_at) override;
+  void deleted(std::string_view session_id) override;
+
+ private:
+  using Done = std::function<void()>;
+  void on_started_link(std::error_code ec);
+  void on_node_message(const std::string& message);
+  void on_session_message(const std::string& channel, const std::string& message);
+  void load_session(const std::string& session_id, Done then = {});
+  void full_sync(Done then = {});
+  void restore_all(Done then = {});
+  void housekeeping();
+  void schedule();
+  void check_nodes();
+  void refresh_ttls();
+  void remove_stale(const std::string& session_id, const domain::RosterEntry& entry);
+  void set_ready(bool ready);
+  void update_ready();
+  bool mine(std::string_view connection_id) const;
+  // False for one --node-ttl after a reconnection: the other nodes may not have written their
+  // state again yet, so nothing missing from Redis is taken as gone.
+  bool settled() const;
+  std::string now_ms() const;
+  void log(int level, std::string_view message, std::string_view detail = {}) const {
+    if (log_) log_(level, message, detail);
+  }
+
+  NodeOptions options_;
+  const domain::Clock& clock_;
+  domain::Hub* hub_ = nullptr;
+  redis::Strand strand_;
+  std::shared_ptr<redis::RedisClient> client_;
+  std::shared_ptr<redis::RedisSubscriber> sub_;
+  boost::asio::steady_timer timer_;
+  std::function<void(bool)> on_ready_;
+  std::function<void(std::error_code)> on_start_;
+  LogFn log_;
+
+  // On the strand:
+  int links_up_ = 0;
+  bool started_ = false;
+  bool stopping_ = false;
+  bool synced_ = false;
+  bool ready_ = false;
+  bool alive_written_ = false;
+  // No verdict on what is missing from Redis (dead nodes, departures) before this.
+  std::atomic<domain::SteadyTime::rep> checks_from_{domain::SteadyTime::min().time_since_epoch().count()};
+  domain::SteadyTime next_sync_{};
+
+  std::mutex pending_mu_;
+  std::unordered_set<std::string> pending_;  // connections between their join script and the hub
+};
+
+}  // namespace sig::cluster

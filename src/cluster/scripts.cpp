@@ -1,0 +1,149 @@
+#include "cluster/scripts.hpp"
+
+namespace sig::cluster::scripts {
+
+const redis::Script& join() {
+  static const redis::Script s(R"lua(
+local d = redis.call('HMGET', KEYS[1], 'status', 'participants')
+if not d[2] then return {'session_not_found'} end
+if d[1] == 'ended' then return {'session_ended'} end
+local ok, list = pcall(cjson.decode, d[2])
+if not ok or type(list) ~= 'table' then return {'session_not_found'} end
+local name = nil
+for _, p in ipairs(list) do
+  if type(p) == 'table' and p.userId == ARGV[1] then
+    name = p.displayName
+    if type(name) ~= 'string' then name = '' end
+    break
+  end
+end
+if name == nil then return {'not_participant'} end
+local prev = redis.call('HGET', KEYS[2], ARGV[1])
+if not prev and redis.call('HLEN', KEYS[2]) >= tonumber(ARGV[4]) then return {'session_full'} end
+local shown = ARGV[3]
+if shown == '' then shown = name end
+if shown == '' then shown = ARGV[1] end
+local seq = redis.call('HINCRBY', KEYS[1], 'joinSeq', 1)
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[3], ARGV[1], seq .. '|' .. shown)
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+redis.call('EXPIRE', KEYS[3], ARGV[5])
+redis.call('SET', KEYS[4], ARGV[6], 'EX', ARGV[7])
+return {'ok', prev or '', seq, redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[3]),
+        redis.call('HGETALL', KEYS[1])}
+)lua");
+  return s;
+}
+
+const redis::Script& leave() {
+  static const redis::Script s(R"lua(
+local removed = 0
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  redis.call('HDEL', KEYS[2], ARGV[1])
+  redis.call('DEL', KEYS[3])
+  removed = 1
+end
+if removed == 1 or ARGV[5] == '1' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
+return removed
+)lua");
+  return s;
+}
+
+const redis::Script& start() {
+  static const redis::Script s(R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local st = redis.call('HGET', KEYS[1], 'status')
+if st and st ~= 'waiting' then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'started', 'startedAt', ARGV[1])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
+)lua");
+  return s;
+}
+
+const redis::Script& end() {
+  static const redis::Script s(R"lua(
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('HGET', KEYS[1], 'status') == 'ended' then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'ended', 'endedAt', ARGV[2], 'endReason', ARGV[1])
+for _, u in ipairs(redis.call('HKEYS', KEYS[2])) do redis.call('DEL', ARGV[6] .. u) end
+redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1
+)lua");
+  return s;
+}
+
+const redis::Script& put() {
+  static const redis::Script s(R"lua(
+local created = redis.call('EXISTS', KEYS[1]) == 0
+redis.call('HSET', KEYS[1], 'hostUserId', ARGV[1], 'participants', ARGV[2], 'durationSeconds', ARGV[3])
+redis.call('HSETNX', KEYS[1], 'status', 'waiting')
+redis.call('HSETNX', KEYS[1], 'createdAt', ARGV[4])
+redis.call('PUBLISH', ARGV[5], ARGV[6])
+if created then return 1 end
+return 0
+)lua");
+  return s;
+}
+
+const redis::Script& remove() {
+  static const redis::Script s(R"lua(
+for _, u in ipairs(redis.call('HKEYS', KEYS[2])) do redis.call('DEL', ARGV[1] .. u) end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
+)lua");
+  return s;
+}
+
+const redis::Script& snapshot() {
+  static const redis::Script s(R"lua(
+return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[3])}
+)lua");
+  return s;
+}
+
+const redis::Script& restore() {
+  static const redis::Script s(R"lua(
+local nf = tonumber(ARGV[7])
+local first = 8 + nf
+if redis.call('EXISTS', KEYS[1]) == 0 and nf > 0 then
+  local args = {}
+  for i = 8, 7 + nf do args[#args + 1] = ARGV[i] end
+  redis.call('HSET', KEYS[1], unpack(args))
+end
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HGET', KEYS[1], 'status') == 'ended' then return 0 end
+local seq = tonumber(redis.call('HGET', KEYS[1], 'joinSeq') or '0')
+if seq < tonumber(ARGV[6]) then redis.call('HSET', KEYS[1], 'joinSeq', ARGV[6]) end
+local mine = {}
+for i = first, #ARGV, 3 do mine[ARGV[i]] = ARGV[i + 1] end
+local ws = redis.call('HGETALL', KEYS[2])
+for i = 1, #ws, 2 do
+  local u, c = ws[i], ws[i + 1]
+  if string.sub(c, 1, #ARGV[1]) == ARGV[1] and mine[u] ~= c then
+    redis.call('HDEL', KEYS[2], u)
+    redis.call('HDEL', KEYS[3], u)
+    redis.call('DEL', ARGV[3] .. u)
+  end
+end
+for i = first, #ARGV, 3 do
+  local u = ARGV[i]
+  if not redis.call('HGET', KEYS[2], u) then
+    redis.call('HSET', KEYS[2], u, ARGV[i + 1])
+    redis.call('HSET', KEYS[3], u, ARGV[i + 2])
+    redis.call('SET', ARGV[3] .. u, ARGV[4], 'EX', ARGV[5])
+  end
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('EXPIRE', KEYS[2], ARGV[2])
+  redis.call('EXPIRE', KEYS[3], ARGV[2])
+end
+return 1
+)lua");
+  return s;
+}
+
+}  // namespace sig::cluster::scripts

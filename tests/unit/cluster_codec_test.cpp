@@ -1,0 +1,118 @@
+// The pure parts of the several-node mode: the Redis layout's values and the messages between
+// nodes.
+#include <gtest/gtest.h>
+
+#include "cluster/codec.hpp"
+#include "cluster/keys.hpp"
+#include "common/time.hpp"
+
+using namespace sig;
+using namespace sig::cluster;
+using namespace std::chrono_literals;
+
+TEST(ClusterKeys, TheUserStoryLayout) {
+  EXPECT_EQ(keys::ws("s1"), "session:ws:s1");
+  EXPECT_EQ(keys::heartbeat("s1", "u:1"), "session:heartbeat:s1:u:1");
+  EXPECT_EQ(keys::dir("s1"), "session:dir:s1");
+  EXPECT_EQ(keys::alive("n1"), "signaling:node:n1:alive");
+  EXPECT_EQ(keys::node_channel("n1"), "signaling:node:n1");
+  EXPECT_EQ(keys::session_channel("s1"), "signaling:session:s1");
+  EXPECT_EQ(keys::node_of("n1:42"), "n1");
+  EXPECT_EQ(keys::node_of("a:b:7"), "a:b");
+  EXPECT_EQ(keys::node_of("nocolon"), "");
+}
+
+TEST(ClusterCodec, Iso8601RoundTrip) {
+  const auto t = domain::WallTime(std::chrono::milliseconds(1'795'000'123'456));
+  EXPECT_EQ(parse_iso8601(format_iso8601(t)), t);
+  EXPECT_EQ(parse_iso8601("2026-11-24T10:15:30Z"), parse_iso8601("2026-11-24T10:15:30.000Z"));
+  EXPECT_FALSE(parse_iso8601("2026-11-24 10:15:30.000Z"));
+  EXPECT_FALSE(parse_iso8601("2026-11-24T10:15:30.000"));
+  EXPECT_FALSE(parse_iso8601("2026-13-24T10:15:30.000Z"));
+  EXPECT_FALSE(parse_iso8601(""));
+}
+
+TEST(ClusterCodec, DirectoryRecordRoundTrip) {
+  domain::SessionSnapshot r;
+  r.session_id = "s1";
+  r.spec.host_user_id = "a";
+  r.spec.participants = {{"a", "Alice \"A\""}, {"b", ""}};
+  r.spec.duration = 90s;
+  r.status = domain::Status::ended;
+  r.created_at = domain::WallTime(std::chrono::milliseconds(1'795'000'000'000));
+  r.started_at = r.created_at + 5s;
+  r.ended_at = r.created_at + 95s;
+  r.end_reason = domain::EndReason::completed;
+  auto fields = fields_of_record(r);
+  fields.emplace_back("joinSeq", "17");
+  std::uint64_t seq = 0;
+  const auto back = record_from_fields("s1", fields, domain::WallTime{}, &seq);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(seq, 17U);
+  EXPECT_EQ(back->spec.host_user_id, "a");
+  ASSERT_EQ(back->spec.participants.size(), 2U);
+  EXPECT_EQ(back->spec.participants[0].display_name, "Alice \"A\"");
+  EXPECT_EQ(back->spec.duration, 90s);
+  EXPECT_EQ(back->status, domain::Status::ended);
+  EXPECT_EQ(back->created_at, r.created_at);
+  EXPECT_EQ(back->started_at, r.started_at);
+  EXPECT_EQ(back->ended_at, r.ended_at);
+  EXPECT_EQ(back->end_reason, domain::EndReason::completed);
+}
+
+TEST(ClusterCodec, AMinimalEntryWrittenByThePlatform) {
+  const Fields f{{"hostUserId", "a"}, {"participants", R"([{"userId":"a"}])"}};
+  const auto now = domain::WallTime(std::chrono::seconds(1'795'000'000));
+  const auto r = record_from_fields("s1", f, now);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, domain::Status::waiting);
+  EXPECT_EQ(r->created_at, now);
+  EXPECT_EQ(r->spec.participants[0].display_name, "");
+  EXPECT_FALSE(record_from_fields("s1", {{"hostUserId", "a"}}, now)) << "no participants";
+  EXPECT_FALSE(record_from_fields("s1", {{"participants", "{}"}}, now)) << "not an array";
+}
+
+TEST(ClusterCodec, RosterIsInJoinOrderWithDisplayNames) {
+  const Fields ws{{"b", "n2:1"}, {"a", "n1:4"}, {"c", "n1:5"}};
+  const Fields peers{{"a", "3|Alice|x"}, {"b", "7|Bob"}};
+  const auto roster = roster_from(ws, peers);
+  ASSERT_EQ(roster.size(), 3U);
+  EXPECT_EQ(roster[0].identity.user_id, "c");  // unknown seq: 0, first
+  EXPECT_EQ(roster[0].identity.display_name, "c");
+  EXPECT_EQ(roster[1].identity.display_name, "Alice|x");
+  EXPECT_EQ(roster[1].seq, 3U);
+  EXPECT_EQ(roster[2].connection_id, "n2:1");
+  EXPECT_EQ(peer_value(12, "Zoé"), "12|Zoé");
+}
+
+TEST(ClusterCodec, Events) {
+  const auto j = decode_event(encode_joined({{"u1", "Ünï \"q\""}, "n1:3", 9}));
+  ASSERT_TRUE(j);
+  EXPECT_EQ(j->kind, Event::Kind::joined);
+  EXPECT_EQ(j->member.identity.display_name, "Ünï \"q\"");
+  EXPECT_EQ(j->member.connection_id, "n1:3");
+  EXPECT_EQ(j->member.seq, 9U);
+  const auto l = decode_event(encode_left("u1", "n1:3"));
+  ASSERT_TRUE(l);
+  EXPECT_EQ(l->kind, Event::Kind::left);
+  EXPECT_EQ(decode_event(encode_changed())->kind, Event::Kind::changed);
+  EXPECT_EQ(decode_event(encode_deleted())->kind, Event::Kind::deleted);
+  EXPECT_FALSE(decode_event("not json"));
+  EXPECT_FALSE(decode_event(R"({"e":"left","userId":"u1"})")) << "no connection";
+  EXPECT_FALSE(decode_event(R"({"e":"other"})"));
+}
+
+TEST(ClusterCodec, RelayFramesAreBinarySafe) {
+  using namespace std::string_literals;
+  const std::string payload = "{\"type\":\"offer\",\"sdp\":\"a:b\\r\\n\0x\"}"s;
+  ASSERT_EQ(payload.size(), 34U);
+  const auto frame = encode_relay("s:1", "n1:42", payload);
+  const auto r = decode_relay(frame);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->session_id, "s:1");
+  EXPECT_EQ(r->connection_id, "n1:42");
+  EXPECT_EQ(r->payload, payload);
+  EXPECT_FALSE(decode_relay("5:ab"));
+  EXPECT_FALSE(decode_relay("x:ab"));
+  EXPECT_FALSE(decode_relay("2:ab3:n:1"));  // no payload
+}
