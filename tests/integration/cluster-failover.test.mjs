@@ -1,0 +1,159 @@
+// Several nodes: a node killed with SIGKILL, Redis restarted in the middle of a session, Redis
+// unreachable at start-up. Needs /usr/bin/redis-server (skipped with a message otherwise).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import test from 'node:test';
+import { randomId, serverBin, waitFor, withTimeout } from './harness.mjs';
+import { freePort, killNode, redisClient, skipWithoutRedis, startNodes, startRedis } from './cluster-harness.mjs';
+
+// Short liveness settings so the tests do not wait for production timeouts.
+const FAST = ['--node-ttl', '900ms', '--cluster-sync', '1s'];
+
+test('a node killed with SIGKILL: participants on the other nodes get participant-left, and Redis forgets its entries', { skip: skipWithoutRedis }, async (t) => {
+  const redis = await startRedis(t);
+  const [a, b, c] = await startNodes(t, redis, 3, { args: FAST });
+  const rc = await redisClient(t, redis);
+  const sid = randomId('kill');
+  await a.createSession(sid, { host: 'u1', participants: ['u1', 'u2', 'u3', 'u4'] });
+  const [c1] = await a.join(sid, 'u1');
+  const [c2] = await b.join(sid, 'u2');
+  const [c3] = await c.join(sid, 'u3');
+  const [c4] = await b.join(sid, 'u4');
+  await c1.take(3, (m) => m.type === 'participant-joined');
+  await c3.take(1, (m) => m.type === 'participant-joined');
+  assert.ok(await rc.cmd('EXISTS', 'signaling:node:n2:alive'));
+
+  await killNode(b); // u2 and u4 were on node 2
+  const killedAt = Date.now();
+  for (const cl of [c1, c3]) {
+    const left = await cl.take(2, (m) => m.type === 'participant-left', 10_000, 'participant-left after the kill');
+    assert.deepEqual(left.map((m) => m.userId).sort(), ['u2', 'u4']);
+    for (const m of left) assert.deepEqual(Object.keys(m).sort(), ['type', 'userId']);
+  }
+  t.diagnostic(`participant-left arrived ${Date.now() - killedAt} ms after the kill (--node-ttl 900ms)`);
+  await Promise.all([c1.expectNoMessage(), c3.expectNoMessage()]);
+
+  // Redis: no field of the dead node, its heartbeat keys and alive key gone.
+  const ws = await rc.hgetall(`session:ws:${sid}`);
+  assert.deepEqual(Object.keys(ws).sort(), ['u1', 'u3']);
+  assert.ok(Object.values(ws).every((conn) => !conn.startsWith('n2:')), JSON.stringify(ws));
+  assert.equal(await rc.cmd('EXISTS', `session:heartbeat:${sid}:u2`), 0);
+  assert.equal(await rc.cmd('EXISTS', `session:heartbeat:${sid}:u4`), 0);
+  assert.equal(await rc.cmd('EXISTS', 'signaling:node:n2:alive'), 0);
+  assert.deepEqual((await c.getSession(sid)).json.connected, ['u1', 'u3']);
+
+  // The survivors go on: a relay across the two remaining nodes, and u2 can come back on node 1.
+  c1.send({ type: 'offer', toUserId: 'u3', sdp: 'v=0\r\n' });
+  assert.equal((await c3.next('offer')).fromUserId, 'u1');
+  const [, j] = await a.join(sid, 'u2');
+  assert.deepEqual(j.participants.map((p) => p.userId), ['u1', 'u3']);
+  assert.deepEqual({ ...(await c3.next('participant-joined')) }, { type: 'participant-joined', participant: { userId: 'u2', displayName: 'Name of u2' } });
+});
+
+test('Redis restarted in the middle of a session: clients of one node keep signaling, /readyz says 503, then the layout is written again', { skip: skipWithoutRedis }, async (t) => {
+  const redis = await startRedis(t);
+  const nodes = await startNodes(t, redis, 3, { args: FAST });
+  const [a, b, c] = nodes;
+  let rc = await redisClient(t, redis);
+  const sid = randomId('restart');
+  await a.createSession(sid, { host: 'u1', participants: ['u1', 'u2', 'u3', 'u4'] });
+  const [c1] = await a.join(sid, 'u1');
+  const [c2] = await a.join(sid, 'u2');
+  const [c3] = await b.join(sid, 'u3');
+  const [c4] = await c.join(sid, 'u4');
+  await c1.take(3, (m) => m.type === 'participant-joined');
+  await c2.take(2, (m) => m.type === 'participant-joined');
+  await c3.next('participant-joined');
+  const before = await rc.hgetall(`session:ws:${sid}`);
+  rc.close();
+
+  await redis.stop();
+  for (const s of nodes) {
+    await waitFor(async () => (await s.http('GET', '/readyz')).status === 503, { what: `${s.nodeId} /readyz 503 while Redis is down` });
+  }
+  // Same node: signaling goes on without Redis.
+  c1.send({ type: 'offer', toUserId: 'u2', sdp: 'v=0\r\n' });
+  assert.equal((await c2.next('offer')).fromUserId, 'u1');
+  c2.send({ type: 'answer', toUserId: 'u1', sdp: 'v=0\r\n' });
+  assert.equal((await c1.next('answer')).fromUserId, 'u2');
+  for (const cl of [c1, c3, c4]) await cl.ping();
+
+  await redis.start(); // same port, empty (no persistence)
+  for (const s of nodes) {
+    await waitFor(async () => (await s.http('GET', '/readyz')).status === 200, { timeoutMs: 15_000, what: `${s.nodeId} /readyz 200 after Redis is back` });
+  }
+  rc = await redisClient(t, redis);
+  await waitFor(async () => Object.keys(await rc.hgetall(`session:ws:${sid}`)).length === 4,
+    { timeoutMs: 10_000, what: 'session:ws written again' });
+  assert.deepEqual(await rc.hgetall(`session:ws:${sid}`), before, 'the same connections as before the restart');
+  assert.ok((await rc.cmd('TTL', `session:ws:${sid}`)) > 1700);
+  for (const u of ['u1', 'u2', 'u3', 'u4']) assert.match(await rc.cmd('GET', `session:heartbeat:${sid}:${u}`), /^\d{13}$/);
+  const dir = await rc.hgetall(`session:dir:${sid}`);
+  assert.equal(dir.hostUserId, 'u1');
+  assert.equal(dir.status, 'waiting');
+  for (const n of ['n1', 'n2', 'n3']) assert.equal(await rc.cmd('EXISTS', `signaling:node:${n}:alive`), 1);
+
+  // Across nodes again (each way), and nobody was announced as gone.
+  const relay = async (from, to, toUser) => waitFor(async () => {
+    from.send({ type: 'offer', toUserId: toUser, sdp: 'v=0\r\n' });
+    try {
+      return await to.next('offer', 300);
+    } catch {
+      return null;
+    }
+  }, { timeoutMs: 10_000, what: `a relay to ${toUser} after the restart` });
+  await relay(c3, c1, 'u1');
+  await relay(c1, c4, 'u4');
+  await relay(c4, c3, 'u3');
+  for (const cl of [c1, c2, c3, c4]) {
+    assert.ok(!cl.received.some((m) => m.type === 'participant-left'), `${cl.label}: nobody left: ${JSON.stringify(cl.received)}`);
+  }
+  for (const s of nodes) assert.deepEqual((await s.getSession(sid)).json.connected, ['u1', 'u2', 'u3', 'u4'], `GET on ${s.nodeId}`);
+});
+
+test('an instance stopped with SIGTERM: its clients get 1001, the others participant-left at once, and Redis forgets it', { skip: skipWithoutRedis }, async (t) => {
+  const redis = await startRedis(t);
+  // A one-minute node TTL: only the stopping instance's own departure can explain a prompt left.
+  const [a, b] = await startNodes(t, redis, 2, { args: ['--node-ttl', '60s'] });
+  const rc = await redisClient(t, redis);
+  const sid = randomId('stop');
+  await a.createSession(sid, { host: 'u1', participants: ['u1', 'u2'] });
+  const [c1] = await a.join(sid, 'u1');
+  const [c2] = await b.join(sid, 'u2');
+  await c1.next('participant-joined');
+  b.stopping = true; // SIGTERM by hand: the harness's stop() would close the clients first
+  b.proc.kill('SIGTERM');
+  assert.equal((await c2.waitClosed()).code, 1001);
+  assert.deepEqual(await withTimeout(b.exited, 5000, 'exit after SIGTERM'), { code: 0, signal: null });
+  assert.deepEqual({ ...(await c1.next('participant-left')) }, { type: 'participant-left', userId: 'u2' });
+  assert.deepEqual(Object.keys(await rc.hgetall(`session:ws:${sid}`)), ['u1']);
+  assert.equal(await rc.cmd('HEXISTS', `session:ws:${sid}`, 'u2'), 0);
+  assert.equal(await rc.cmd('EXISTS', `session:heartbeat:${sid}:u2`), 0);
+  assert.equal(await rc.cmd('EXISTS', 'signaling:node:n2:alive'), 0);
+  await c1.expectNoMessage();
+});
+
+async function runToExit(args) {
+  const proc = spawn(serverBin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout.on('data', (d) => { out += d; });
+  proc.stderr.on('data', (d) => { out += d; });
+  const code = await withTimeout(new Promise((r) => proc.on('close', (c) => r(c))), 15_000, 'server exit').catch((e) => {
+    proc.kill('SIGKILL');
+    throw e;
+  });
+  return { code, out };
+}
+
+test('Redis unreachable at start-up: a clear error and a non-zero exit; rediss:// is refused at start-up', { skip: skipWithoutRedis }, async () => {
+  const port = await freePort(); // nothing listens there
+  const base = ['--listen', '127.0.0.1', '--port', '0', '--jwt-secret', 'x'.repeat(32)];
+  const down = await runToExit([...base, '--redis', `redis://127.0.0.1:${port}`]);
+  assert.notEqual(down.code, 0, down.out);
+  assert.match(down.out, /cannot connect to redis/, down.out);
+  assert.ok(!down.out.includes('"msg":"listening"'), 'it never listened');
+
+  const tls = await runToExit([...base, '--redis', `rediss://127.0.0.1:${port}`]);
+  assert.notEqual(tls.code, 0, tls.out);
+  assert.match(tls.out, /TLS/, tls.out);
+});

@@ -1,0 +1,227 @@
+// Helpers for the several-node tests: a real redis-server (Debian's /usr/bin/redis-server) on a
+// free loopback port without persistence, a minimal RESP client to check the Redis layout, and
+// N signaling-server instances sharing that Redis (same JWT secret and admin key).
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { SignalingServer, sleep, waitFor, withTimeout } from './harness.mjs';
+
+export const REDIS_BIN = '/usr/bin/redis-server';
+export const NGINX_BIN = fs.existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : '/usr/bin/nginx';
+
+export const haveRedis = () => fs.existsSync(REDIS_BIN);
+export const haveNginx = () => fs.existsSync(NGINX_BIN);
+/** For test(..., {skip}) : a clear message when redis-server is missing. */
+export const skipWithoutRedis = haveRedis() ? false : `${REDIS_BIN} is not installed (apt-get install redis-server)`;
+export const skipWithoutNginx = !haveRedis()
+  ? `${REDIS_BIN} is not installed (apt-get install redis-server)`
+  : haveNginx() ? false : 'nginx is not installed (apt-get install nginx-light)';
+
+/** A TCP port that was free on 127.0.0.1 a moment ago. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// RESP client (RESP2; enough for checks: strings, integers, arrays, nil, errors)
+
+function parseReply(buf, pos) {
+  if (pos >= buf.length) return null;
+  const type = String.fromCharCode(buf[pos]);
+  const eol = buf.indexOf('\r\n', pos);
+  if (eol < 0) return null;
+  const line = buf.toString('utf8', pos + 1, eol);
+  const after = eol + 2;
+  switch (type) {
+    case '+': return { value: line, pos: after };
+    case '-': return { value: Object.assign(new Error(line), { redisError: true }), pos: after };
+    case ':': return { value: Number(line), pos: after };
+    case '$': {
+      const n = Number(line);
+      if (n < 0) return { value: null, pos: after };
+      if (buf.length < after + n + 2) return null;
+      return { value: buf.toString('utf8', after, after + n), pos: after + n + 2 };
+    }
+    case '*': {
+      const n = Number(line);
+      if (n < 0) return { value: null, pos: after };
+      const out = [];
+      let p = after;
+      for (let i = 0; i < n; i++) {
+        const r = parseReply(buf, p);
+        if (!r) return null;
+        out.push(r.value);
+        p = r.pos;
+      }
+      return { value: out, pos: p };
+    }
+    default: throw new Error(`bad RESP type ${type}`);
+  }
+}
+
+export class RespClient {
+  static connect(port) {
+    return withTimeout(new Promise((resolve, reject) => {
+      const sock = net.connect({ host: '127.0.0.1', port }, () => resolve(new RespClient(sock)));
+      sock.once('error', reject);
+    }), 5000, `connect to redis on ${port}`);
+  }
+
+  constructor(sock) {
+    this.sock = sock;
+    this.buf = Buffer.alloc(0);
+    this.waiting = [];
+    sock.on('data', (d) => {
+      this.buf = Buffer.concat([this.buf, d]);
+      for (;;) {
+        const r = this.waiting.length ? parseReply(this.buf, 0) : null;
+        if (!r) break;
+        this.buf = this.buf.subarray(r.pos);
+        const w = this.waiting.shift();
+        if (r.value instanceof Error) w.reject(r.value);
+        else w.resolve(r.value);
+      }
+    });
+    sock.on('error', () => {});
+    sock.on('close', () => {
+      for (const w of this.waiting.splice(0)) w.reject(new Error('redis connection closed'));
+    });
+  }
+
+  /** One command; resolves with the reply (HGETALL: a flat array). */
+  cmd(...args) {
+    const parts = [`*${args.length}\r\n`];
+    for (const a of args) {
+      const s = String(a);
+      parts.push(`$${Buffer.byteLength(s)}\r\n${s}\r\n`);
+    }
+    return withTimeout(new Promise((resolve, reject) => {
+      this.waiting.push({ resolve, reject });
+      this.sock.write(parts.join(''));
+    }), 5000, `redis ${args[0]}`);
+  }
+
+  async hgetall(key) {
+    const flat = await this.cmd('HGETALL', key);
+    const out = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i]] = flat[i + 1];
+    return out;
+  }
+
+  async keys(pattern) {
+    const all = [];
+    let cursor = '0';
+    for (let i = 0; i < 1000; i++) {
+      const [next, batch] = await this.cmd('SCAN', cursor, 'MATCH', pattern, 'COUNT', 1000);
+      all.push(...batch);
+      cursor = next;
+      if (cursor === '0') break;
+    }
+    return all.sort();
+  }
+
+  close() {
+    this.sock.destroy();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// redis-server
+
+export class RedisProcess {
+  constructor() {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sig-redis-'));
+    this.port = null;
+    this.proc = null;
+  }
+
+  get url() {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async start() {
+    if (this.port === null) this.port = await freePort();
+    const proc = spawn(REDIS_BIN, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+      '--dir', this.dir, '--daemonize', 'no', '--logfile', path.join(this.dir, 'redis.log')], { stdio: 'ignore' });
+    this.proc = proc;
+    this.exited = new Promise((r) => proc.on('exit', r));
+    await waitFor(async () => {
+      try {
+        const c = await RespClient.connect(this.port);
+        const pong = await c.cmd('PING');
+        c.close();
+        return pong === 'PONG';
+      } catch {
+        return false;
+      }
+    }, { timeoutMs: 10_000, intervalMs: 50, what: `redis-server on port ${this.port}` });
+    return this;
+  }
+
+  async stop(signal = 'SIGTERM') {
+    if (!this.proc || this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    this.proc.kill(signal);
+    await withTimeout(this.exited, 5000, 'redis-server exit').catch(() => this.proc.kill('SIGKILL'));
+  }
+
+  async cleanup() {
+    await this.stop();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Starts redis-server for test context `t` (stopped and removed with t.after). */
+export async function startRedis(t) {
+  const r = new RedisProcess();
+  t.after(() => r.cleanup());
+  await r.start();
+  return r;
+}
+
+/** A RESP client for `t` (closed with t.after). */
+export async function redisClient(t, redis) {
+  const c = await RespClient.connect(redis.port);
+  t.after(() => c.close());
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Several signaling servers on one Redis
+
+/**
+ * Starts `n` servers sharing `redis` (node ids n1..nN unless given), one JWT secret and one
+ * admin key; each gets `args` plus `--redis`. Stopped with t.after (in reverse order).
+ */
+export async function startNodes(t, redis, n, { args = [], nodeIds } = {}) {
+  const jwtSecret = crypto.randomBytes(32).toString('hex');
+  const adminKey = crypto.randomBytes(24).toString('hex');
+  const nodes = [];
+  for (let i = 0; i < n; i++) {
+    const id = nodeIds?.[i] ?? `n${i + 1}`;
+    const s = new SignalingServer({ jwtSecret, adminKey, args: ['--redis', redis.url, '--node-id', id, ...args] });
+    s.nodeId = id;
+    t.after(() => s.stop());
+    await s.start();
+    nodes.push(s);
+  }
+  return nodes;
+}
+
+/** Kills a server with SIGKILL (a crash) without the harness counting it as a failure. */
+export async function killNode(server) {
+  server.stopping = true;
+  server.proc.kill('SIGKILL');
+  await withTimeout(server.exited, 5000, 'killed server exit');
+}
+
+export { sleep };
