@@ -1,0 +1,194 @@
+// The Lua scripts of the several-node mode against a real redis-server: the join's checks and
+// cap, replacement, conditional leave, start and end exactly once, snapshot. Skipped when
+// /usr/bin/redis-server is missing.
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cluster/codec.hpp"
+#include "cluster/keys.hpp"
+#include "cluster/scripts.hpp"
+#include "redis/client.hpp"
+#include "support/redis_server.hpp"
+
+using namespace sig;
+using namespace std::chrono_literals;
+using redis::Reply;
+using sig::test::RedisServer;
+
+namespace {
+
+namespace keys = cluster::keys;
+
+class ClusterScriptsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!RedisServer::available()) GTEST_SKIP() << "no " << RedisServer::kBinary;
+    server_ = std::make_unique<RedisServer>();
+    redis::ClientOptions o;
+    o.url = server_->url();
+    client_ = redis::RedisClient::create(io_.get_executor(), o);
+    std::optional<std::error_code> started;
+    ASSERT_FALSE(client_->start([&](std::error_code ec) { started = ec; }));
+    for (int i = 0; i < 500 && !started; ++i)
+      io_.run_for(10ms);
+    ASSERT_TRUE(started && !*started);
+    cmd({"HSET", keys::dir("s"), "hostUserId", "a", "participants",
+         R"([{"userId":"a","displayName":"Alice"},{"userId":"b"},{"userId":"c"}])", "status", "waiting"});
+  }
+  void TearDown() override {
+    if (client_) client_->close();
+    io_.restart();
+    io_.run_for(50ms);
+  }
+
+  Reply wait(std::function<void(redis::ReplyCallback)> start) {
+    std::optional<Reply> out;
+    start([&](std::error_code ec, Reply r) {
+      EXPECT_TRUE(!ec || ec == redis::Errc::server_error) << ec.message();
+      out = std::move(r);
+    });
+    for (int i = 0; i < 500 && !out; ++i)
+      io_.run_for(10ms);
+    EXPECT_TRUE(out.has_value()) << "no reply";
+    return out.value_or(Reply{});
+  }
+  Reply cmd(std::initializer_list<std::string_view> args) {
+    std::vector<std::string> owned(args.begin(), args.end());
+    return wait([&](redis::ReplyCallback cb) {
+      std::vector<std::string_view> v(owned.begin(), owned.end());
+      client_->command(std::span<const std::string_view>(v), std::move(cb));
+    });
+  }
+  Reply eval(const redis::Script& s, std::vector<std::string> k, std::vector<std::string> a) {
+    return wait([&](redis::ReplyCallback cb) {
+      std::vector<std::string_view> kv(k.begin(), k.end()), av(a.begin(), a.end());
+      client_->eval(s, kv, av, std::move(cb));
+    });
+  }
+  Reply join(const std::string& user, const std::string& conn, const std::string& name = "", int max = 2) {
+    return eval(cluster::scripts::join(),
+                {keys::dir("s"), keys::ws("s"), keys::peers("s"), keys::heartbeat("s", user)},
+                {user, conn, name, std::to_string(max), "1800", "1795000000000", "45"});
+  }
+  Reply leave(const std::string& user, const std::string& conn) {
+    return eval(cluster::scripts::leave(), {keys::ws("s"), keys::peers("s"), keys::heartbeat("s", user)},
+                {user, conn, keys::session_channel("s"), cluster::encode_left(user, conn), "0"});
+  }
+
+  boost::asio::io_context io_;
+  std::unique_ptr<RedisServer> server_;
+  std::shared_ptr<redis::RedisClient> client_;
+};
+
+}  // namespace
+
+TEST_F(ClusterScriptsTest, JoinChecksStatusMembershipAndCapAndReturnsTheRoster) {
+  auto r = join("a", "n1:1", "");
+  ASSERT_TRUE(r.is_array());
+  ASSERT_EQ(r.elements.size(), 6U);
+  EXPECT_EQ(r.elements[0].str, "ok");
+  EXPECT_EQ(r.elements[1].str, "");  // no previous connection
+  EXPECT_EQ(r.elements[2].integer, 1);
+  const auto roster =
+      cluster::roster_from(cluster::fields_of(r.elements[3]), cluster::fields_of(r.elements[4]));
+  ASSERT_EQ(roster.size(), 1U);
+  EXPECT_EQ(roster[0].identity.display_name, "Alice") << "the directory's name when the token has none";
+  EXPECT_EQ(cmd({"GET", keys::heartbeat("s", "a")}).str, "1795000000000");
+  const auto ttl = cmd({"TTL", keys::ws("s")}).integer;
+  EXPECT_TRUE(ttl > 1790 && ttl <= 1800) << ttl;
+  EXPECT_LE(cmd({"TTL", keys::heartbeat("s", "a")}).integer, 45);
+
+  EXPECT_EQ(join("b", "n2:1", "Bobby").elements[0].str, "ok");
+  EXPECT_EQ(cmd({"HGET", keys::peers("s"), "b"}).str, "2|Bobby");
+  EXPECT_EQ(join("c", "n1:2").elements[0].str, "session_full");
+  EXPECT_EQ(cmd({"HLEN", keys::ws("s")}).integer, 2) << "a refused join writes nothing";
+  // A full session still takes a newer connection of a user who is there: a replacement.
+  auto again = join("b", "n3:1");
+  EXPECT_EQ(again.elements[0].str, "ok");
+  EXPECT_EQ(again.elements[1].str, "n2:1");
+  EXPECT_EQ(again.elements[2].integer, 3);
+  EXPECT_EQ(join("zed", "n1:3").elements[0].str, "not_participant");
+  EXPECT_EQ(eval(cluster::scripts::join(),
+                 {keys::dir("x"), keys::ws("x"), keys::peers("x"), keys::heartbeat("x", "a")},
+                 {"a", "n1:9", "", "6", "1800", "1", "45"})
+                .elements[0]
+                .str,
+            "session_not_found");
+}
+
+TEST_F(ClusterScriptsTest, LeaveRemovesOnlyTheConnectionItNames) {
+  join("a", "n1:1");
+  join("a", "n2:1");  // replaced on another node
+  EXPECT_EQ(leave("a", "n1:1").integer, 0) << "the older connection leaving must not remove the newer one";
+  EXPECT_EQ(cmd({"HGET", keys::ws("s"), "a"}).str, "n2:1");
+  EXPECT_EQ(cmd({"EXISTS", keys::heartbeat("s", "a")}).integer, 1);
+  EXPECT_EQ(leave("a", "n2:1").integer, 1);
+  EXPECT_EQ(cmd({"EXISTS", keys::ws("s")}).integer, 0);
+  EXPECT_EQ(cmd({"EXISTS", keys::peers("s")}).integer, 0);
+  EXPECT_EQ(cmd({"EXISTS", keys::heartbeat("s", "a")}).integer, 0);
+}
+
+TEST_F(ClusterScriptsTest, StartAndEndHappenOnce) {
+  join("a", "n1:1");
+  const std::vector<std::string> dir{keys::dir("s")};
+  EXPECT_EQ(eval(cluster::scripts::start(), dir, {"2026-11-24T10:00:00.000Z", "ch", "{}"}).integer, 1);
+  EXPECT_EQ(eval(cluster::scripts::start(), dir, {"2026-11-24T10:00:01.000Z", "ch", "{}"}).integer, 0);
+  EXPECT_EQ(cmd({"HGET", keys::dir("s"), "startedAt"}).str, "2026-11-24T10:00:00.000Z");
+  const std::vector<std::string> k{keys::dir("s"), keys::ws("s"), keys::peers("s")};
+  const std::vector<std::string> a{"completed", "2026-11-24T11:00:00.000Z", "ch", "{}",
+                                   "3600",      keys::heartbeat_prefix("s")};
+  EXPECT_EQ(eval(cluster::scripts::end(), k, a).integer, 1);
+  auto b = a;
+  b[0] = "timeout";
+  EXPECT_EQ(eval(cluster::scripts::end(), k, b).integer, 0) << "exactly one end wins";
+  EXPECT_EQ(cmd({"HGET", keys::dir("s"), "endReason"}).str, "completed");
+  EXPECT_EQ(cmd({"EXISTS", keys::ws("s")}).integer, 0);
+  EXPECT_EQ(cmd({"EXISTS", keys::heartbeat("s", "a")}).integer, 0);
+  EXPECT_GT(cmd({"TTL", keys::dir("s")}).integer, 0);
+  EXPECT_EQ(join("b", "n1:2").elements[0].str, "session_ended");
+}
+
+TEST_F(ClusterScriptsTest, RestoreWritesTheNodesConnectionsAndDropsItsStaleOnes) {
+  join("a", "n1:1");
+  join("b", "n1:2");  // n1:2 is gone from node n1
+  cmd({"FLUSHALL"});  // Redis lost everything
+  auto snap =
+      *cluster::record_from_fields("s",
+                                   {{"hostUserId", "a"},
+                                    {"participants", R"([{"userId":"a"},{"userId":"b"},{"userId":"c"}])"},
+                                    {"status", "started"},
+                                    {"createdAt", "2026-11-24T10:00:00.000Z"},
+                                    {"startedAt", "2026-11-24T10:00:01.000Z"}},
+                                   domain::WallTime{});
+  std::vector<std::string> args{"n1:", "1800", keys::heartbeat_prefix("s"), "1795000000001", "45", "7"};
+  const auto fields = cluster::fields_of_record(snap);
+  args.push_back(std::to_string(fields.size() * 2));
+  for (const auto& [k, v] : fields) {
+    args.push_back(k);
+    args.push_back(v);
+  }
+  for (const auto& x : {"a", "n1:1", "1|A"})
+    args.emplace_back(x);
+  const std::vector<std::string> k{keys::dir("s"), keys::ws("s"), keys::peers("s")};
+  EXPECT_EQ(eval(cluster::scripts::restore(), k, args).integer, 1);
+  EXPECT_EQ(cmd({"HGET", keys::dir("s"), "status"}).str, "started");
+  EXPECT_EQ(cmd({"HGET", keys::dir("s"), "joinSeq"}).str, "7");
+  EXPECT_EQ(cmd({"HGETALL", keys::ws("s")}).elements.size(), 2U);
+  EXPECT_EQ(cmd({"HGET", keys::ws("s"), "a"}).str, "n1:1");
+  EXPECT_EQ(cmd({"GET", keys::heartbeat("s", "a")}).str, "1795000000001");
+  // Later: another node's connection for b, and a stale n1 entry for c; restore again.
+  cmd({"HSET", keys::ws("s"), "b", "n2:5", "c", "n1:9"});
+  EXPECT_EQ(eval(cluster::scripts::restore(), k, args).integer, 1);
+  EXPECT_EQ(cmd({"HGET", keys::ws("s"), "b"}).str, "n2:5") << "other nodes' entries stay";
+  EXPECT_TRUE(cmd({"HGET", keys::ws("s"), "c"}).is_nil()) << "this node's stale entry goes";
+  // The directory is not overwritten when present.
+  cmd({"HSET", keys::dir("s"), "hostUserId", "b"});
+  eval(cluster::scripts::restore(), k, args);
+  EXPECT_EQ(cmd({"HGET", keys::dir("s"), "hostUserId"}).str, "b");
+}
