@@ -1,6 +1,7 @@
 #include "net/ws_connection.hpp"
 
 #include <array>
+#include <cstring>
 #include <vector>
 
 #include "protocol/server_messages.hpp"
@@ -14,6 +15,7 @@ constexpr std::size_t kMaxBatch = 64;                            // frames in on
 constexpr std::size_t kMaxBatchBytes = std::size_t{256} * 1024;  // bytes in one gather write
 constexpr int kReadsPerWakeup = 4;                               // then let other connections run
 constexpr std::chrono::seconds kCloseTimeout{5};                 // for the peer's close frame
+constexpr std::chrono::seconds kSlowCloseTimeout{1};             // for a reader that does not read
 
 std::string_view reason_text(std::uint16_t code) {
   using protocol::CloseCode;
@@ -100,26 +102,31 @@ void WsConnection::on_admitted(Admission admission) {
 }
 
 void WsConnection::do_wait() {
-  socket_.async_wait(tcp::socket::wait_read,
-                     beast::bind_front_handler(&WsConnection::on_readable, shared_from_this()));
+  socket_.async_read_some(asio::buffer(head_),
+                          beast::bind_front_handler(&WsConnection::on_readable, shared_from_this()));
 }
 
-void WsConnection::on_readable(error_code ec) {
+void WsConnection::on_readable(error_code ec, std::size_t head_bytes) {
   if (finished_) return;
   if (ec) {
-    finish();
+    finish();  // end of stream, reset: the participant is gone now
     return;
   }
   std::uint8_t* buffer = thread_read_buffer();
+  std::memcpy(buffer, head_.data(), head_bytes);
+  std::size_t filled = head_bytes;
   for (int i = 0; i < kReadsPerWakeup; ++i) {
-    const std::size_t n = socket_.read_some(asio::buffer(buffer, kReadSize), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) break;
-    if (ec) {
-      finish();  // end of stream, reset: the participant is gone now
+    const std::size_t n = socket_.read_some(asio::buffer(buffer + filled, kReadSize - filled), ec);
+    if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+      if (filled > 0 && !consume(buffer, filled, false)) return;
+      finish();
       return;
     }
-    if (!consume(buffer, n, false)) return;
-    if (n < kReadSize) break;
+    filled += n;
+    const bool drained = ec || filled < kReadSize;
+    if (filled > 0 && !consume(buffer, filled, false)) return;
+    filled = 0;
+    if (drained) break;
   }
   do_wait();
 }
@@ -151,7 +158,7 @@ bool WsConnection::consume(std::uint8_t* data, std::size_t size, bool owned) {
 }
 
 void WsConnection::on_message(ws::Opcode opcode, std::string_view payload) {
-  if (!admitted_ || close_queued_ || finished_) return;
+  if (!admitted_ || close_queued_ || departed_) return;
   context_.counters.messages_in.fetch_add(1, std::memory_order_relaxed);
   if (opcode == ws::Opcode::text) {
     context_.ws.on_text(*state_, *this, payload);
@@ -197,8 +204,11 @@ bool WsConnection::enqueue(domain::Payload message, bool framed, bool write_now)
   if (queue_.bytes() + message->size() > context_.options.write_queue_limit) {
     context_.counters.slow_consumers.fetch_add(1, std::memory_order_relaxed);
     // The reader is too slow: drop what it has not taken and close, instead of growing memory.
+    // It is gone for the others at once; the socket gets a moment for the close frame.
     queue_.truncate(inflight_);
     begin_close(static_cast<std::uint16_t>(protocol::CloseCode::slow_consumer), nullptr);
+    depart();
+    close_within(kSlowCloseTimeout);
     return false;
   }
   queue_.push(std::move(message), framed);
@@ -252,11 +262,16 @@ void WsConnection::on_write(std::size_t count, error_code ec, std::size_t /*byte
     // Wait a little for the peer's close frame, reading on; then close anyway.
     error_code ignored;
     socket_.shutdown(tcp::socket::shutdown_send, ignored);
-    close_timer_ = std::make_unique<asio::steady_timer>(socket_.get_executor(), kCloseTimeout);
-    close_timer_->async_wait([self = shared_from_this()](error_code timer_ec) {
-      if (!timer_ec) self->finish();
-    });
+    close_within(kCloseTimeout);
   }
+}
+
+void WsConnection::close_within(std::chrono::milliseconds grace) {
+  if (close_timer_ || finished_) return;
+  close_timer_ = std::make_unique<asio::steady_timer>(socket_.get_executor(), grace);
+  close_timer_->async_wait([self = shared_from_this()](error_code timer_ec) {
+    if (!timer_ec) self->finish();
+  });
 }
 
 void WsConnection::begin_close(std::uint16_t code, domain::Payload last_message) {
@@ -281,6 +296,12 @@ void WsConnection::finish() {
   queue_.clear();
   partial_.clear();
   partial_.shrink_to_fit();
+  depart();
+}
+
+void WsConnection::depart() {
+  if (departed_) return;
+  departed_ = true;
   if (state_) context_.ws.on_closed(*state_);
 }
 

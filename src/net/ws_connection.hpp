@@ -1,9 +1,10 @@
 #pragma once
 // One WebSocket connection after the opening handshake, on a plain TCP socket. An idle
-// connection holds no buffer: it waits for readability, then reads into its thread's buffer and
+// connection holds no buffer (16 bytes): it waits for data, then reads into its thread's buffer and
 // hands whole messages up to the WsHandler; only an incomplete frame is kept, in its own
 // buffer. What the domain sends goes through a bounded queue and leaves in gather writes of
 // several frames. All its work runs on its own strand.
+#include <array>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -35,7 +36,7 @@ class WsConnection final : public domain::Endpoint, public std::enable_shared_fr
   friend struct FrameSink;
   void on_admitted(Admission admission);
   void do_wait();
-  void on_readable(error_code ec);
+  void on_readable(error_code ec, std::size_t head_bytes);
   bool consume(std::uint8_t* data, std::size_t size, bool owned);
   void on_message(ws::Opcode opcode, std::string_view payload);
   void on_control(ws::Opcode opcode, std::string_view payload);
@@ -46,12 +47,17 @@ class WsConnection final : public domain::Endpoint, public std::enable_shared_fr
   void on_write(std::size_t count, error_code ec, std::size_t bytes);
   void begin_close(std::uint16_t code, domain::Payload last_message);
   void fail(ws::Failure failure);
+  void close_within(std::chrono::milliseconds grace);
+  void depart();
   void finish();
 
   tcp::socket socket_;
   ServerContext& context_;
   ws::MessageAssembler assembler_;
   std::string partial_;  // an incomplete frame, kept between reads (padded)
+  // The wait for data is a read of a few bytes: Asio performs a read speculatively and keeps the
+  // socket registered, where a plain wait costs an epoll_ctl system call each time.
+  std::array<std::uint8_t, 16> head_{};
   std::shared_ptr<ConnectionState> state_;
   WriteQueue queue_;
   // Messages sent from other strands wait here; only the first of a burst posts a drain, so a
@@ -64,7 +70,8 @@ class WsConnection final : public domain::Endpoint, public std::enable_shared_fr
   std::size_t inflight_ = 0;     // queued messages in the current gather write
   bool close_queued_ = false;    // our close frame is in the queue
   bool close_received_ = false;  // the peer's close frame arrived
-  bool finished_ = false;        // on_closed delivered, socket closed
+  bool departed_ = false;        // on_closed delivered: the participant is gone
+  bool finished_ = false;        // socket closed
   bool admitted_ = false;
 };
 
