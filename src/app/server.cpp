@@ -255,7 +255,16 @@ int run_server(const Config& config) {
       hub.shutdown();
       if (node) node->stop();
       grace.expires_after(std::chrono::milliseconds(500));
-      grace.async_wait([&](boost::system::error_code) { ioc.stop(); });
+      grace.async_wait([&](boost::system::error_code) {
+        if (!node) {
+          ioc.stop();
+          return;
+        }
+        // The Redis connections are closed while the loop still runs, so they are freed.
+        node->close();
+        grace.expires_after(std::chrono::milliseconds(100));
+        grace.async_wait([&](boost::system::error_code) { ioc.stop(); });
+      });
     });
   });
 

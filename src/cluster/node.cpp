@@ -150,6 +150,11 @@ void Node::stop() {
   });
 }
 
+void Node::close() {
+  client_->close();
+  sub_->close();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Admission and relay
 
@@ -287,9 +292,8 @@ void Node::load_session(const std::string& session_id, Done then) {
           if (auto record = record_from_fields(session_id, dir, clock_.wall_now(), &join_seq)) {
             hub_->apply_record(session_id, *record);
             std::set<std::string> local;
-            for (const auto& m : hub_->local_members()) {
-              if (m.session_id == session_id) local.insert(m.connection_id);
-            }
+            for (const auto& m : hub_->local_members(session_id))
+              local.insert(m.connection_id);
             std::vector<domain::RosterEntry> roster;
             for (auto& e : roster_from(fields_of(reply.elements[1]), fields_of(reply.elements[2]))) {
               if (!mine(e.connection_id)) {

@@ -63,8 +63,11 @@ class Node final : public domain::PresenceSink, public domain::ClusterPort {
   // Connects (commands and pub/sub), loads every session, then calls done({}); or done(error)
   // when the first connection attempt fails (the caller exits: start-up error).
   void start(std::function<void(std::error_code)> done);
-  // The server is stopping: no more housekeeping, the alive key is deleted.
+  // The server is stopping: no more housekeeping, the alive key is deleted (the connections stay
+  // open so the departures already sent are written).
   void stop();
+  // Closes the Redis connections (after stop(), while the executor still runs).
+  void close();
 
   const std::string& node_id() const noexcept { return options_.node_id; }
 

@@ -193,6 +193,11 @@ std::vector<LocalMember> Hub::local_members() const {
   return out;
 }
 
+std::vector<LocalMember> Hub::local_members(std::string_view session_id) const {
+  auto s = find(session_id);
+  return s ? s->local_members() : std::vector<LocalMember>{};
+}
+
 std::vector<std::pair<std::string, RosterEntry>> Hub::remote_members() const {
   std::vector<std::pair<std::string, RosterEntry>> out;
   for (const auto& s : all()) {

@@ -77,6 +77,7 @@ class Hub {
 
   bool has_session(std::string_view session_id) const { return find(session_id) != nullptr; }
   std::vector<LocalMember> local_members() const;
+  std::vector<LocalMember> local_members(std::string_view session_id) const;
   std::vector<std::pair<std::string, RosterEntry>> remote_members() const;  // (session id, member)
   std::vector<SessionSnapshot> snapshots() const;
 
