@@ -79,6 +79,7 @@ std::string Node::now_ms() const {
 void Node::start(std::function<void(std::error_code)> done) {
   on_start_ = std::move(done);
   client_->on_disconnected([this](std::error_code ec) {
+    link_dropped_ = true;  // the alive key may be gone with Redis: not a sign of this node's death
     log(2, "redis connection lost; signaling between nodes is suspended", ec.message());
     update_ready();
   });
@@ -423,13 +424,16 @@ void Node::housekeeping() {
   client_->call(
       [this](std::error_code ec, Reply reply) {
         if (ec || stopping_) return;
-        if (reply.is_nil() && alive_written_) {
-          log(2,
-              "this node's alive key had expired (Redis lost or this node was too slow): writing its state "
-              "again");
+        if (reply.is_nil() && alive_written_ && !link_dropped_) {
+          // Redis stayed up but the key expired: this node stalled longer than --node-ttl and the
+          // others have removed its participants and told their clients. Its connections are
+          // closed (1001) so the clients reconnect and everyone agrees again.
+          log(2, "this node was presumed dead (stalled longer than --node-ttl): closing its connections");
+          hub_->shutdown();
           restore_all();
         }
         alive_written_ = true;
+        link_dropped_ = false;
       },
       "SET", keys::alive(options_.node_id), format_iso8601(clock_.wall_now()), "PX",
       options_.node_ttl.count(), "GET");

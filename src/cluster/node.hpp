@@ -130,6 +130,7 @@ class Node final : public domain::PresenceSink, public domain::ClusterPort {
   bool synced_ = false;
   bool ready_ = false;
   bool alive_written_ = false;
+  bool link_dropped_ = false;  // the command link dropped since the last alive refresh
   // No verdict on what is missing from Redis (dead nodes, departures) before this.
   std::atomic<domain::SteadyTime::rep> checks_from_{domain::SteadyTime::min().time_since_epoch().count()};
   domain::SteadyTime next_sync_{};

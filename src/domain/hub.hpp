@@ -86,7 +86,8 @@ class Hub {
   void tick(SteadyTime now);
   Millis tick_interval() const noexcept;
 
-  // The server is stopping: every connection is closed with 1001.
+  // The server is stopping (or, with several nodes, this node was presumed dead): every
+  // connection of this node is closed with 1001, without participant-left to its peers here.
   void shutdown();
 
   HubStats stats() const;

@@ -50,6 +50,34 @@ test('a node killed with SIGKILL: participants on the other nodes get participan
   assert.deepEqual({ ...(await c3.next('participant-joined')) }, { type: 'participant-joined', participant: { userId: 'u2', displayName: 'Name of u2' } });
 });
 
+test('a node frozen longer than --node-ttl (SIGSTOP): the others drop its participants; when it wakes up it closes its connections (1001) and the clients come back', { skip: skipWithoutRedis }, async (t) => {
+  const redis = await startRedis(t);
+  const [a, b] = await startNodes(t, redis, 2, { args: FAST });
+  const rc = await redisClient(t, redis);
+  const sid = randomId('frozen');
+  await a.createSession(sid, { host: 'u1', participants: ['u1', 'u2'] });
+  const [c1] = await a.join(sid, 'u1');
+  const [c2] = await b.join(sid, 'u2');
+  await c1.next('participant-joined');
+
+  b.proc.kill('SIGSTOP');
+  try {
+    assert.deepEqual({ ...(await c1.next('participant-left', 10_000)) }, { type: 'participant-left', userId: 'u2' });
+    await waitFor(async () => (await rc.cmd('HEXISTS', `session:ws:${sid}`, 'u2')) === 0, { what: 'u2 removed from Redis' });
+  } finally {
+    b.proc.kill('SIGCONT');
+  }
+  // Awake again: its stale connection is closed, so the client reconnects and is announced anew.
+  assert.equal((await c2.waitClosed(10_000)).code, 1001);
+  const [c2b, j] = await b.join(sid, 'u2');
+  assert.deepEqual(j.participants.map((p) => p.userId), ['u1']);
+  assert.deepEqual({ ...(await c1.next('participant-joined')) }, { type: 'participant-joined', participant: { userId: 'u2', displayName: 'Name of u2' } });
+  c2b.send({ type: 'offer', toUserId: 'u1', sdp: 'v=0\r\n' });
+  assert.equal((await c1.next('offer')).fromUserId, 'u2');
+  assert.match((await rc.hgetall(`session:ws:${sid}`)).u2, /^n2:/);
+  await c1.expectNoMessage();
+});
+
 test('Redis restarted in the middle of a session: clients of one node keep signaling, /readyz says 503, then the layout is written again', { skip: skipWithoutRedis }, async (t) => {
   const redis = await startRedis(t);
   const nodes = await startNodes(t, redis, 3, { args: FAST });
