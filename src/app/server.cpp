@@ -181,7 +181,17 @@ int run_server(const Config& config) {
 
   net::ServerContext* context_ptr = nullptr;
   AdminApi admin(
-      hub, config.admin_key, [&] { return render_metrics(context_ptr->counters, service.counters(), hub); },
+      hub, config.admin_key,
+      [&] {
+        auto text = render_metrics(context_ptr->counters, service.counters(), hub);
+        if (node) {
+          text +=
+              "# HELP signaling_redis_ready 1 while Redis is reachable and the sessions are loaded\n"
+              "# TYPE signaling_redis_ready gauge\nsignaling_redis_ready ";
+          text += node->ready() ? "1\n" : "0\n";
+        }
+        return text;
+      },
       dev);
 
   net::StaticFiles static_files;

@@ -139,6 +139,7 @@ void Node::update_ready() {
 void Node::set_ready(bool ready) {
   if (ready == ready_) return;
   ready_ = ready;
+  ready_flag_.store(ready, std::memory_order_relaxed);
   if (on_ready_) on_ready_(ready);
 }
 

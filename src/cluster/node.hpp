@@ -58,6 +58,7 @@ class Node final : public domain::PresenceSink, public domain::ClusterPort {
   void attach(domain::Hub& hub) { hub_ = &hub; }
   // Called with true once Redis is reachable and the state loaded, false while it is not.
   void on_ready_changed(std::function<void(bool)> cb) { on_ready_ = std::move(cb); }
+  bool ready() const noexcept { return ready_flag_.load(std::memory_order_relaxed); }
   void set_log(LogFn log) { log_ = std::move(log); }
 
   // Connects (commands and pub/sub), loads every session, then calls done({}); or done(error)
@@ -129,6 +130,7 @@ class Node final : public domain::PresenceSink, public domain::ClusterPort {
   bool stopping_ = false;
   bool synced_ = false;
   bool ready_ = false;
+  std::atomic<bool> ready_flag_{false};  // ready_, for other threads
   bool alive_written_ = false;
   bool link_dropped_ = false;  // the command link dropped since the last alive refresh
   // No verdict on what is missing from Redis (dead nodes, departures) before this.

@@ -98,6 +98,7 @@ test('Redis restarted in the middle of a session: clients of one node keep signa
   await redis.stop();
   for (const s of nodes) {
     await waitFor(async () => (await s.http('GET', '/readyz')).status === 503, { what: `${s.nodeId} /readyz 503 while Redis is down` });
+    assert.match((await s.http('GET', '/metrics')).text, /^signaling_redis_ready 0$/m);
   }
   // Same node: signaling goes on without Redis.
   c1.send({ type: 'offer', toUserId: 'u2', sdp: 'v=0\r\n' });
@@ -109,6 +110,7 @@ test('Redis restarted in the middle of a session: clients of one node keep signa
   await redis.start(); // same port, empty (no persistence)
   for (const s of nodes) {
     await waitFor(async () => (await s.http('GET', '/readyz')).status === 200, { timeoutMs: 15_000, what: `${s.nodeId} /readyz 200 after Redis is back` });
+    assert.match((await s.http('GET', '/metrics')).text, /^signaling_redis_ready 1$/m);
   }
   rc = await redisClient(t, redis);
   await waitFor(async () => Object.keys(await rc.hgetall(`session:ws:${sid}`)).length === 4,
