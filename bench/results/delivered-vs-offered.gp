@@ -1,5 +1,5 @@
 set terminal pngcairo size 900,560 font "DejaVu Sans,10"
-set output "/work/lead/bench/results/delivered-vs-offered.png"
+set output "bench/results/delivered-vs-offered.png"
 set grid
 set key left top
 set title "Delivered vs offered relay rate"
@@ -7,4 +7,4 @@ set xlabel "offered rate (messages/s)"
 set ylabel "delivered rate (messages/s)"
 set logscale x
 set logscale y
-plot "/work/lead/bench/results/sweep-server.dat" using 1:2 with linespoints lc rgb "#1f77b4" pt 7 title "signaling-server", "/work/lead/bench/results/sweep-floor.dat" using 1:2 with linespoints lc rgb "#2ca02c" pt 7 title "floor relay", "/work/lead/bench/results/sweep-peerjs.dat" using 1:2 with linespoints lc rgb "#d62728" pt 7 title "peerjs-server", x with lines dt 3 lc rgb "grey" title "offered"
+plot "bench/results/sweep-server.dat" using 1:2 with linespoints lc rgb "#1f77b4" pt 7 title "signaling-server", "bench/results/sweep-floor.dat" using 1:2 with linespoints lc rgb "#2ca02c" pt 7 title "floor relay", "bench/results/sweep-peerjs.dat" using 1:2 with linespoints lc rgb "#d62728" pt 7 title "peerjs-server", x with lines dt 3 lc rgb "grey" title "offered"

@@ -1,8 +1,8 @@
 set terminal pngcairo size 900,560 font "DejaVu Sans,10"
-set output "/work/lead/bench/results/rss-vs-connections.png"
+set output "bench/results/rss-vs-connections.png"
 set grid
 set key left top
 set title "Server RSS increase vs idle connections (heartbeat every 5000 ms)"
 set xlabel "connections"
 set ylabel "RSS increase over the idle process (MiB)"
-plot "/work/lead/bench/results/rss-server.dat" using 1:2 with linespoints lc rgb "#1f77b4" pt 7 title "signaling-server", "/work/lead/bench/results/rss-floor.dat" using 1:2 with linespoints lc rgb "#2ca02c" pt 7 title "floor relay", "/work/lead/bench/results/rss-peerjs.dat" using 1:2 with linespoints lc rgb "#d62728" pt 7 title "peerjs-server"
+plot "bench/results/rss-server.dat" using 1:2 with linespoints lc rgb "#1f77b4" pt 7 title "signaling-server", "bench/results/rss-floor.dat" using 1:2 with linespoints lc rgb "#2ca02c" pt 7 title "floor relay", "bench/results/rss-peerjs.dat" using 1:2 with linespoints lc rgb "#d62728" pt 7 title "peerjs-server"
