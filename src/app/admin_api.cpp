@@ -15,7 +15,9 @@ using net::HttpResponse;
 
 namespace {
 
-HttpResponse reply(unsigned status, const json& body) { return {status, "application/json", body.dump(), {}}; }
+HttpResponse reply(unsigned status, const json& body) {
+  return {status, "application/json", body.dump(), {}};
+}
 
 HttpResponse problem(unsigned status, std::string_view code, std::string_view message) {
   return reply(status, json{{"error", code}, {"message", message}});
@@ -24,8 +26,10 @@ HttpResponse problem(unsigned status, std::string_view code, std::string_view me
 HttpResponse admin_error(domain::AdminError e) {
   switch (e) {
     case domain::AdminError::not_found: return problem(404, "not_found", "no such session or participant");
-    case domain::AdminError::invalid_state: return problem(409, "invalid_state", "not allowed in the session's state");
-    case domain::AdminError::invalid_body: return problem(400, "invalid_body", "the request body is not valid");
+    case domain::AdminError::invalid_state:
+      return problem(409, "invalid_state", "not allowed in the session's state");
+    case domain::AdminError::invalid_body:
+      return problem(400, "invalid_body", "the request body is not valid");
   }
   return problem(500, "internal", "unexpected error");
 }
@@ -94,7 +98,8 @@ std::string session_json(const domain::SessionSnapshot& s) {
   json participants = json::array();
   for (const auto& p : s.spec.participants) {
     const bool connected = std::find(s.connected.begin(), s.connected.end(), p.user_id) != s.connected.end();
-    participants.push_back({{"userId", p.user_id}, {"displayName", p.display_name}, {"connected", connected}});
+    participants.push_back(
+        {{"userId", p.user_id}, {"displayName", p.display_name}, {"connected", connected}});
   }
   json body{{"sessionId", s.session_id},
             {"hostUserId", s.spec.host_user_id},
@@ -119,7 +124,8 @@ bool AdminApi::authorised(const HttpRequest& request) const {
   std::string_view header = request.authorization;
   if (!header.starts_with(kBearer)) return false;
   header.remove_prefix(kBearer.size());
-  return header.size() == admin_key_.size() && CRYPTO_memcmp(header.data(), admin_key_.data(), header.size()) == 0;
+  return header.size() == admin_key_.size() &&
+         CRYPTO_memcmp(header.data(), admin_key_.data(), header.size()) == 0;
 }
 
 HttpResponse AdminApi::handle(const HttpRequest& request) {
@@ -127,7 +133,8 @@ HttpResponse AdminApi::handle(const HttpRequest& request) {
   const std::string_view path = target.path;
   const bool get = request.method == "GET" || request.method == "HEAD";
 
-  if (path == "/healthz") return get ? reply(200, json{{"status", "ok"}}) : problem(405, "method_not_allowed", "use GET");
+  if (path == "/healthz")
+    return get ? reply(200, json{{"status", "ok"}}) : problem(405, "method_not_allowed", "use GET");
   if (path == "/readyz") {
     if (!get) return problem(405, "method_not_allowed", "use GET");
     return ready_ ? reply(200, json{{"status", "ready"}}) : reply(503, json{{"status", "not_ready"}});
@@ -198,11 +205,13 @@ HttpResponse AdminApi::sessions(const HttpRequest& request, std::string_view res
         if (body.is_discarded()) return problem(400, "invalid_json", "the body is not valid JSON");
         if (!body.is_object()) return problem(400, "invalid_body", "the body must be a JSON object");
         if (body.contains("displayName")) {
-          if (!body["displayName"].is_string()) return problem(400, "invalid_body", "displayName must be a string");
+          if (!body["displayName"].is_string())
+            return problem(400, "invalid_body", "displayName must be a string");
           display_name = body["displayName"].get<std::string>();
         }
       }
-      if (const auto err = hub_.add_participant(id, {std::string(user), display_name})) return admin_error(*err);
+      if (const auto err = hub_.add_participant(id, {std::string(user), display_name}))
+        return admin_error(*err);
       return current();
     }
     if (m == "DELETE") {
@@ -227,7 +236,8 @@ HttpResponse AdminApi::dev_token(std::string_view query) const {
   if (!snap) return problem(404, "not_found", "no such session");
   const auto* who = snap->spec.find(*user);
   if (who == nullptr) return problem(404, "not_found", "no such participant in this session");
-  const auto now = std::chrono::duration_cast<std::chrono::seconds>(hub_.clock().wall_now().time_since_epoch());
+  const auto now =
+      std::chrono::duration_cast<std::chrono::seconds>(hub_.clock().wall_now().time_since_epoch());
   const json claims{{"sub", who->user_id},
                     {"name", who->display_name},
                     {"iat", now.count()},

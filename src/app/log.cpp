@@ -51,7 +51,9 @@ void init(std::string_view level, std::string_view format) {
   (void)logger();
 }
 
-bool enabled(Level level) { return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed); }
+bool enabled(Level level) {
+  return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed);
+}
 
 void write(Level level, std::string_view message, std::initializer_list<Field> fields) {
   if (!enabled(level)) return;

@@ -28,9 +28,17 @@ void init(std::string_view level, std::string_view format);
 bool enabled(Level level);
 void write(Level level, std::string_view message, std::initializer_list<Field> fields = {});
 
-inline void debug(std::string_view m, std::initializer_list<Field> f = {}) { write(Level::debug, m, f); }
-inline void info(std::string_view m, std::initializer_list<Field> f = {}) { write(Level::info, m, f); }
-inline void warn(std::string_view m, std::initializer_list<Field> f = {}) { write(Level::warn, m, f); }
-inline void error(std::string_view m, std::initializer_list<Field> f = {}) { write(Level::error, m, f); }
+inline void debug(std::string_view m, std::initializer_list<Field> f = {}) {
+  write(Level::debug, m, f);
+}
+inline void info(std::string_view m, std::initializer_list<Field> f = {}) {
+  write(Level::info, m, f);
+}
+inline void warn(std::string_view m, std::initializer_list<Field> f = {}) {
+  write(Level::warn, m, f);
+}
+inline void error(std::string_view m, std::initializer_list<Field> f = {}) {
+  write(Level::error, m, f);
+}
 
 }  // namespace sig::log

@@ -13,8 +13,8 @@ using Millis = std::chrono::milliseconds;
 class Clock {
  public:
   virtual ~Clock() = default;
-  virtual SteadyTime now() const = 0;       // for timeouts
-  virtual WallTime wall_now() const = 0;    // for timestamps shown to people
+  virtual SteadyTime now() const = 0;     // for timeouts
+  virtual WallTime wall_now() const = 0;  // for timestamps shown to people
 };
 
 class SystemClock final : public Clock {
@@ -25,7 +25,11 @@ class SystemClock final : public Clock {
 
 class ManualClock final : public Clock {
  public:
-  ManualClock() : steady_(0), wall_(std::chrono::system_clock::time_point{std::chrono::seconds{1'790'000'000}}.time_since_epoch().count()) {}
+  ManualClock()
+      : steady_(0),
+        wall_(std::chrono::system_clock::time_point{std::chrono::seconds{1'790'000'000}}
+                  .time_since_epoch()
+                  .count()) {}
   SteadyTime now() const override { return SteadyTime(SteadyTime::duration(steady_.load())); }
   WallTime wall_now() const override { return WallTime(WallTime::duration(wall_.load())); }
   void advance(std::chrono::nanoseconds d) {

@@ -11,7 +11,9 @@ namespace sig::domain {
 
 using Payload = std::shared_ptr<const std::string>;
 
-inline Payload make_payload(std::string text) { return std::make_shared<const std::string>(std::move(text)); }
+inline Payload make_payload(std::string text) {
+  return std::make_shared<const std::string>(std::move(text));
+}
 
 class Endpoint {
  public:

@@ -36,7 +36,8 @@ void MemoryPresence::session_closed(std::string_view session_id) {
   std::lock_guard lock(mu_);
   auto s = connections_.find(std::string(session_id));
   if (s == connections_.end()) return;
-  for (const auto& [user, conn] : s->second) heartbeats_.erase(heartbeat_key(session_id, user));
+  for (const auto& [user, conn] : s->second)
+    heartbeats_.erase(heartbeat_key(session_id, user));
   connections_.erase(s);
 }
 

@@ -16,13 +16,16 @@ namespace sig::store {
 
 class MemoryPresence final : public domain::PresenceSink {
  public:
-  void connected(std::string_view session_id, std::string_view user_id, std::string_view connection_id) override;
-  void disconnected(std::string_view session_id, std::string_view user_id, std::string_view connection_id) override;
+  void connected(std::string_view session_id, std::string_view user_id,
+                 std::string_view connection_id) override;
+  void disconnected(std::string_view session_id, std::string_view user_id,
+                    std::string_view connection_id) override;
   void heartbeat(std::string_view session_id, std::string_view user_id, domain::WallTime at) override;
   void session_closed(std::string_view session_id) override;
 
   std::map<std::string, std::string> connections(const std::string& session_id) const;
-  std::optional<domain::WallTime> last_heartbeat(const std::string& session_id, const std::string& user_id) const;
+  std::optional<domain::WallTime> last_heartbeat(const std::string& session_id,
+                                                 const std::string& user_id) const;
 
  private:
   static std::string heartbeat_key(std::string_view session_id, std::string_view user_id);

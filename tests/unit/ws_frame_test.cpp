@@ -27,7 +27,8 @@ std::string client_frame(Opcode op, std::string_view payload, bool fin = true, s
     out.push_back(static_cast<char>(payload.size() & 0xFF));
   } else {
     out.push_back(static_cast<char>(0x80 | 127));
-    for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((payload.size() >> (8 * i)) & 0xFF));
+    for (int i = 7; i >= 0; --i)
+      out.push_back(static_cast<char>((payload.size() >> (8 * i)) & 0xFF));
   }
   out.append(reinterpret_cast<const char*>(mask.data()), 4);
   std::string body(payload);
@@ -43,7 +44,8 @@ struct Recorder {
 
 ws::MessageAssembler::Result feed(ws::MessageAssembler& a, std::string bytes, Recorder& r) {
   bytes.append(ws::MessageAssembler::kPadding, '\0');
-  return a.feed(reinterpret_cast<std::uint8_t*>(bytes.data()), bytes.size() - ws::MessageAssembler::kPadding, r);
+  return a.feed(reinterpret_cast<std::uint8_t*>(bytes.data()), bytes.size() - ws::MessageAssembler::kPadding,
+                r);
 }
 
 }  // namespace
@@ -85,7 +87,8 @@ TEST(WsFrame, ReassemblesFragmentsWithControlFramesBetween) {
   ws::MessageAssembler a(1024);
   Recorder r;
   const auto bytes = client_frame(Opcode::text, "one ", false) + client_frame(Opcode::ping, "p") +
-                     client_frame(Opcode::continuation, "two ", false) + client_frame(Opcode::continuation, "three");
+                     client_frame(Opcode::continuation, "two ", false) +
+                     client_frame(Opcode::continuation, "three");
   const auto res = feed(a, bytes, r);
   EXPECT_EQ(res.consumed, bytes.size());
   ASSERT_EQ(r.messages.size(), 1U);
@@ -97,12 +100,12 @@ TEST(WsFrame, ReassemblesFragmentsWithControlFramesBetween) {
 
 TEST(WsFrame, ProtocolErrors) {
   const std::vector<std::string> bad = {
-      "\x81\x05hello",                                              // unmasked client frame
-      client_frame(Opcode::text, "x", true, 0x40),                 // RSV1 without an extension
-      client_frame(static_cast<Opcode>(3), "x"),                   // reserved opcode
-      client_frame(Opcode::ping, "x", false),                      // fragmented control frame
-      client_frame(Opcode::ping, std::string(126, 'x')),           // control frame over 125 bytes
-      client_frame(Opcode::continuation, "x"),                     // nothing to continue
+      "\x81\x05hello",                                    // unmasked client frame
+      client_frame(Opcode::text, "x", true, 0x40),        // RSV1 without an extension
+      client_frame(static_cast<Opcode>(3), "x"),          // reserved opcode
+      client_frame(Opcode::ping, "x", false),             // fragmented control frame
+      client_frame(Opcode::ping, std::string(126, 'x')),  // control frame over 125 bytes
+      client_frame(Opcode::continuation, "x"),            // nothing to continue
       client_frame(Opcode::text, "a", false) + client_frame(Opcode::text, "b"),  // new message inside one
   };
   for (const auto& b : bad) {
@@ -127,8 +130,9 @@ TEST(WsFrame, TooBigIsRefusedFromTheHeaderAlone) {
   const auto f = client_frame(Opcode::text, std::string(101, 'x'));
   EXPECT_EQ(feed(a, f.substr(0, 8), r).failure, ws::Failure::too_big) << "no need to buffer it first";
   ws::MessageAssembler b(100);
-  EXPECT_EQ(feed(b, client_frame(Opcode::text, std::string(60, 'x'), false) +
-                        client_frame(Opcode::continuation, std::string(60, 'y')),
+  EXPECT_EQ(feed(b,
+                 client_frame(Opcode::text, std::string(60, 'x'), false) +
+                     client_frame(Opcode::continuation, std::string(60, 'y')),
                  r)
                 .failure,
             ws::Failure::too_big)
