@@ -50,7 +50,7 @@ SignalingService::SignalingService(domain::Hub& hub, const auth::Verifier& verif
 void SignalingService::open(std::string_view target, const std::shared_ptr<domain::Endpoint>& self,
                             std::string connection_id, AdmissionCallback done) {
   if (cluster_ == nullptr) {
-    done(admit(target, self, std::move(connection_id)));
+    done(admit(target, self, connection_id));
     return;
   }
   net::Admission refused;
@@ -116,7 +116,7 @@ net::Admission SignalingService::admitted(domain::HubJoin joined, const Request&
 }
 
 net::Admission SignalingService::admit(std::string_view target, const std::shared_ptr<domain::Endpoint>& self,
-                                       std::string connection_id) {
+                                       const std::string& connection_id) {
   net::Admission refused;
   const auto request = check_request(target, connection_id, refused);
   if (!request) return refused;

@@ -39,7 +39,7 @@ class SignalingService final : public net::WsHandler {
             AdmissionCallback done) override;
   // The same, answered at once (the embedded store never waits; single node only).
   net::Admission admit(std::string_view target, const std::shared_ptr<domain::Endpoint>& self,
-                       std::string connection_id);
+                       const std::string& connection_id);
   void on_text(net::ConnectionState& state, domain::Endpoint& self, std::string_view padded_text) override;
   void on_binary(net::ConnectionState& state, domain::Endpoint& self) override;
   void on_closed(net::ConnectionState& state) override;

@@ -627,16 +627,17 @@ JwtError Verifier::Impl::check_claims(simdjson::dom::object payload, std::int64_
   for (const simdjson::dom::key_value_pair field : payload) {
     const std::string_view key = field.key;
     if (key.size() == 3) {
-      if (key == "exp")
+      if (key == "exp") {
         take(has_exp, exp, field.value);
-      else if (key == "nbf")
+      } else if (key == "nbf") {
         take(has_nbf, nbf, field.value);
-      else if (key == "iss")
+      } else if (key == "iss") {
         take(has_iss, iss, field.value);
-      else if (key == "aud")
+      } else if (key == "aud") {
         take(has_aud, aud, field.value);
-      else if (key == "sub")
+      } else if (key == "sub") {
         take(has_sub, sub, field.value);
+      }
     }
     if (key == name_claim) take(has_name, name, field.value);
   }

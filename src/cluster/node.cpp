@@ -24,7 +24,7 @@ using redis::Reply;
 
 namespace {
 
-void ignore_reply(std::error_code, Reply) {}
+void ignore_reply(std::error_code, const Reply&) {}
 
 std::optional<ErrorCode> refusal(std::string_view code) {
   if (code == "session_not_found") return ErrorCode::session_not_found;
@@ -182,7 +182,8 @@ void Node::join(std::string session_id, domain::Identity identity, std::string c
   client_->eval(
       scripts::join(), key_views, arg_views,
       [this, session_id = std::move(session_id), identity = std::move(identity), connection_id,
-       endpoint = std::move(endpoint), done = std::move(done)](std::error_code ec, Reply reply) mutable {
+       endpoint = std::move(endpoint),
+       done = std::move(done)](std::error_code ec, const Reply& reply) mutable {
         auto finish = [&](HubJoin j) {
           {
             std::lock_guard lock(pending_mu_);
@@ -287,7 +288,7 @@ void Node::on_session_message(const std::string& channel, const std::string& mes
 void Node::load_session(const std::string& session_id, Done then) {
   client_->eval(
       scripts::snapshot(), {keys::dir(session_id), keys::ws(session_id), keys::peers(session_id)}, {},
-      [this, session_id, then = std::move(then)](std::error_code ec, Reply reply) {
+      [this, session_id, then = std::move(then)](std::error_code ec, const Reply& reply) {
         if (!ec && reply.is_array() && reply.elements.size() == 3) {
           std::uint64_t join_seq = 0;
           const auto dir = fields_of(reply.elements[0]);
@@ -337,7 +338,7 @@ void Node::full_sync(Done then) {
   auto scan = std::make_shared<std::function<void(std::string)>>();
   *scan = [this, count, scan](const std::string& cursor) {
     client_->call(
-        [this, count, scan](std::error_code ec, Reply reply) {
+        [this, count, scan](std::error_code ec, const Reply& reply) {
           if (ec || !reply.is_array() || reply.elements.size() != 2) {
             if (ec) log(0, "session scan interrupted", ec.message());
             count->done();
@@ -399,7 +400,7 @@ void Node::restore_all(Done then) {
                                      keys::peers(snap.session_id)};
     const std::vector<std::string_view> kv(k.begin(), k.end()), av(args.begin(), args.end());
     ++count->left;
-    client_->eval(scripts::restore(), kv, av, [this, count](std::error_code ec, Reply reply) {
+    client_->eval(scripts::restore(), kv, av, [this, count](std::error_code ec, const Reply& reply) {
       if (ec) log(2, "cannot restore a session", ec.message() + " " + reply.str);
       count->done();
     });
@@ -423,7 +424,7 @@ void Node::schedule() {
 void Node::housekeeping() {
   if (stopping_ || !client_->connected()) return;
   client_->call(
-      [this](std::error_code ec, Reply reply) {
+      [this](std::error_code ec, const Reply& reply) {
         if (ec || stopping_) return;
         if (reply.is_nil() && alive_written_ && !link_dropped_) {
           // Redis stayed up but the key expired: this node stalled longer than --node-ttl and the
@@ -473,7 +474,7 @@ void Node::check_nodes() {
   }
   for (auto& [node, members] : by_node) {
     client_->call(
-        [this, node, members = std::move(members)](std::error_code ec, Reply reply) {
+        [this, node = node, members = std::move(members)](std::error_code ec, const Reply& reply) {
           if (ec || !reply.is_integer() || reply.integer != 0) return;
           log(2, "node is gone: its participants leave", node);
           for (const auto& [session, m] : members) {
@@ -528,7 +529,7 @@ void Node::directory_changed(std::string_view session_id, const domain::SessionS
       scripts::put(), {keys::dir(session_id)},
       {spec.host_user_id, participants_json(spec.participants), std::to_string(spec.duration.count()),
        format_iso8601(created_at), keys::session_channel(session_id), encode_changed()},
-      [this](std::error_code ec, Reply reply) {
+      [this](std::error_code ec, const Reply& reply) {
         if (ec) log(3, "cannot write a session directory entry to redis", ec.message() + " " + reply.str);
       });
 }

@@ -312,12 +312,13 @@ TickResult Session::tick(SteadyTime now, WallTime wall_now) {
       ++it;
     }
   }
-  if (status_ == Status::waiting && now - created_ >= settings_.start_timeout) {
-    end_locked(EndReason::timeout, now, wall_now);
-  } else if (status_ == Status::started && spec_.duration.count() > 0 && now - started_ >= spec_.duration) {
+  const bool started = status_ == Status::started;
+  const bool completed = started && spec_.duration.count() > 0 && now - started_ >= spec_.duration;
+  const bool never_started = status_ == Status::waiting && now - created_ >= settings_.start_timeout;
+  const bool left_empty = started && members_.empty() && now - empty_since_ >= settings_.empty_timeout;
+  if (completed) {
     end_locked(EndReason::completed, now, wall_now);
-  } else if (status_ == Status::started && members_.empty() &&
-             now - empty_since_ >= settings_.empty_timeout) {
+  } else if (never_started || left_empty) {
     end_locked(EndReason::timeout, now, wall_now);
   }
   return status_ == Status::ended ? TickResult::ended : TickResult::live;

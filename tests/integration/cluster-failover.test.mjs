@@ -68,12 +68,13 @@ test('a node frozen longer than --node-ttl (SIGSTOP): the others drop its partic
     b.proc.kill('SIGCONT');
   }
   // Awake again: its stale connection is closed, so the client reconnects and is announced anew.
-  assert.equal((await c2.waitClosed(10_000)).code, 1001);
+  // Generous bounds: a node thawed on a loaded machine first catches up with its timers.
+  assert.equal((await c2.waitClosed(20_000)).code, 1001);
   const [c2b, j] = await b.join(sid, 'u2');
   assert.deepEqual(j.participants.map((p) => p.userId), ['u1']);
-  assert.deepEqual({ ...(await c1.next('participant-joined')) }, { type: 'participant-joined', participant: { userId: 'u2', displayName: 'Name of u2' } });
+  assert.deepEqual({ ...(await c1.next('participant-joined', 15_000)) }, { type: 'participant-joined', participant: { userId: 'u2', displayName: 'Name of u2' } });
   c2b.send({ type: 'offer', toUserId: 'u1', sdp: 'v=0\r\n' });
-  assert.equal((await c1.next('offer')).fromUserId, 'u2');
+  assert.equal((await c1.next('offer', 15_000)).fromUserId, 'u2');
   assert.match((await rc.hgetall(`session:ws:${sid}`)).u2, /^n2:/);
   await c1.expectNoMessage();
 });
