@@ -117,19 +117,19 @@ Config parse_config(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    std::exit(app.exit(e));
+    std::exit(app.exit(e));  // NOLINT(concurrency-mt-unsafe): start-up, before any thread
   }
   if (c.heartbeat_timeout <= c.heartbeat_interval) {
     std::cerr << "--heartbeat-timeout must be longer than --heartbeat-interval\n";
-    std::exit(2);
+    std::exit(2);  // NOLINT(concurrency-mt-unsafe): start-up, before any thread
   }
   if (c.node_ttl < std::chrono::milliseconds(300)) {
     std::cerr << "--node-ttl must be at least 300ms\n";
-    std::exit(2);
+    std::exit(2);  // NOLINT(concurrency-mt-unsafe): start-up, before any thread
   }
   if (c.jwt_secret.empty() && c.jwt_public_key_file.empty() && !c.dev) {
     std::cerr << "no token key: give --jwt-secret or --jwt-public-key (or --dev for a demo)\n";
-    std::exit(2);
+    std::exit(2);  // NOLINT(concurrency-mt-unsafe): start-up, before any thread
   }
   return c;
 }
