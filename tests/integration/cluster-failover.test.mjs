@@ -52,7 +52,9 @@ test('a node killed with SIGKILL: participants on the other nodes get participan
 
 test('a node frozen longer than --node-ttl (SIGSTOP): the others drop its participants; when it wakes up it closes its connections (1001) and the clients come back', { skip: skipWithoutRedis }, async (t) => {
   const redis = await startRedis(t);
-  const [a, b] = await startNodes(t, redis, 2, { args: FAST });
+  // A longer --node-ttl than FAST: after the thaw, the node must keep its alive key fresh on a
+  // loaded machine, or it is (rightly) presumed dead a second time and its new connection dropped.
+  const [a, b] = await startNodes(t, redis, 2, { args: ['--node-ttl', '2500ms', '--cluster-sync', '1s'] });
   const rc = await redisClient(t, redis);
   const sid = randomId('frozen');
   await a.createSession(sid, { host: 'u1', participants: ['u1', 'u2'] });
