@@ -78,6 +78,16 @@ std::string Node::now_ms() const {
 
 void Node::start(std::function<void(std::error_code)> done) {
   on_start_ = std::move(done);
+  client_->on_connected([this] {
+    // Load the scripts before anything else is sent on this connection: an EVALSHA that met
+    // NOSCRIPT would be sent again after the commands behind it, out of order (a restore then
+    // ran after a join it had not seen and dropped it).
+    for (const auto* script :
+         {&scripts::join(), &scripts::leave(), &scripts::start(), &scripts::end(), &scripts::put(),
+          &scripts::remove(), &scripts::snapshot(), &scripts::restore()}) {
+      client_->call(ignore_reply, "SCRIPT", "LOAD", script->source());
+    }
+  });
   client_->on_disconnected([this](std::error_code ec) {
     link_dropped_ = true;  // the alive key may be gone with Redis: not a sign of this node's death
     log(2, "redis connection lost; signaling between nodes is suspended", ec.message());
@@ -196,7 +206,8 @@ void Node::join(std::string session_id, domain::Identity identity, std::string c
           finish({ErrorCode::session_not_found, nullptr, nullptr});
           return;
         }
-        if (ec) {  // Redis went away meanwhile
+        if (ec) {  // Redis went away meanwhile: the script may have run or not
+          doubtful_.insert(connection_id);
           finish(hub_->join(session_id, identity, connection_id, endpoint));
           return;
         }
@@ -208,6 +219,8 @@ void Node::join(std::string session_id, domain::Identity identity, std::string c
         }
         const auto previous = el[1].str;
         const auto seq = static_cast<std::uint64_t>(el[2].integer);
+        auto& seen = seen_seq_[session_id];
+        seen = std::max(seen, seq);
         if (auto record = record_from_fields(session_id, fields_of(el[5]), clock_.wall_now())) {
           hub_->apply_record(session_id, *record);
         }
@@ -372,22 +385,38 @@ void Node::restore_all(Done then) {
   std::map<std::string, std::vector<domain::LocalMember>> locals;
   for (auto& m : hub_->local_members())
     locals[m.session_id].push_back(std::move(m));
+  std::set<std::string> live;
+  for (const auto& [session, members] : locals) {
+    for (const auto& m : members)
+      live.insert(m.connection_id);
+  }
+  // Joins whose reply was lost and that are gone since: their entries, if written, are stale.
+  auto gone = std::make_shared<std::vector<std::string>>();
+  for (const auto& c : doubtful_) {
+    if (live.count(c) == 0) gone->push_back(c);
+  }
   const auto ts = now_ms();
   const auto prefix = options_.node_id + ":";
+  std::set<std::string> sessions;
   for (const auto& snap : hub_->snapshots()) {
+    sessions.insert(snap.session_id);
     if (snap.status == domain::Status::ended) continue;
     const auto fields = fields_of_record(snap);
+    const auto seen = seen_seq_.find(snap.session_id);
     std::vector<std::string> args{prefix,
                                   std::to_string(options_.ws_ttl.count()),
                                   keys::heartbeat_prefix(snap.session_id),
                                   ts,
                                   std::to_string(options_.heartbeat_ttl.count()),
                                   "0",
-                                  std::to_string(fields.size() * 2)};
+                                  std::to_string(seen == seen_seq_.end() ? 0 : seen->second),
+                                  std::to_string(fields.size() * 2),
+                                  std::to_string(gone->size())};
     for (const auto& [k, v] : fields) {
       args.push_back(k);
       args.push_back(v);
     }
+    args.insert(args.end(), gone->begin(), gone->end());
     std::uint64_t max_seq = 0;
     for (const auto& m : locals[snap.session_id]) {
       args.push_back(m.identity.user_id);
@@ -400,11 +429,17 @@ void Node::restore_all(Done then) {
                                      keys::peers(snap.session_id)};
     const std::vector<std::string_view> kv(k.begin(), k.end()), av(args.begin(), args.end());
     ++count->left;
-    client_->eval(scripts::restore(), kv, av, [this, count](std::error_code ec, const Reply& reply) {
-      if (ec) log(2, "cannot restore a session", ec.message() + " " + reply.str);
+    client_->eval(scripts::restore(), kv, av, [this, count, gone](std::error_code ec, const Reply& reply) {
+      if (ec) {
+        log(2, "cannot restore a session", ec.message() + " " + reply.str);
+      } else {
+        for (const auto& c : *gone)
+          doubtful_.erase(c);
+      }
       count->done();
     });
   }
+  std::erase_if(seen_seq_, [&](const auto& kv) { return sessions.count(kv.first) == 0; });
   count->done();
 }
 

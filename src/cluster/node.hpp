@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <system_error>
+#include <unordered_map>
 #include <unordered_set>
 
 #include <boost/asio/steady_timer.hpp>
@@ -136,6 +137,11 @@ class Node final : public domain::PresenceSink, public domain::ClusterPort {
   // No verdict on what is missing from Redis (dead nodes, departures) before this.
   std::atomic<domain::SteadyTime::rep> checks_from_{domain::SteadyTime::min().time_since_epoch().count()};
   domain::SteadyTime next_sync_{};
+  // Per session, the highest join seq this node has read in its join replies; and the connections
+  // whose join reply was lost (the script may or may not have run). restore() uses both to tell
+  // this node's stale entries from joins that reached Redis before it.
+  std::unordered_map<std::string, std::uint64_t> seen_seq_;
+  std::unordered_set<std::string> doubtful_;
 
   std::mutex pending_mu_;
   std::unordered_set<std::string> pending_;  // connections between their join script and the hub

@@ -108,25 +108,31 @@ return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2]), redis.ca
 
 const redis::Script& restore() {
   static const redis::Script s(R"lua(
-local nf = tonumber(ARGV[7])
-local first = 8 + nf
+local nf, nd = tonumber(ARGV[8]), tonumber(ARGV[9])
+local first = 10 + nf + nd
 if redis.call('EXISTS', KEYS[1]) == 0 and nf > 0 then
   local args = {}
-  for i = 8, 7 + nf do args[#args + 1] = ARGV[i] end
+  for i = 10, 9 + nf do args[#args + 1] = ARGV[i] end
   redis.call('HSET', KEYS[1], unpack(args))
 end
 if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HGET', KEYS[1], 'status') == 'ended' then return 0 end
 local seq = tonumber(redis.call('HGET', KEYS[1], 'joinSeq') or '0')
 if seq < tonumber(ARGV[6]) then redis.call('HSET', KEYS[1], 'joinSeq', ARGV[6]) end
+local known = tonumber(ARGV[7])
+local doubtful = {}
+for i = 10 + nf, 9 + nf + nd do doubtful[ARGV[i]] = true end
 local mine = {}
 for i = first, #ARGV, 3 do mine[ARGV[i]] = ARGV[i + 1] end
 local ws = redis.call('HGETALL', KEYS[2])
 for i = 1, #ws, 2 do
   local u, c = ws[i], ws[i + 1]
   if string.sub(c, 1, #ARGV[1]) == ARGV[1] and mine[u] ~= c then
-    redis.call('HDEL', KEYS[2], u)
-    redis.call('HDEL', KEYS[3], u)
-    redis.call('DEL', ARGV[3] .. u)
+    local s = tonumber(string.match(redis.call('HGET', KEYS[3], u) or '', '^(%d+)|') or '0')
+    if s <= known or doubtful[c] then
+      redis.call('HDEL', KEYS[2], u)
+      redis.call('HDEL', KEYS[3], u)
+      redis.call('DEL', ARGV[3] .. u)
+    end
   end
 end
 for i = first, #ARGV, 3 do

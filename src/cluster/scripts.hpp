@@ -28,10 +28,14 @@ const redis::Script& remove();
 // KEYS: dir, ws, peers. Returns {HGETALL dir, HGETALL ws, HGETALL peers} at one point in time.
 const redis::Script& snapshot();
 // KEYS: dir, ws, peers. ARGV: "<node-id>:", ws TTL s, heartbeat key prefix, heartbeat value,
-// heartbeat TTL s, max local seq, N, then N directory field/value arguments, then
-// (userId, connectionId, peers value) for each local participant. After Redis lost its data or
-// this node lost Redis: writes the entry if absent, drops this node's stale connections, writes
-// its live ones where the user has no entry.
+// heartbeat TTL s, max local seq, known seq, NF, ND, then NF directory field/value arguments, then
+// ND doubtful connection ids, then (userId, connectionId, peers value) for each local participant.
+// After Redis lost its data or this node lost Redis: writes the entry if absent, drops this
+// node's stale connections, writes its live ones where the user has no entry. An entry of this
+// node that is not in the local list is stale when its join seq is at most "known seq" (the
+// highest seq this node has seen in its join replies) or its connection id is doubtful (a join
+// whose reply was lost, no longer connected); a newer one is a join that reached Redis before
+// this script but whose reply the node has not read yet, and it stays.
 const redis::Script& restore();
 
 }  // namespace sig::cluster::scripts

@@ -166,9 +166,11 @@ TEST_F(ClusterScriptsTest, RestoreWritesTheNodesConnectionsAndDropsItsStaleOnes)
                                     {"createdAt", "2026-11-24T10:00:00.000Z"},
                                     {"startedAt", "2026-11-24T10:00:01.000Z"}},
                                    domain::WallTime{});
-  std::vector<std::string> args{"n1:", "1800", keys::heartbeat_prefix("s"), "1795000000001", "45", "7"};
+  // Max local seq 7; the node has seen join replies up to seq 7; no doubtful connection.
+  std::vector<std::string> args{"n1:", "1800", keys::heartbeat_prefix("s"), "1795000000001", "45", "7", "7"};
   const auto fields = cluster::fields_of_record(snap);
   args.push_back(std::to_string(fields.size() * 2));
+  args.emplace_back("0");
   for (const auto& [k, v] : fields) {
     args.push_back(k);
     args.push_back(v);
@@ -184,6 +186,7 @@ TEST_F(ClusterScriptsTest, RestoreWritesTheNodesConnectionsAndDropsItsStaleOnes)
   EXPECT_EQ(cmd({"GET", keys::heartbeat("s", "a")}).str, "1795000000001");
   // Later: another node's connection for b, and a stale n1 entry for c; restore again.
   cmd({"HSET", keys::ws("s"), "b", "n2:5", "c", "n1:9"});
+  cmd({"HSET", keys::peers("s"), "b", "6|B", "c", "5|C"});
   EXPECT_EQ(eval(cluster::scripts::restore(), k, args).integer, 1);
   EXPECT_EQ(cmd({"HGET", keys::ws("s"), "b"}).str, "n2:5") << "other nodes' entries stay";
   EXPECT_TRUE(cmd({"HGET", keys::ws("s"), "c"}).is_nil()) << "this node's stale entry goes";
@@ -191,4 +194,42 @@ TEST_F(ClusterScriptsTest, RestoreWritesTheNodesConnectionsAndDropsItsStaleOnes)
   cmd({"HSET", keys::dir("s"), "hostUserId", "b"});
   eval(cluster::scripts::restore(), k, args);
   EXPECT_EQ(cmd({"HGET", keys::dir("s"), "hostUserId"}).str, "b");
+}
+
+// A join of this node that reached Redis just before the restore script (its reply not read yet
+// when the node built the script's arguments) must survive it; a stale entry must not.
+TEST_F(ClusterScriptsTest, RestoreKeepsAJoinNewerThanWhatTheNodeHasSeen) {
+  cmd({"HSET", keys::dir("s"), "participants",
+       R"([{"userId":"a"},{"userId":"b"},{"userId":"c"},{"userId":"d"}])"});
+  join("a", "n1:1", "", 6);                                    // seq 1, seen by the node
+  join("b", "n1:2", "", 6);                                    // seq 2, seen; n1:2 has left since
+  ASSERT_EQ(join("c", "n1:3", "", 6).elements[2].integer, 3);  // seq 3, reply not read yet
+  join("d", "n1:4", "", 6);                                    // seq 4: its reply was lost, and it left
+  const auto restore = [&](std::string_view known, std::initializer_list<std::string_view> doubtful) {
+    std::vector<std::string> args{"n1:",
+                                  "1800",
+                                  keys::heartbeat_prefix("s"),
+                                  "1795000000001",
+                                  "45",
+                                  "1",
+                                  std::string(known),
+                                  "0",
+                                  std::to_string(doubtful.size())};
+    for (auto c : doubtful)
+      args.emplace_back(c);
+    for (const auto& x : {"a", "n1:1", "1|A"})
+      args.emplace_back(x);
+    const std::vector<std::string> k{keys::dir("s"), keys::ws("s"), keys::peers("s")};
+    return eval(cluster::scripts::restore(), k, args).integer;
+  };
+  EXPECT_EQ(restore("2", {"n1:4"}), 1);
+  EXPECT_EQ(cmd({"HGET", keys::ws("s"), "a"}).str, "n1:1");
+  EXPECT_TRUE(cmd({"HGET", keys::ws("s"), "b"}).is_nil()) << "seen and gone: stale";
+  EXPECT_TRUE(cmd({"HGET", keys::peers("s"), "b"}).is_nil());
+  EXPECT_EQ(cmd({"HGET", keys::ws("s"), "c"}).str, "n1:3") << "newer than seen: a join in flight";
+  EXPECT_EQ(cmd({"HGET", keys::peers("s"), "c"}).str, "3|c");
+  EXPECT_TRUE(cmd({"HGET", keys::ws("s"), "d"}).is_nil()) << "doubtful and gone: stale";
+  // Once the node has read c's reply (seen 4) and c has left too, c's entry goes.
+  EXPECT_EQ(restore("4", {}), 1);
+  EXPECT_TRUE(cmd({"HGET", keys::ws("s"), "c"}).is_nil());
 }
