@@ -128,7 +128,31 @@ bool AdminApi::authorised(const HttpRequest& request) const {
          CRYPTO_memcmp(header.data(), admin_key_.data(), header.size()) == 0;
 }
 
-HttpResponse AdminApi::handle(const HttpRequest& request) {
+void AdminApi::handle(HttpRequest request, Respond respond) {
+  constexpr std::string_view kSessions = "/api/sessions/";
+  const auto path = protocol::split_target(request.target).path;
+  if (cluster_ == nullptr || !path.starts_with(kSessions) || !authorised(request)) {
+    respond(answer(request));
+    return;
+  }
+  std::string session_id(first_segment(path.substr(kSessions.size())).first);
+  if (session_id.empty() || session_id.size() > 256) {
+    respond(answer(request));
+    return;
+  }
+  const bool read_only = request.method == "GET" || request.method == "HEAD";
+  auto req = std::make_shared<HttpRequest>(std::move(request));
+  cluster_->refresh(std::move(session_id), [this, req, read_only, respond = std::move(respond)]() mutable {
+    auto r = answer(*req);
+    if (read_only || r.status >= 400) {
+      respond(std::move(r));
+      return;
+    }
+    cluster_->flush([r = std::move(r), respond = std::move(respond)]() mutable { respond(std::move(r)); });
+  });
+}
+
+HttpResponse AdminApi::answer(const HttpRequest& request) {
   const auto target = protocol::split_target(request.target);
   const std::string_view path = target.path;
   const bool get = request.method == "GET" || request.method == "HEAD";

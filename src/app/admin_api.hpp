@@ -7,6 +7,7 @@
 #include <string>
 
 #include "auth/jwt.hpp"
+#include "domain/cluster_port.hpp"
 #include "domain/hub.hpp"
 #include "net/http_types.hpp"
 
@@ -24,7 +25,14 @@ class AdminApi final : public net::HttpHandler {
   AdminApi(domain::Hub& hub, std::string admin_key, std::function<std::string()> metrics,
            std::optional<DevMode> dev = std::nullopt);
 
-  net::HttpResponse handle(const net::HttpRequest& request) override;
+  // With a shared store (several nodes), a call on /api/sessions/{id} first re-reads that session
+  // from the store, and a call that changes it answers once the store has applied the change: any
+  // node then answers alike, also for what the platform wrote into the store directly.
+  void set_cluster(domain::ClusterPort* cluster) noexcept { cluster_ = cluster; }
+
+  void handle(net::HttpRequest request, Respond respond) override;
+  // The answer from this node's copy, at once (what handle() gives on a single node).
+  net::HttpResponse answer(const net::HttpRequest& request);
   void set_ready(bool ready) noexcept { ready_ = ready; }
 
  private:
@@ -37,6 +45,7 @@ class AdminApi final : public net::HttpHandler {
   std::function<std::string()> metrics_;
   std::optional<DevMode> dev_;
   std::atomic<bool> ready_{false};
+  domain::ClusterPort* cluster_ = nullptr;
 };
 
 // The JSON of GET /api/sessions/{id}.

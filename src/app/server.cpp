@@ -194,6 +194,8 @@ int run_server(const Config& config) {
       },
       dev);
 
+  if (node) admin.set_cluster(node.get());
+
   net::StaticFiles static_files;
   if (!config.web_root.empty()) static_files.load(config.web_root);
 

@@ -298,13 +298,32 @@ void Node::on_session_message(const std::string& channel, const std::string& mes
   }
 }
 
-void Node::load_session(const std::string& session_id, Done then) {
+void Node::refresh(std::string session_id, std::function<void()> done) {
+  if (!client_->connected()) {
+    done();
+    return;
+  }
+  load_session(session_id, std::move(done), true);
+}
+
+void Node::flush(std::function<void()> done) {
+  // Commands on the link run in order: once this PING is answered, every write before it is done.
+  client_->call([done = std::move(done)](std::error_code, const Reply&) { done(); }, "PING");
+}
+
+void Node::load_session(const std::string& session_id, Done then, bool absent_means_deleted) {
   client_->eval(
       scripts::snapshot(), {keys::dir(session_id), keys::ws(session_id), keys::peers(session_id)}, {},
-      [this, session_id, then = std::move(then)](std::error_code ec, const Reply& reply) {
+      [this, session_id, absent_means_deleted, then = std::move(then)](std::error_code ec,
+                                                                       const Reply& reply) {
         if (!ec && reply.is_array() && reply.elements.size() == 3) {
           std::uint64_t join_seq = 0;
           const auto dir = fields_of(reply.elements[0]);
+          // Gone from the store (deleted there directly): drop this node's copy too, unless the
+          // store may have just lost its data and not been written again yet.
+          if (dir.empty() && absent_means_deleted && settled() && hub_->has_session(session_id)) {
+            hub_->apply_deleted(session_id);
+          }
           if (auto record = record_from_fields(session_id, dir, clock_.wall_now(), &join_seq)) {
             hub_->apply_record(session_id, *record);
             std::set<std::string> local;

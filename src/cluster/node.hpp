@@ -77,6 +77,8 @@ class Node final : public domain::PresenceSink, public domain::ClusterPort {
   void join(std::string session_id, domain::Identity identity, std::string connection_id,
             std::weak_ptr<domain::Endpoint> endpoint, JoinDone done) override;
   void relay(std::string_view session_id, std::string_view connection_id, domain::Payload message) override;
+  void refresh(std::string session_id, std::function<void()> done) override;
+  void flush(std::function<void()> done) override;
 
   // domain::PresenceSink
   void connected(std::string_view, std::string_view, std::string_view) override {}
@@ -95,7 +97,7 @@ class Node final : public domain::PresenceSink, public domain::ClusterPort {
   void on_started_link(std::error_code ec);
   void on_node_message(const std::string& message);
   void on_session_message(const std::string& channel, const std::string& message);
-  void load_session(const std::string& session_id, Done then = {});
+  void load_session(const std::string& session_id, Done then = {}, bool absent_means_deleted = false);
   void full_sync(Done then = {});
   void restore_all(Done then = {});
   void housekeeping();

@@ -21,6 +21,14 @@ class ClusterPort {
                     std::weak_ptr<Endpoint> endpoint, JoinDone done) = 0;
   // Sends an already built message to a connection of another node (fire-and-forget).
   virtual void relay(std::string_view session_id, std::string_view connection_id, Payload message) = 0;
+  // Re-reads one session from the shared store into the hub (creating, updating or removing this
+  // node's copy), so the admin API answers with what the store holds, also for a session another
+  // node or the platform's backend wrote. `done` runs once, later, on another thread; also when
+  // the store cannot be reached (the copy then stays as it was).
+  virtual void refresh(std::string session_id, std::function<void()> done) = 0;
+  // `done` runs once every write this node has sent to the store so far has been applied there
+  // (or has failed), so an admin call answers only when any node would read its result.
+  virtual void flush(std::function<void()> done) = 0;
 };
 
 }  // namespace sig::domain

@@ -110,12 +110,19 @@ void HttpConnection::on_read(error_code ec, std::size_t /*bytes*/) {
   request.target = std::string(req.target());
   request.authorization = std::string(req[http::field::authorization]);
   request.body = std::move(req.body());
-  auto answer = context_.http.handle(request);
-  auto res = make_response(answer.status, req.version(), req.keep_alive(), answer.content_type,
-                           std::move(answer.body));
-  for (const auto& [name, value] : answer.headers)
-    res.set(name, value);
-  write(std::move(res));
+  // The handler may answer later, from another thread: the answer comes back to this strand.
+  stream_.expires_after(context_.options.http_timeout);
+  context_.http.handle(std::move(request), [self = shared_from_this(), version = req.version(),
+                                            keep_alive = req.keep_alive()](HttpResponse answer) {
+    asio::dispatch(
+        self->stream_.get_executor(), [self, version, keep_alive, answer = std::move(answer)]() mutable {
+          auto res =
+              make_response(answer.status, version, keep_alive, answer.content_type, std::move(answer.body));
+          for (const auto& [name, value] : answer.headers)
+            res.set(name, value);
+          self->write(std::move(res));
+        });
+  });
 }
 
 // The opening handshake (RFC 6455 4.2.2); after the 101 the socket goes to a WsConnection.

@@ -1,5 +1,6 @@
 #pragma once
 // Plain request and response values, so routing is a pure function testable without a socket.
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -23,9 +24,11 @@ struct HttpResponse {
 
 class HttpHandler {
  public:
+  using Respond = std::function<void(HttpResponse)>;
   virtual ~HttpHandler() = default;
-  // Called on a network thread; must not block.
-  virtual HttpResponse handle(const HttpRequest& request) = 0;
+  // Called on a network thread; must not block. Calls respond exactly once: before returning or
+  // later, from any thread (e.g. after a round trip to a shared store).
+  virtual void handle(HttpRequest request, Respond respond) = 0;
 };
 
 }  // namespace sig::net

@@ -284,3 +284,40 @@ test('a directory entry written straight into Redis by the platform is served by
     assert.deepEqual(got.json.participants.map((p) => [p.userId, p.displayName, p.connected]), [['u1', 'One', true], ['u2', 'Two', true]]);
   }
 });
+
+test('the admin API reads Redis: any node answers at once with what another node or the platform just wrote', { skip: skipWithoutRedis }, async (t) => {
+  const redis = await startRedis(t);
+  // No periodic re-read within the test: every answer below has to come from Redis itself.
+  const [a, b] = await startNodes(t, redis, 2, { args: ['--cluster-sync', '600s'] });
+  const rc = await redisClient(t, redis);
+  const sid = randomId('readthrough');
+
+  // Written on a, read on b right away.
+  assert.equal((await a.createSession(sid, { host: 'u1', participants: ['u1', 'u2'] })).status, 201);
+  let got = await b.getSession(sid);
+  assert.equal(got.status, 200);
+  assert.deepEqual(got.json.participants.map((p) => p.userId), ['u1', 'u2']);
+  assert.equal((await a.admin('POST', `/api/sessions/${sid}/start`)).status, 200);
+  assert.equal((await b.getSession(sid)).json.status, 'started');
+  assert.equal((await b.admin('PUT', `/api/sessions/${sid}/participants/u3`, { displayName: 'Three' })).status, 200);
+  assert.deepEqual((await a.getSession(sid)).json.participants.map((p) => p.userId), ['u1', 'u2', 'u3']);
+
+  // Written into Redis by the platform (no event is published): both nodes answer with it.
+  const direct = randomId('platform');
+  await rc.cmd('HSET', `session:dir:${direct}`, 'hostUserId', 'p1', 'participants',
+    JSON.stringify([{ userId: 'p1', displayName: 'P one' }]), 'status', 'waiting', 'createdAt', new Date().toISOString());
+  for (const s of [a, b]) {
+    got = await s.getSession(direct);
+    assert.equal(got.status, 200, `GET on ${s.nodeId}`);
+    assert.deepEqual(got.json.participants, [{ userId: 'p1', displayName: 'P one', connected: false }]);
+  }
+  await rc.cmd('HSET', `session:dir:${direct}`, 'participants',
+    JSON.stringify([{ userId: 'p1', displayName: 'P one' }, { userId: 'p2', displayName: 'P two' }]));
+  assert.deepEqual((await a.getSession(direct)).json.participants.map((p) => p.userId), ['p1', 'p2']);
+  await rc.cmd('DEL', `session:dir:${direct}`);
+  for (const s of [a, b]) assert.equal((await s.getSession(direct)).status, 404, `GET on ${s.nodeId} after DEL`);
+
+  // Deleted through b: gone for a at once.
+  assert.equal((await b.admin('DELETE', `/api/sessions/${sid}`)).status, 204);
+  assert.equal((await a.getSession(sid)).status, 404);
+});

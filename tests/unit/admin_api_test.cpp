@@ -20,7 +20,7 @@ class AdminTest : public ::testing::Test {
     r.target = std::move(target);
     r.body = std::move(body);
     if (!key.empty()) r.authorization = "Bearer " + key;
-    return api.handle(r);
+    return api.answer(r);
   }
 
   static constexpr const char* kSpec =
@@ -43,7 +43,7 @@ TEST_F(AdminTest, RequiresTheKey) {
 TEST_F(AdminTest, WithoutAKeyEverythingIsRefused) {
   app::AdminApi closed(hub, "", nullptr);
   net::HttpRequest r{"GET", "/api/sessions/s1", "Bearer ", ""};
-  EXPECT_EQ(closed.handle(r).status, 401U);
+  EXPECT_EQ(closed.answer(r).status, 401U);
 }
 
 TEST_F(AdminTest, PutCreatesThenReplaces) {
@@ -127,7 +127,7 @@ TEST_F(AdminTest, DevModeHandsOutTokensForListedUsersOnly) {
   app::AdminApi dev_api(hub, "k", nullptr, app::DevMode{&signer, "s1"});
   ASSERT_EQ(call("PUT", "/api/sessions/s1", kSpec).status, 201U);
   net::HttpRequest r{"GET", "/dev/token?userId=b", "", ""};
-  const auto answer = dev_api.handle(r);
+  const auto answer = dev_api.answer(r);
   ASSERT_EQ(answer.status, 200U);
   const auto body = json::parse(answer.body);
   EXPECT_EQ(body["sessionId"], "s1");
@@ -140,5 +140,5 @@ TEST_F(AdminTest, DevModeHandsOutTokensForListedUsersOnly) {
   EXPECT_FALSE(v.verify(body["token"].get<std::string>(), now, claims));
   EXPECT_EQ(claims.subject, "b");
   r.target = "/dev/token?userId=zed";
-  EXPECT_EQ(dev_api.handle(r).status, 404U);
+  EXPECT_EQ(dev_api.answer(r).status, 404U);
 }
