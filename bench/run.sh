@@ -3,6 +3,7 @@
 #
 #   bench/run.sh            # the whole suite, a few minutes
 #   QUICK=1 bench/run.sh    # shorter steps, smaller hold series (a minute or two)
+#   SYSTEMS="server redis" RESULTS=/tmp/r BENCH_MD=/tmp/r/B.md bench/run.sh   # a subset, elsewhere
 #
 # What it runs (every load is bounded in count and time and targets 127.0.0.1 only):
 #   1. relay sweep: open-loop offered rates, same clients, against the server, the floor relay
@@ -13,6 +14,9 @@
 #   3. hold: idle connections with heartbeats, RSS per connection, for each count of HOLD_SERIES,
 #      against the server and peerjs-server (and the floor, for scale);
 #   4. the micro-benchmarks (micro-bench), when built.
+# Systems: server (embedded store), redis (one node with --redis), cluster (two nodes sharing one
+# redis-server; the members of each session spread over both), floor, peerjs. redis-server is
+# started here on a free port with no persistence (skipped, with a note, when it is missing).
 # The server and the load tool are pinned to different cores when taskset exists (SERVER_CPU,
 # LOAD_CPU): with 2 cores that gives each one core.
 set -euo pipefail
@@ -39,6 +43,8 @@ JOIN_RATE=${JOIN_RATE:-500}
 JOIN_DURATION=${JOIN_DURATION:-5}
 JOIN_HOLD_MS=${JOIN_HOLD_MS:-1000}
 HOLD_SERIES=${HOLD_SERIES:-"1000 5000 10000 19000"}
+STORE_HOLD_SERIES=${STORE_HOLD_SERIES:-"1000 19000"}  # for redis and cluster
+REDIS_BIN=${REDIS_BIN:-/usr/bin/redis-server}
 HOLD_DURATION=${HOLD_DURATION:-4}
 HOLD_HB_MS=${HOLD_HB_MS:-5000}
 SOURCE_ADDRS=${SOURCE_ADDRS:-4}
@@ -47,6 +53,7 @@ BENCH_MD=${BENCH_MD:-$root/BENCHMARKS.md}
 if [ "$QUICK" = 1 ]; then
   STEP_WARMUP=0.5 STEP_DURATION=1 STEP_GAP=0.5 SWEEPS=1 HALF_DURATION=3 JOIN_DURATION=3 HOLD_DURATION=2 REPEATS=1
   HOLD_SERIES=${QUICK_HOLD_SERIES:-"1000 5000"}
+  STORE_HOLD_SERIES=${QUICK_STORE_HOLD_SERIES:-"1000"}
 fi
 SECRET="bench-secret-$$"
 ADMIN_KEY="bench-admin-$$"
@@ -94,14 +101,66 @@ wait_port() {  # wait_port <log> <pid>: prints the port of the "listening" line
   return 1
 }
 
-SYS_PID=""
+free_port() {
+  node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'
+}
+
+SYS_PID=""     # the process whose RSS and CPU the tool samples (node 1)
 SYS_PORT=""
-start_system() {  # start_system server|floor|peerjs
+SYS_TARGETS="" # host:port list for --targets
+SYS_EXTRA=""   # more processes of the system (node 2, redis-server), for --extra-pids
+SYS_PIDS=()
+REDIS_URL=""
+start_redis() {
+  local port log=$tmp/redis.log
+  port=$(free_port)
+  rm -f "$log"  # the child truncates it only once it runs: a stale "Ready" line must not be read
+  pin "$SERVER_CPU" "$REDIS_BIN" --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp" \
+    --daemonize no >"$log" 2>&1 &
+  local pid=$!
+  pids+=("$pid")
+  SYS_PIDS+=("$pid")
+  SYS_EXTRA=${SYS_EXTRA:+$SYS_EXTRA,}$pid
+  for _ in $(seq 200); do
+    grep -q 'Ready to accept connections' "$log" 2>/dev/null && break
+    kill -0 "$pid" 2>/dev/null || { echo "run.sh: redis-server did not start" >&2; tail -5 "$log" >&2; return 1; }
+    sleep 0.05
+  done
+  REDIS_URL="redis://127.0.0.1:$port"
+}
+start_node() {  # start_node <log> [--redis url]: sets NODE_PID, NODE_PORT
+  local log=$1
+  shift
+  rm -f "$log"  # likewise: wait_port must not read the previous run's port
+  pin "$SERVER_CPU" "$SERVER" --listen 127.0.0.1 --port 0 --threads "$SERVER_THREADS" --jwt-secret "$SECRET" \
+    --admin-key "$ADMIN_KEY" --rate-limit 0 --max-participants 6 --heartbeat-timeout 60s "$@" >"$log" 2>&1 &
+  NODE_PID=$!
+  pids+=("$NODE_PID")
+  SYS_PIDS+=("$NODE_PID")
+  NODE_PORT=$(wait_port "$log" "$NODE_PID")
+}
+start_system() {  # start_system server|redis|cluster|floor|peerjs
   local log=$tmp/$1.log
+  SYS_PIDS=()
+  SYS_EXTRA=""
+  rm -f "$log"
   case $1 in
-    server)
-      pin "$SERVER_CPU" "$SERVER" --listen 127.0.0.1 --port 0 --threads "$SERVER_THREADS" --jwt-secret "$SECRET" \
-        --admin-key "$ADMIN_KEY" --rate-limit 0 --max-participants 6 --heartbeat-timeout 60s >"$log" 2>&1 &
+    server | redis | cluster)
+      local store=()
+      if [ "$1" != server ]; then
+        start_redis
+        store=(--redis "$REDIS_URL")
+      fi
+      start_node "$log" "${store[@]}"
+      SYS_PID=$NODE_PID
+      SYS_PORT=$NODE_PORT
+      SYS_TARGETS=127.0.0.1:$NODE_PORT
+      if [ "$1" = cluster ]; then
+        start_node "$tmp/$1-2.log" "${store[@]}"
+        SYS_TARGETS=$SYS_TARGETS,127.0.0.1:$NODE_PORT
+        SYS_EXTRA=$SYS_EXTRA,$NODE_PID
+      fi
+      return 0
       ;;
     floor)
       pin "$SERVER_CPU" "$FLOOR" --listen 127.0.0.1 --port 0 --threads "$SERVER_THREADS" >"$log" 2>&1 &
@@ -112,22 +171,27 @@ start_system() {  # start_system server|floor|peerjs
   esac
   SYS_PID=$!
   pids+=("$SYS_PID")
+  SYS_PIDS=("$SYS_PID")
   SYS_PORT=$(wait_port "$log" "$SYS_PID")
+  SYS_TARGETS=127.0.0.1:$SYS_PORT
 }
 stop_system() {
-  kill "$SYS_PID" 2>/dev/null || true
-  wait "$SYS_PID" 2>/dev/null || true
+  for p in "${SYS_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${SYS_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  SYS_PIDS=()
 }
 
-proto_of() { case $1 in server) echo signaling ;; *) echo "$1" ;; esac; }
+proto_of() { case $1 in server | redis | cluster) echo signaling ;; *) echo "$1" ;; esac; }
 
 load() {  # load <system> <label> <args...>: runs the tool, appends its JSON line to raw.jsonl
   local sys=$1 label=$2
   shift 2
   local out=$tmp/$label.out
-  if ! (pin "$LOAD_CPU" timeout 300 "$LOAD" --protocol "$(proto_of "$sys")" --targets "127.0.0.1:$SYS_PORT" \
+  local store=()
+  case $sys in redis | cluster) store=(--admin-first-only --extra-pids "$SYS_EXTRA") ;; esac
+  if ! (pin "$LOAD_CPU" timeout 300 "$LOAD" --protocol "$(proto_of "$sys")" --targets "$SYS_TARGETS" \
     --jwt-secret "$SECRET" --admin-key "$ADMIN_KEY" --server-pid "$SYS_PID" --threads "$LOAD_THREADS" \
-    --source-addrs "$SOURCE_ADDRS" --label "$sys/$label" "$@" >"$out" 2>&1); then
+    --source-addrs "$SOURCE_ADDRS" --label "$sys/$label" "${store[@]}" "$@" >"$out" 2>&1); then
     echo "run.sh: $sys/$label: signaling-load failed:" >&2
     tail -20 "$out" >&2
   fi
@@ -152,6 +216,7 @@ echo "== machine"
   echo "loadavg=$(cut -d' ' -f1-3 /proc/loadavg)"
   echo "commit=$(cat .commit 2>/dev/null || git rev-parse --short HEAD 2>/dev/null || echo unknown)"
   echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "redis=$([ -x "$REDIS_BIN" ] && "$REDIS_BIN" --version | grep -o 'v=[0-9.]*' | cut -d= -f2 || echo none)"
   echo "server_threads=$SERVER_THREADS"
   echo "load_threads=$LOAD_THREADS"
   echo "pinning=$(command -v taskset >/dev/null && echo "server cpu $SERVER_CPU, load cpu $LOAD_CPU" || echo none)"
@@ -162,17 +227,22 @@ echo "== machine"
 cat "$RESULTS/machine.txt"
 
 step_args=(--warmup "$STEP_WARMUP" --duration "$STEP_DURATION" --gap "$STEP_GAP")
+SYSTEMS=${SYSTEMS:-"floor server redis cluster peerjs"}
+if [ ! -x "$REDIS_BIN" ]; then
+  echo "run.sh: $REDIS_BIN missing (apt-get install redis-server): the redis and cluster systems are skipped" >&2
+  SYSTEMS=$(echo "$SYSTEMS" | sed 's/redis//; s/cluster//')
+fi
 # Sweeps first, the systems interleaved, SWEEPS rounds: the noise of the shared machine only ever
 # lowers a maximum, so the report quotes each system's best round.
 for round in $(seq "$SWEEPS"); do
-  for sys in floor server peerjs; do
+  for sys in $SYSTEMS; do
     echo "== relay sweep $round: $sys"
     start_system "$sys"
     load "$sys" "relay-sweep-$round" --mode relay --clients "$RELAY_CLIENTS" --rates "$RELAY_RATES" "${step_args[@]}"
     stop_system
   done
 done
-for sys in floor server peerjs; do
+for sys in $SYSTEMS; do
   max=$(json_get_best "$sys/relay-sweep" 'r.max_sustained_rate')
   half=$(node -p "Math.max(100, Math.round($max / 2))")
   start_system "$sys"
@@ -189,7 +259,9 @@ for sys in floor server peerjs; do
     done
   fi
   stop_system
-  for n in $HOLD_SERIES; do
+  series=$HOLD_SERIES
+  case $sys in redis | cluster) series=$STORE_HOLD_SERIES ;; esac
+  for n in $series; do
     echo "== hold $n: $sys"
     start_system "$sys"  # a fresh process per count, so RSS is not what an earlier run left
     sleep 0.5

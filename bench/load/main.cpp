@@ -81,6 +81,28 @@ double cpu_seconds(int pid) {
   return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+// Summed over the system under test: the server and its --extra-pids (a second node, redis-server).
+long system_rss_kb(const Options& o) {
+  long total = rss_kb(o.server_pid);
+  if (total < 0) return -1;
+  for (const int pid : o.extra_pids) {
+    const long kb = rss_kb(pid);
+    if (kb < 0) return -1;
+    total += kb;
+  }
+  return total;
+}
+double system_cpu_seconds(const Options& o) {
+  double total = cpu_seconds(o.server_pid);
+  if (total < 0) return -1;
+  for (const int pid : o.extra_pids) {
+    const double s = cpu_seconds(pid);
+    if (s < 0) return -1;
+    total += s;
+  }
+  return total;
+}
+
 // The soft descriptor limit of another process (/proc/<pid>/limits); 0 when unknown.
 long proc_nofile_limit(int pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/limits");
@@ -298,7 +320,7 @@ int run(Options& o) {
   }
 
   nlohmann::json rss;
-  rss["baseline_kb"] = rss_kb(o.server_pid);
+  rss["baseline_kb"] = system_rss_kb(o);
   const std::int64_t t_setup = now_ns();
   if (o.protocol == Protocol::signaling) {
     std::vector<std::unique_ptr<AdminClient>> admins;
@@ -327,7 +349,7 @@ int run(Options& o) {
     }
   }
   const double setup_s = static_cast<double>(now_ns() - t_setup) / 1e9;
-  rss["after_sessions_kb"] = rss_kb(o.server_pid);
+  rss["after_sessions_kb"] = system_rss_kb(o);
 
   const std::size_t id_width = o.prefix.size() + 9;
   const Templates templates(o.protocol, id_width, o.sdp_sizes, o.ice_size);
@@ -379,7 +401,7 @@ int run(Options& o) {
     connect_failed += b;
   }
   const double connect_s = static_cast<double>(now_ns() - t_setup) / 1e9 - setup_s;
-  rss["connected_kb"] = rss_kb(o.server_pid);
+  rss["connected_kb"] = system_rss_kb(o);
 
   const std::int64_t t0 = now_ns() + 300'000'000;
   const Schedule schedule = make_schedule(o, t0);
@@ -397,13 +419,13 @@ int run(Options& o) {
   for (std::size_t i = 0; i < schedule.steps.size(); ++i) {
     const auto& w = schedule.steps[i];
     sleep_until_ns(w.measure_start);
-    const double s0 = cpu_seconds(o.server_pid), l0 = loader_cpu();
+    const double s0 = system_cpu_seconds(o), l0 = loader_cpu();
     const std::int64_t ts0 = now_ns();
     const std::int64_t sample_at = o.mode == Mode::hold ? w.measure_end - 300'000'000 : w.measure_end;
     sleep_until_ns(sample_at);
     const double secs = static_cast<double>(now_ns() - ts0) / 1e9;
-    if (o.mode == Mode::hold) rss["held_kb"] = rss_kb(o.server_pid);
-    cpu_server[i] = {s0 >= 0 ? (cpu_seconds(o.server_pid) - s0) / secs : -1, secs};
+    if (o.mode == Mode::hold) rss["held_kb"] = system_rss_kb(o);
+    cpu_server[i] = {s0 >= 0 ? (system_cpu_seconds(o) - s0) / secs : -1, secs};
     cpu_loader[i] = {(loader_cpu() - l0) / secs, secs};
   }
 
@@ -429,7 +451,7 @@ int run(Options& o) {
   }
   if (o.mode == Mode::hold && o.server_pid > 0) {
     std::this_thread::sleep_for(std::chrono::seconds(1));
-    rss["after_close_kb"] = rss_kb(o.server_pid);
+    rss["after_close_kb"] = system_rss_kb(o);
   }
   if (o.protocol == Protocol::signaling && o.cleanup) {
     try {
@@ -471,6 +493,7 @@ int run(Options& o) {
   out["bytes_received"] = stats.bytes_received;
   out["fd_limit_hit"] = stats.fd_limit;
   out["server_pid"] = o.server_pid;
+  out["extra_pids"] = o.extra_pids;
   out["rss"] = rss;
   out["client_process_failed"] = child_failed;
 
@@ -659,6 +682,10 @@ int main(int argc, char** argv) {
   app.add_option("--join-sessions", o.join_sessions, "join: sessions to rotate over (0: auto)");
   app.add_option("--hb-interval-ms", o.hb_interval_ms, "hold: heartbeat interval per connection");
   app.add_option("--server-pid", o.server_pid, "server process to sample (VmRSS, CPU)");
+  app.add_option("--extra-pids", o.extra_pids,
+                 "more processes of the system under test (a second node, redis-server), comma-separated: "
+                 "their VmRSS and CPU are added to the server's")
+      ->delimiter(',');
   app.add_option("--prefix", o.prefix, "id prefix of sessions and participants (default: random)");
   app.add_flag("--no-cleanup", no_cleanup, "keep the sessions (no DELETE at the end)");
   app.add_option("--json-out", o.json_out, "also append the JSON line to this file");

@@ -19,8 +19,14 @@ const machine = Object.fromEntries(
     .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
 );
 const get = (label) => runs.filter((r) => r.label === label).pop();
-const systems = ["server", "floor", "peerjs"];
-const names = { server: "signaling-server", floor: "floor relay", peerjs: "peerjs-server" };
+const systems = ["server", "redis", "cluster", "floor", "peerjs"];
+const names = {
+  server: "signaling-server",
+  redis: "signaling-server + Redis",
+  cluster: "2 nodes + Redis",
+  floor: "floor relay",
+  peerjs: "peerjs-server",
+};
 
 const f0 = (v) => (v === undefined || v === null || Number.isNaN(v) ? "n/a" : Math.round(v).toLocaleString("en-US"));
 const f1 = (v) => (v === undefined || v === null || Number.isNaN(v) ? "n/a" : Number(v).toFixed(1));
@@ -112,7 +118,7 @@ const gp = (name, body) => {
     `set terminal pngcairo size 900,560 font "DejaVu Sans,10"\nset output "${path.join(dir, name)}.png"\nset grid\nset key left top\n${body}\n`,
   );
 };
-const col = { server: "#1f77b4", floor: "#2ca02c", peerjs: "#d62728" };
+const col = { server: "#1f77b4", redis: "#9467bd", cluster: "#ff7f0e", floor: "#2ca02c", peerjs: "#d62728" };
 gp(
   "latency-vs-rate",
   `set title "Relay latency vs offered rate (open loop, ${machine.step || ""})"
@@ -175,6 +181,28 @@ targets.push([
   "≤ 4 KB server RSS per idle participant holding 19,000",
   sh ? `${f0(perConn(sh))} B per connection at ${f0(sh.hold.connections)} connections` : "not measured",
   sh ? (shOk && perConn(sh) <= 4096 ? "met" : shOk ? "not met" : "not measured at 19,000") : "not measured",
+]);
+const rRate = maxRate("redis");
+targets.push([
+  "with Redis, relay between participants of one node ≥ 0.9 × embedded",
+  rRate && sRate ? `${f0(rRate)} / ${f0(sRate)} msgs/s = ${(rRate / sRate).toFixed(2)}` : "not measured",
+  rRate && sRate ? (rRate / sRate >= 0.9 ? "met" : "not met") : "not measured",
+]);
+const cp99 = half.cluster?.steps?.[0]?.latency?.p99_us;
+targets.push([
+  "across two nodes, p99 ≤ 2 ms (at half of its own max rate)",
+  cp99 !== undefined
+    ? `p99 ${us(cp99)} at ${f0(half.cluster.steps[0].offered_rate)} msgs/s, 2 of 3 messages crossing nodes (median of runs: ${allOf("cluster/relay-half", halfP99)})`
+    : "not measured",
+  cp99 !== undefined ? (cp99 <= 2000 && half.cluster.steps[0].delivery_ratio >= 0.99 ? "met" : "not met") : "not measured",
+]);
+const jrr = join.redis?.join;
+targets.push([
+  "join p99 ≤ 5 ms with Redis at 500 joins/s",
+  jrr
+    ? `p99 ${us(jrr.latency.p99_us)} at ${f0(jrr.measured_rate)} joins/s, ${jrr.failed} failed (median of runs: ${allOf("redis/join", joinP99)})`
+    : "not measured",
+  jrr ? (jrr.latency.p99_us <= 5000 && jrr.failed === 0 && jrr.measured_rate >= 0.95 * 500 ? "met" : "not met") : "not measured",
 ]);
 const ph = maxHold("peerjs");
 const memRatio = sh && ph && perConn(sh) > 0 ? perConn(ph) / perConn(sh) : undefined;
@@ -245,6 +273,13 @@ L.push(
   "- **Hold**: N idle connections (sessions of 4) sending a heartbeat every interval; the server's VmRSS is",
   "  read from /proc before the sessions are created and while holding; RSS per connection =",
   "  (holding − before) / N, so it includes the session directory entries. A fresh server process per N.",
+  "- **Redis** (`signaling-server + Redis`): one node with `--redis` and Debian's redis-server (no persistence),",
+  "  both pinned to the server's core; the sessions are created through the admin API (written to Redis), joins",
+  "  go through the join script, heartbeats write `session:heartbeat:*`; relays between participants of the",
+  "  node never touch Redis. **Two nodes** (`2 nodes + Redis`): two signaling-server processes and redis-server,",
+  "  all three on the server's core (the same one core as every other system); member k of each session",
+  "  connects to node k mod 2, so 2 of every 3 relayed messages cross nodes (PUBLISH to the other node's",
+  "  channel). For both, CPU and RSS are the sums over every process of the system (nodes and redis-server).",
   "",
 );
 
@@ -342,13 +377,5 @@ if (fs.existsSync(microFile)) {
 
 const notes = path.join(dir, "notes.md");
 if (fs.existsSync(notes)) L.push(fs.readFileSync(notes, "utf8").trim(), "");
-L.push("## Not measured yet", "");
-L.push(
-  "- Redis mode and two nodes: `signaling-load --targets host:port,host:port` spreads the members of each",
-  "  session over the nodes (member k goes to target k mod n) so relayed messages cross nodes, and creates",
-  "  the sessions on every target (`--admin-first-only` with a shared store). `bench/run.sh` does not run them",
-  "  until the server has `--redis`.",
-  "",
-);
 fs.writeFileSync(outFile, L.join("\n"));
 console.log(`report: ${outFile}`);

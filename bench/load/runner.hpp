@@ -50,6 +50,7 @@ struct Options {
   std::size_t join_sessions = 0;  // 0: enough for join_rate * hold
   double hb_interval_ms = 5000;
   int server_pid = 0;
+  std::vector<int> extra_pids;  // summed with server_pid for RSS and CPU
   std::string prefix;  // run tag: session and participant ids start with it
   bool cleanup = true;
   std::string json_out;
