@@ -51,7 +51,7 @@ struct Options {
   double hb_interval_ms = 5000;
   int server_pid = 0;
   std::vector<int> extra_pids;  // summed with server_pid for RSS and CPU
-  std::string prefix;  // run tag: session and participant ids start with it
+  std::string prefix;           // run tag: session and participant ids start with it
   bool cleanup = true;
   std::string json_out;
   std::string label;
