@@ -25,6 +25,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "redis/hiredis_transport.hpp"
+#include "redis/tls_transport.hpp"
 #include "redis/transport.hpp"
 #include "redis/url.hpp"
 
@@ -51,9 +52,10 @@ class RedisCategory final : public std::error_category {
       case Errc::handshake_failed: return "Redis connection handshake failed";
       case Errc::connect_failed: return "cannot connect to Redis";
       case Errc::invalid_url: return "invalid Redis URL";
-      case Errc::tls_unsupported: return "rediss:// (TLS) is not supported with hiredis 0.14";
       case Errc::invalid_argument: return "invalid Redis command";
       case Errc::cancelled: return "Redis subscription cancelled";
+      case Errc::tls_config: return "unusable TLS configuration for Redis (CA, certificate or key file)";
+      case Errc::tls_handshake_failed: return "TLS handshake with Redis failed";
     }
     return "unknown Redis error";
   }
@@ -171,7 +173,7 @@ std::string format_command(const Range& args) {
 
 // Commands that switch the connection into a push mode hiredis 0.14 would mis-route on a
 // command connection (replies matched to the wrong callbacks, or an assertion): use
-// RedisSubscriber for pub/sub.
+// RedisSubscriber for pub/sub. (The TLS transport matches replies the same way.)
 bool is_forbidden_on_command_link(std::string_view name) {
   static constexpr std::array<std::string_view, 7> kForbidden{
       "subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe", "monitor"};
@@ -204,6 +206,15 @@ std::string to_string(const Reply& reply) {
   std::string out;
   append_reply(out, reply);
   return out;
+}
+
+std::error_code check_tls_options(const TlsOptions& options, std::string* why) {
+  detail::TlsSettings settings;
+  std::string reason;
+  // The name only matters once connected: any non-empty placeholder will do here.
+  const auto ec = detail::make_tls_settings(options, "localhost", settings, reason);
+  if (ec && why != nullptr) *why = std::move(reason);
+  return ec;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -300,26 +311,42 @@ class Link : public std::enable_shared_from_this<Link>, private TransportEvents 
       spdlog::error("{}: invalid Redis URL: {}", options_.name, why);
       return Errc::invalid_url;
     }
+    std::shared_ptr<const TlsSettings> tls;
     if (url->tls) {
-      spdlog::error(
-          "{}: {} asks for TLS, but hiredis 0.14 has no TLS support; use a local TLS tunnel (e.g. "
-          "stunnel) with a redis:// URL, or build against hiredis >= 1.0 with hiredis_ssl",
-          options_.name, url->to_string());
-      return Errc::tls_unsupported;
+      auto settings = std::make_shared<TlsSettings>();
+      if (const auto ec = make_tls_settings(options_.tls, url->host, *settings, why); ec) {
+        spdlog::error("{}: TLS for {}: {}", options_.name, url->to_string(), why);
+        return ec;
+      }
+      if (!settings->verify) {
+        spdlog::warn(
+            "{}: TLS certificate verification is OFF for {}: UNSAFE, anyone on the path can impersonate "
+            "Redis",
+            options_.name, url->to_string());
+      }
+      tls = std::move(settings);
+    } else if (!options_.tls.empty()) {
+      spdlog::warn("{}: {} is not a rediss:// URL: the TLS options are ignored", options_.name,
+                   url->to_string());
     }
     ignore_sigpipe_once();
-    asio::dispatch(
-        strand_, [self = shared_from_this(), url = std::move(*url), first = std::move(first)]() mutable {
-          if (self->state_ != State::idle) {
-            if (first)
-              asio::post(self->strand_, [first = std::move(first)] { first(Errc::invalid_argument); });
-            return;
-          }
-          self->url_ = std::move(url);
-          self->first_cb_ = std::move(first);
-          spdlog::info("{}: connecting to {}", self->options_.name, self->url_.to_string());
-          self->begin_attempt();
-        });
+    asio::dispatch(strand_, [self = shared_from_this(), url = std::move(*url), tls = std::move(tls),
+                             first = std::move(first)]() mutable {
+      if (self->state_ != State::idle) {
+        if (first) asio::post(self->strand_, [first = std::move(first)] { first(Errc::invalid_argument); });
+        return;
+      }
+      self->url_ = std::move(url);
+      self->tls_ = std::move(tls);
+      self->first_cb_ = std::move(first);
+      if (self->tls_) {
+        spdlog::info("{}: connecting to {} (TLS, server name {})", self->options_.name,
+                     self->url_.to_string(), self->tls_->server_name);
+      } else {
+        spdlog::info("{}: connecting to {}", self->options_.name, self->url_.to_string());
+      }
+      self->begin_attempt();
+    });
     return {};
   }
 
@@ -429,7 +456,12 @@ class Link : public std::enable_shared_from_this<Link>, private TransportEvents 
   }
 
   void connect_to(const asio::ip::address& address) {
-    auto conn = connect_hiredis(strand_, address.to_string(), url_.port, *this, options_.name);
+    std::shared_ptr<Transport> conn;
+    if (tls_) {
+      conn = connect_tls(strand_, *tls_, asio::ip::tcp::endpoint(address, url_.port), *this, options_.name);
+    } else {
+      conn = connect_hiredis(strand_, address.to_string(), url_.port, *this, options_.name);
+    }
     if (!conn) {
       attempt_failed(Errc::connect_failed);
       return;
@@ -837,6 +869,7 @@ class Link : public std::enable_shared_from_this<Link>, private TransportEvents 
   ClientOptions options_;
   Mode mode_;
   RedisUrl url_;
+  std::shared_ptr<const TlsSettings> tls_;  // rediss:// only
   State state_ = State::idle;
   std::atomic<bool> ready_flag_{false};
   bool ever_ready_ = false;

@@ -418,20 +418,20 @@ TEST_F(RedisClientTest, AuthAndSelect) {
   EXPECT_EQ(*first, Errc::handshake_failed);
 }
 
-TEST_F(RedisClientTest, UrlErrorsAtStart) {
-  auto c = RedisClient::create(io_.get_executor(), options("rediss://127.0.0.1:6380"));
-  EXPECT_EQ(c->start(), Errc::tls_unsupported);
-  auto d = RedisClient::create(io_.get_executor(), options("http://127.0.0.1"));
-  EXPECT_EQ(d->start(), Errc::invalid_url);
-  auto s = RedisSubscriber::create(io_.get_executor(), options("rediss://h"));
-  EXPECT_EQ(s->start(), Errc::tls_unsupported);
+TEST_F(RedisClientTest, UrlAndTlsConfigErrorsAtStart) {
+  auto c = RedisClient::create(io_.get_executor(), options("http://127.0.0.1"));
+  EXPECT_EQ(c->start(), Errc::invalid_url);
+  auto o = options("rediss://h");
+  o.tls.ca_file = "/nonexistent/ca.pem";
+  auto s = RedisSubscriber::create(io_.get_executor(), o);
+  EXPECT_EQ(s->start(), Errc::tls_config);
   // Commands on a client that never started fail fast.
   auto r = std::make_shared<Result>();
   c->command({"PING"}, [r](std::error_code ec, Reply) { *r = {true, ec, {}}; });
   ASSERT_TRUE(run_until([&] { return r->done; }));
   EXPECT_EQ(r->ec, Errc::not_connected);
-  EXPECT_EQ(sig::redis::make_error_code(Errc::tls_unsupported).message(),
-            "rediss:// (TLS) is not supported with hiredis 0.14");
+  EXPECT_EQ(sig::redis::make_error_code(Errc::tls_config).message(),
+            "unusable TLS configuration for Redis (CA, certificate or key file)");
 }
 
 TEST_F(RedisClientTest, StoppedRedisFailsFastAndRestartReconnects) {
