@@ -17,6 +17,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 
+#include "support/redis_fixture.hpp"
 #include "support/redis_server.hpp"
 
 namespace {
@@ -31,100 +32,9 @@ using sig::redis::Reply;
 using sig::redis::Script;
 using sig::test::RedisServer;
 
-struct Result {
-  bool done = false;
-  std::error_code ec;
-  Reply reply;
-};
+using Result = sig::test::RedisResult;
 
-class RedisClientTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!RedisServer::available()) GTEST_SKIP() << "no " << RedisServer::kBinary;
-    spdlog::set_level(spdlog::level::warn);
-    server_ = std::make_unique<RedisServer>();
-  }
-
-  void TearDown() override {
-    for (auto& c : clients_)
-      c->close();
-    for (auto& s : subscribers_)
-      s->close();
-    clients_.clear();
-    subscribers_.clear();
-    // Everything must drain: no timer, wait or posted handler may stay behind after close().
-    guard_.reset();
-    io_.restart();
-    io_.run_for(5s);
-    EXPECT_TRUE(io_.stopped()) << "work left after close()";
-  }
-
-  ClientOptions options(std::string url = {}) {
-    ClientOptions o;
-    o.url = url.empty() ? server_->url() : std::move(url);
-    o.reconnect_min = 20ms;
-    o.reconnect_max = 200ms;
-    o.connect_timeout = 1000ms;
-    o.command_timeout = 2000ms;
-    return o;
-  }
-
-  template <typename Pred>
-  bool run_until(Pred pred, std::chrono::milliseconds timeout = 5s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!pred()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      io_.run_for(5ms);
-    }
-    return true;
-  }
-
-  void run_for(std::chrono::milliseconds d) {
-    const auto deadline = std::chrono::steady_clock::now() + d;
-    while (std::chrono::steady_clock::now() < deadline)
-      io_.run_for(5ms);
-  }
-
-  std::shared_ptr<RedisClient> connect(ClientOptions o) {
-    auto c = RedisClient::create(io_.get_executor(), std::move(o));
-    clients_.push_back(c);
-    std::optional<std::error_code> first;
-    EXPECT_FALSE(c->start([&](std::error_code ec) { first = ec; }));
-    EXPECT_TRUE(run_until([&] { return first.has_value(); }));
-    EXPECT_FALSE(first.value_or(Errc::timeout)) << first.value_or(Errc::timeout).message();
-    EXPECT_TRUE(c->connected());
-    return c;
-  }
-  std::shared_ptr<RedisClient> connect() { return connect(options()); }
-
-  std::shared_ptr<RedisSubscriber> subscriber(ClientOptions o) {
-    auto s = RedisSubscriber::create(io_.get_executor(), std::move(o));
-    subscribers_.push_back(s);
-    std::optional<std::error_code> first;
-    EXPECT_FALSE(s->start([&](std::error_code ec) { first = ec; }));
-    EXPECT_TRUE(run_until([&] { return first.has_value(); }));
-    EXPECT_FALSE(first.value_or(Errc::timeout));
-    return s;
-  }
-
-  // Runs one command to completion.
-  Result sync(RedisClient& c, std::initializer_list<std::string_view> args) {
-    auto r = std::make_shared<Result>();
-    c.command(args, [r](std::error_code ec, Reply reply) {
-      r->done = true;
-      r->ec = ec;
-      r->reply = std::move(reply);
-    });
-    EXPECT_TRUE(run_until([&] { return r->done; }));
-    return *r;
-  }
-
-  asio::io_context io_;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard_{io_.get_executor()};
-  std::unique_ptr<RedisServer> server_;
-  std::vector<std::shared_ptr<RedisClient>> clients_;
-  std::vector<std::shared_ptr<RedisSubscriber>> subscribers_;
-};
+class RedisClientTest : public sig::test::RedisFixture {};
 
 TEST_F(RedisClientTest, SetGetRoundTrip) {
   auto c = connect();
