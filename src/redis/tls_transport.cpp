@@ -32,7 +32,7 @@ namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
 
 // Reads this many bytes per read; hiredis's own context reads 16 KiB per call too.
-constexpr std::size_t kReadChunk = 16U * 1024U;
+constexpr std::size_t kReadChunk = std::size_t{16} * 1024;
 // A write buffer grown beyond this by a burst is released after the write.
 constexpr std::size_t kKeepWriteBuffer = 1U << 20U;
 

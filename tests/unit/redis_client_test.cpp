@@ -52,7 +52,7 @@ TEST_F(RedisClientTest, SetGetRoundTrip) {
   EXPECT_TRUE(r.reply.is_nil());
 
   // Binary-safe arguments and replies.
-  const std::string binary("a\0b\r\n$3\r\n", 10);
+  const std::string binary("a\0b\r\n$3\r\n\0", 10);
   r = sync(*c, {"SET", "bin", binary});
   EXPECT_FALSE(r.ec);
   r = sync(*c, {"GET", "bin"});
@@ -109,13 +109,15 @@ TEST_F(RedisClientTest, ErrorReplyIsServerErrorWithText) {
   EXPECT_EQ(r.reply.str, "PONG");
   // An empty command is refused locally.
   auto e = std::make_shared<Result>();
-  c->command(std::span<const std::string_view>{}, [e](std::error_code ec, Reply) { *e = {true, ec, {}}; });
+  c->command(std::span<const std::string_view>{}, [e](std::error_code ec, const Reply&) {
+    *e = {true, ec, {}};
+  });
   ASSERT_TRUE(run_until([&] { return e->done; }));
   EXPECT_EQ(e->ec, Errc::invalid_argument);
   // Push-mode commands belong to RedisSubscriber.
   for (const char* name : {"SUBSCRIBE", "psubscribe", "Unsubscribe", "MONITOR", "ssubscribe"}) {
     auto f = std::make_shared<Result>();
-    c->command({name, "ch"}, [f](std::error_code ec, Reply) { *f = {true, ec, {}}; });
+    c->command({name, "ch"}, [f](std::error_code ec, const Reply&) { *f = {true, ec, {}}; });
     ASSERT_TRUE(run_until([&] { return f->done; }));
     EXPECT_EQ(f->ec, Errc::invalid_argument) << name;
   }
@@ -146,6 +148,7 @@ TEST_F(RedisClientTest, Pipelines10000CommandsInOrder) {
   auto c = connect();
   constexpr int kCount = 10000;
   std::vector<std::string> keys;
+  keys.reserve(kCount);
   for (int i = 0; i < kCount; ++i)
     keys.push_back("p:" + std::to_string(i));
 
@@ -155,7 +158,7 @@ TEST_F(RedisClientTest, Pipelines10000CommandsInOrder) {
   asio::post(c->executor(), [&] {
     for (int i = 0; i < kCount; ++i) {
       c->command({"SET", keys[static_cast<std::size_t>(i)], std::to_string(i)},
-                 [&set_ok](std::error_code ec, Reply r) {
+                 [&set_ok](std::error_code ec, const Reply& r) {
                    if (!ec && r.str == "OK") ++set_ok;
                  });
     }
@@ -165,7 +168,7 @@ TEST_F(RedisClientTest, Pipelines10000CommandsInOrder) {
   int get_ok = 0;
   // And from outside the strand (each one posted), still in order.
   for (int i = 0; i < kCount; ++i) {
-    c->command({"GET", keys[static_cast<std::size_t>(i)]}, [&, i](std::error_code ec, Reply r) {
+    c->command({"GET", keys[static_cast<std::size_t>(i)]}, [&, i](std::error_code ec, const Reply& r) {
       order.push_back(i);
       if (!ec && r.str == std::to_string(i)) ++get_ok;
     });
@@ -190,7 +193,7 @@ TEST_F(RedisClientTest, MaxPendingFailsFast) {
   int refused = 0;
   asio::post(c->executor(), [&] {
     for (int i = 0; i < 50; ++i) {
-      c->command({"PING"}, [&](std::error_code ec, Reply) {
+      c->command({"PING"}, [&](std::error_code ec, const Reply&) {
         if (!ec) ++ok;
         if (ec == Errc::too_many_pending) ++refused;
       });
@@ -337,7 +340,7 @@ TEST_F(RedisClientTest, UrlAndTlsConfigErrorsAtStart) {
   EXPECT_EQ(s->start(), Errc::tls_config);
   // Commands on a client that never started fail fast.
   auto r = std::make_shared<Result>();
-  c->command({"PING"}, [r](std::error_code ec, Reply) { *r = {true, ec, {}}; });
+  c->command({"PING"}, [r](std::error_code ec, const Reply&) { *r = {true, ec, {}}; });
   ASSERT_TRUE(run_until([&] { return r->done; }));
   EXPECT_EQ(r->ec, Errc::not_connected);
   EXPECT_EQ(sig::redis::make_error_code(Errc::tls_config).message(),
@@ -372,7 +375,7 @@ TEST_F(RedisClientTest, StoppedRedisFailsFastAndRestartReconnects) {
   // Commands in flight when Redis dies get an error; none is lost.
   std::vector<std::error_code> inflight;
   for (int i = 0; i < 100; ++i) {
-    c->command({"BLPOP", "never", "0"}, [&](std::error_code ec, Reply) { inflight.push_back(ec); });
+    c->command({"BLPOP", "never", "0"}, [&](std::error_code ec, const Reply&) { inflight.push_back(ec); });
   }
   run_for(50ms);
   server_->stop();
@@ -387,7 +390,7 @@ TEST_F(RedisClientTest, StoppedRedisFailsFastAndRestartReconnects) {
   for (int i = 0; i < 3; ++i) {
     auto r = std::make_shared<Result>();
     const auto t0 = std::chrono::steady_clock::now();
-    c->command({"GET", "x"}, [r](std::error_code ec, Reply) { *r = {true, ec, {}}; });
+    c->command({"GET", "x"}, [r](std::error_code ec, const Reply&) { *r = {true, ec, {}}; });
     ASSERT_TRUE(run_until([&] { return r->done; }));
     EXPECT_EQ(r->ec, Errc::not_connected);
     EXPECT_LT(std::chrono::steady_clock::now() - t0, 100ms);
@@ -466,7 +469,7 @@ TEST_F(RedisClientTest, ReplyTimeoutDropsAndReconnects) {
   server_->pause();
   auto r = std::make_shared<Result>();
   const auto t0 = std::chrono::steady_clock::now();
-  c->command({"PING"}, [r](std::error_code ec, Reply) { *r = {true, ec, {}}; });
+  c->command({"PING"}, [r](std::error_code ec, const Reply&) { *r = {true, ec, {}}; });
   ASSERT_TRUE(run_until([&] { return r->done; }));
   const auto waited = std::chrono::steady_clock::now() - t0;
   EXPECT_EQ(r->ec, Errc::timeout);
@@ -540,7 +543,7 @@ TEST_F(RedisClientTest, CloseDuringInflightCommands) {
     const bool blocker = i == 10;
     c->command(blocker ? std::initializer_list<std::string_view>{"BLPOP", "never", "2"}
                        : std::initializer_list<std::string_view>{"INCR", "n"},
-               [&](std::error_code ec, Reply) {
+               [&](std::error_code ec, const Reply&) {
                  if (!ec) {
                    ++ok;
                  } else if (ec == Errc::closed || ec == Errc::not_connected) {
@@ -559,7 +562,7 @@ TEST_F(RedisClientTest, CloseDuringInflightCommands) {
   EXPECT_EQ(closed, kCount - 10);
   // After close: fail fast with closed.
   auto r = std::make_shared<Result>();
-  c->command({"PING"}, [r](std::error_code ec, Reply) { *r = {true, ec, {}}; });
+  c->command({"PING"}, [r](std::error_code ec, const Reply&) { *r = {true, ec, {}}; });
   ASSERT_TRUE(run_until([&] { return r->done; }));
   EXPECT_EQ(r->ec, Errc::closed);
   EXPECT_FALSE(c->connected());
@@ -575,7 +578,7 @@ TEST_F(RedisClientTest, DroppingTheLastReferenceCloses) {
     ASSERT_FALSE(c->start([&](std::error_code ec) { first = ec; }));
     ASSERT_TRUE(run_until([&] { return first.has_value(); }));
     for (int i = 0; i < 1000; ++i)
-      c->command({"PING"}, [&](std::error_code, Reply) { ++callbacks; });
+      c->command({"PING"}, [&](std::error_code, const Reply&) { ++callbacks; });
     auto sub = RedisSubscriber::create(io_.get_executor(), options());
     ASSERT_FALSE(sub->start());
     sub->subscribe("x", [](const std::string&, const std::string&) {});
@@ -587,9 +590,9 @@ TEST_F(RedisClientTest, DroppingTheLastReferenceCloses) {
 TEST_F(RedisClientTest, CloseFromInsideCallbacks) {
   auto c = connect();
   int after = 0;
-  c->command({"PING"}, [&](std::error_code, Reply) { c->close(); });
+  c->command({"PING"}, [&](std::error_code, const Reply&) { c->close(); });
   for (int i = 0; i < 10; ++i)
-    c->command({"PING"}, [&](std::error_code, Reply) { ++after; });
+    c->command({"PING"}, [&](std::error_code, const Reply&) { ++after; });
   ASSERT_TRUE(run_until([&] { return after == 10; }));
   // A disconnect callback that closes the client.
   auto d = connect();
@@ -611,6 +614,7 @@ TEST_F(RedisClientTest, CallbacksRunOnTheStrandWithManyThreads) {
   std::atomic<int> done{0};
   int unsynchronised_counter = 0;  // only touched on the client's strand
   std::vector<std::thread> threads;
+  threads.reserve(3);
   for (int i = 0; i < 3; ++i)
     threads.emplace_back([this] { io_.run(); });
   std::atomic<int> messages{0};
@@ -623,10 +627,11 @@ TEST_F(RedisClientTest, CallbacksRunOnTheStrandWithManyThreads) {
       },
       [&](std::error_code ec) { confirmed = !ec; });
   std::vector<std::thread> producers;
+  producers.reserve(2);
   for (int p = 0; p < 2; ++p) {
     producers.emplace_back([&] {
       for (int i = 0; i < 2000; ++i) {
-        c->command({"INCR", "mt"}, [&](std::error_code ec, Reply) {
+        c->command({"INCR", "mt"}, [&](std::error_code ec, const Reply&) {
           if (!c->executor().running_in_this_thread()) ++off_strand;
           if (!ec) ++unsynchronised_counter;
           ++done;
@@ -640,7 +645,7 @@ TEST_F(RedisClientTest, CallbacksRunOnTheStrandWithManyThreads) {
   while ((done < 4000 || !confirmed) && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(5ms);
   for (int i = 0; i < 100; ++i)
-    c->command({"PUBLISH", "mt", "m"}, [](std::error_code, Reply) {});
+    c->command({"PUBLISH", "mt", "m"}, [](std::error_code, const Reply&) {});
   while (messages < 100 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(5ms);
   io_.stop();

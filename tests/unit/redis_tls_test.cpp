@@ -86,7 +86,7 @@ TEST_F(RedisTlsTest, CommandsAndTenThousandPipelinedCommands) {
   EXPECT_TRUE(r.reply.str.starts_with("WRONGTYPE")) << r.reply.str;
 
   // Binary-safe, and a reply spanning many TLS records and reads.
-  const std::string binary("a\0b\r\n$3\r\n", 10);
+  const std::string binary("a\0b\r\n$3\r\n\0", 10);
   sync(*c, {"SET", "bin", binary});
   EXPECT_EQ(sync(*c, {"GET", "bin"}).reply.str, binary);
   std::string big(3U << 20U, 'x');
@@ -98,6 +98,7 @@ TEST_F(RedisTlsTest, CommandsAndTenThousandPipelinedCommands) {
 
   constexpr int kCount = 10000;
   std::vector<std::string> keys;
+  keys.reserve(kCount);
   for (int i = 0; i < kCount; ++i)
     keys.push_back("p:" + std::to_string(i));
   int set_ok = 0;
@@ -105,7 +106,7 @@ TEST_F(RedisTlsTest, CommandsAndTenThousandPipelinedCommands) {
   asio::post(c->executor(), [&] {
     for (int i = 0; i < kCount; ++i) {
       c->command({"SET", keys[static_cast<std::size_t>(i)], std::to_string(i)},
-                 [&set_ok](std::error_code ec, Reply reply) {
+                 [&set_ok](std::error_code ec, const Reply& reply) {
                    if (!ec && reply.str == "OK") ++set_ok;
                  });
     }
@@ -114,7 +115,7 @@ TEST_F(RedisTlsTest, CommandsAndTenThousandPipelinedCommands) {
   order.reserve(kCount);
   int get_ok = 0;
   for (int i = 0; i < kCount; ++i) {
-    c->command({"GET", keys[static_cast<std::size_t>(i)]}, [&, i](std::error_code ec, Reply reply) {
+    c->command({"GET", keys[static_cast<std::size_t>(i)]}, [&, i](std::error_code ec, const Reply& reply) {
       order.push_back(i);
       if (!ec && reply.str == std::to_string(i)) ++get_ok;
     });
@@ -135,7 +136,7 @@ TEST_F(RedisTlsTest, MaxPendingFailsFast) {
   int refused = 0;
   asio::post(c->executor(), [&] {
     for (int i = 0; i < 50; ++i) {
-      c->command({"PING"}, [&](std::error_code ec, Reply) {
+      c->command({"PING"}, [&](std::error_code ec, const Reply&) {
         if (!ec) ++ok;
         if (ec == Errc::too_many_pending) ++refused;
       });
@@ -265,7 +266,7 @@ TEST_F(RedisTlsTest, ReconnectsAndResubscribesAfterTheServerRestarts) {
   // Commands in flight when Redis goes get connection_lost; none is lost silently.
   std::vector<std::error_code> inflight;
   for (int i = 0; i < 100; ++i)
-    c->command({"BLPOP", "never", "0"}, [&](std::error_code ec, Reply) { inflight.push_back(ec); });
+    c->command({"BLPOP", "never", "0"}, [&](std::error_code ec, const Reply&) { inflight.push_back(ec); });
   auto probe = connect();
   ASSERT_TRUE(run_until([&] {  // the first BLPOP is blocking in Redis, the others queued behind it
     return sync(*probe, {"INFO", "clients"}).reply.str.find("blocked_clients:1") != std::string::npos;
@@ -448,7 +449,7 @@ TEST_F(RedisTlsTest, CloseDuringInflightCommands) {
     const bool blocker = i == 10;  // holds the connection: everything behind it is in flight
     c->command(blocker ? std::initializer_list<std::string_view>{"BLPOP", "never", "2"}
                        : std::initializer_list<std::string_view>{"INCR", "n"},
-               [&](std::error_code ec, Reply) {
+               [&](std::error_code ec, const Reply&) {
                  if (!ec) {
                    ++ok;
                  } else if (ec == Errc::closed || ec == Errc::not_connected) {
@@ -477,7 +478,7 @@ TEST_F(RedisTlsTest, DroppingTheLastReferenceCloses) {
     ASSERT_FALSE(c->start([&](std::error_code ec) { first = ec; }));
     ASSERT_TRUE(run_until([&] { return first.has_value(); }));
     for (int i = 0; i < 1000; ++i)
-      c->command({"PING"}, [&](std::error_code, Reply) { ++callbacks; });
+      c->command({"PING"}, [&](std::error_code, const Reply&) { ++callbacks; });
     // And one still in its TLS handshake.
     auto sub = sig::redis::RedisSubscriber::create(io_.get_executor(), options());
     ASSERT_FALSE(sub->start());
@@ -493,13 +494,15 @@ TEST_F(RedisTlsTest, CallbacksRunOnTheStrandWithManyThreads) {
   std::atomic<int> done{0};
   int unsynchronised_counter = 0;  // only touched on the client's strand
   std::vector<std::thread> threads;
+  threads.reserve(3);
   for (int i = 0; i < 3; ++i)
     threads.emplace_back([this] { io_.run(); });
   std::vector<std::thread> producers;
+  producers.reserve(2);
   for (int p = 0; p < 2; ++p) {
     producers.emplace_back([&] {
       for (int i = 0; i < 2000; ++i) {
-        c->command({"INCR", "mt"}, [&](std::error_code ec, Reply) {
+        c->command({"INCR", "mt"}, [&](std::error_code ec, const Reply&) {
           if (!c->executor().running_in_this_thread()) ++off_strand;
           if (!ec) ++unsynchronised_counter;
           ++done;
