@@ -509,7 +509,7 @@ class Link : public std::enable_shared_from_this<Link>, private TransportEvents 
         now - attempt_started_ >= options_.connect_timeout) {
       spdlog::warn("{}: connect to {} timed out", options_.name, url_.to_string());
       if (conn_) {
-        drop_context(Errc::timeout);
+        drop_connection(Errc::timeout);
       } else {
         if (resolver_) resolver_->cancel();
         attempt_failed(Errc::timeout);
@@ -520,7 +520,7 @@ class Link : public std::enable_shared_from_this<Link>, private TransportEvents 
         now - inflight_.front() >= options_.command_timeout) {
       spdlog::warn("{}: no reply from Redis for {} ms; dropping the connection", options_.name,
                    options_.command_timeout.count());
-      drop_context(Errc::timeout);
+      drop_connection(Errc::timeout);
       return;
     }
     if (mode_ == Mode::subscriber && state_ == State::ready && options_.command_timeout.count() > 0) {
@@ -531,7 +531,7 @@ class Link : public std::enable_shared_from_this<Link>, private TransportEvents 
         if (now - *health_sent_ >= options_.command_timeout) {
           spdlog::warn("{}: no answer from Redis on the subscriber connection for {} ms; dropping it",
                        options_.name, options_.command_timeout.count());
-          drop_context(Errc::timeout);
+          drop_connection(Errc::timeout);
           return;
         }
       } else if (now - last_health_ >= options_.command_timeout) {
@@ -544,7 +544,7 @@ class Link : public std::enable_shared_from_this<Link>, private TransportEvents 
   }
 
   // We drop the connection ourselves. Never called from inside a transport event.
-  void drop_context(std::error_code why) {
+  void drop_connection(std::error_code why) {
     if (!conn_) return;
     auto keep = shared_from_this();
     const auto conn = std::move(conn_);  // marks the replies completed during the close as ours
@@ -558,7 +558,7 @@ class Link : public std::enable_shared_from_this<Link>, private TransportEvents 
   // the transport: only record and post (the posted handler keeps the transport alive until the
   // transport's own call stack has unwound).
   void transport_gone(Transport& t, std::error_code why) override {
-    if (&t != conn_.get()) return;  // we are closing it (drop_context / do_close) or already handled
+    if (&t != conn_.get()) return;  // we are closing it (drop_connection / do_close) or already handled
     auto conn = std::move(conn_);
     free_reason_ = why;
     auto keep = std::move(self_);
@@ -568,7 +568,7 @@ class Link : public std::enable_shared_from_this<Link>, private TransportEvents 
     });
   }
 
-  // The context (if any) is gone; report and schedule the next attempt.
+  // The connection (if any) is gone; report and schedule the next attempt.
   void attempt_failed(std::error_code why) {
     inflight_.clear();
     tick_timer_.cancel();
@@ -724,7 +724,7 @@ class Link : public std::enable_shared_from_this<Link>, private TransportEvents 
                       auth ? "AUTH" : (p->kind == Pending::Kind::select ? "SELECT" : "PING"), reply.str);
         const std::error_code why = auth ? Errc::auth_failed : Errc::handshake_failed;
         post([self = shared_from_this(), gen = p->gen, why] {
-          if (gen == self->gen_ && self->state_ == State::connecting) self->drop_context(why);
+          if (gen == self->gen_ && self->state_ == State::connecting) self->drop_connection(why);
         });
       } else if (p->kind == Pending::Kind::ping) {
         post([self = shared_from_this(), gen = p->gen] {

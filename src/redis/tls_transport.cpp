@@ -409,7 +409,13 @@ std::error_code make_tls_settings(const TlsOptions& options, const std::string& 
 std::shared_ptr<Transport> connect_tls(const Strand& strand, const TlsSettings& tls,
                                        const boost::asio::ip::tcp::endpoint& endpoint,
                                        TransportEvents& events, const std::string& log_name) {
-  auto t = std::make_shared<TlsTransport>(strand, tls, events, log_name);
+  std::shared_ptr<TlsTransport> t;
+  try {
+    t = std::make_shared<TlsTransport>(strand, tls, events, log_name);
+  } catch (const std::exception& e) {  // SSL_new failed: out of memory
+    spdlog::error("{}: cannot create a TLS session: {}", log_name, e.what());
+    return nullptr;
+  }
   t->start(endpoint);
   return t;
 }

@@ -31,8 +31,9 @@ struct TlsSettings {
 std::error_code make_tls_settings(const TlsOptions& options, const std::string& default_server_name,
                                   TlsSettings& out, std::string& why);
 
-// Starts connect + TLS handshake to endpoint. Never fails at once: every failure is reported with
-// transport_gone (connect_failed, tls_handshake_failed), on the strand.
+// Starts connect + TLS handshake to endpoint. Every failure is reported with transport_gone
+// (connect_failed, tls_handshake_failed), on the strand; nullptr only when no TLS session can be
+// made at all (OpenSSL out of memory; logged).
 std::shared_ptr<Transport> connect_tls(const Strand& strand, const TlsSettings& tls,
                                        const boost::asio::ip::tcp::endpoint& endpoint,
                                        TransportEvents& events, const std::string& log_name);
