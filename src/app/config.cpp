@@ -96,9 +96,25 @@ Config parse_config(int argc, char** argv) {
 
   app.add_option(
          "--redis", c.redis,
-         "Shared Redis for several nodes: redis://[[user]:password@]host[:port][/db] (rediss:// is refused: "
-         "use a TLS tunnel); without it the state stays in this process")
+         "Shared Redis for several nodes: redis://[[user]:password@]host[:port][/db], or rediss:// for "
+         "TLS (see --redis-tls-*); without it the state stays in this process")
       ->envname("SIGNALING_REDIS");
+  app.add_option(
+         "--redis-tls-ca", c.redis_tls_ca,
+         "rediss://: PEM file of the CA certificate(s) that sign Redis's certificate (default: the system "
+         "trust store)")
+      ->envname("SIGNALING_REDIS_TLS_CA");
+  app.add_option("--redis-tls-cert", c.redis_tls_cert,
+                 "rediss://: PEM client certificate (chain) for Redis servers that require one (mutual TLS; "
+                 "with --redis-tls-key)")
+      ->envname("SIGNALING_REDIS_TLS_CERT");
+  app.add_option("--redis-tls-key", c.redis_tls_key,
+                 "rediss://: PEM private key of --redis-tls-cert, unencrypted")
+      ->envname("SIGNALING_REDIS_TLS_KEY");
+  app.add_option("--redis-tls-server-name", c.redis_tls_server_name,
+                 "rediss://: the name Redis's certificate must match, also sent as SNI (default: the host of "
+                 "--redis)")
+      ->envname("SIGNALING_REDIS_TLS_SERVER_NAME");
   add_duration(app, "--node-ttl", c.node_ttl,
                "Several nodes: a node whose alive key is older than this is dead and its participants leave",
                "SIGNALING_NODE_TTL");

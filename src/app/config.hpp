@@ -38,7 +38,11 @@ struct Config {
   std::string node_id;   // prefix of connection ids; random when empty
 
   // Several nodes: the shared Redis (empty: the embedded single-node store).
-  std::string redis;                               // redis://[[user]:password@]host[:port][/db]
+  std::string redis;                               // redis[s]://[[user]:password@]host[:port][/db]
+  std::string redis_tls_ca;                        // rediss://: PEM CA file; empty: the system trust store
+  std::string redis_tls_cert;                      // rediss://: client certificate (mutual TLS), PEM
+  std::string redis_tls_key;                       // rediss://: its private key, PEM, unencrypted
+  std::string redis_tls_server_name;               // rediss://: name checked, and SNI; empty: URL host
   std::chrono::milliseconds node_ttl{10'000};      // TTL of this node's alive key
   std::chrono::milliseconds cluster_sync{10'000};  // full re-read of the sessions in Redis
 

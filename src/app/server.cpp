@@ -5,6 +5,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cerrno>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -12,7 +13,10 @@
 #include <memory>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
+#include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "app/admin_api.hpp"
@@ -49,6 +53,38 @@ std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read " + path);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+bool any_redis_tls_option(const Config& config) {
+  return !config.redis_tls_ca.empty() || !config.redis_tls_cert.empty() || !config.redis_tls_key.empty() ||
+         !config.redis_tls_server_name.empty();
+}
+
+// The TLS options of a rediss:// --redis, checked now: a file that cannot be read or used is a
+// start-up error.
+redis::TlsOptions redis_tls_options(const Config& config) {
+  redis::TlsOptions tls;
+  tls.ca_file = config.redis_tls_ca;
+  tls.cert_file = config.redis_tls_cert;
+  tls.key_file = config.redis_tls_key;
+  tls.server_name = config.redis_tls_server_name;
+  for (const auto& [flag, path] :
+       {std::pair<std::string_view, const std::string*>{"--redis-tls-ca", &tls.ca_file},
+        {"--redis-tls-cert", &tls.cert_file},
+        {"--redis-tls-key", &tls.key_file}}) {
+    if (path->empty()) continue;
+    const std::ifstream in(*path, std::ios::binary);
+    if (!in) {
+      throw std::runtime_error(std::string(flag) + ": cannot read " + *path + ": " +
+                               std::error_code(errno, std::generic_category()).message());
+    }
+  }
+  if (tls.cert_file.empty() != tls.key_file.empty()) {
+    throw std::runtime_error("--redis-tls-cert and --redis-tls-key go together (mutual TLS)");
+  }
+  std::string why;
+  if (redis::check_tls_options(tls, &why)) throw std::runtime_error("--redis TLS: " + why);
+  return tls;
 }
 
 domain::SessionSpec demo_session() {
@@ -136,14 +172,18 @@ int run_server(const Config& config) {
     std::string why;
     const auto url = redis::parse_redis_url(config.redis, &why);
     if (!url) throw std::runtime_error("--redis: " + why);
+    cluster::NodeOptions o;
     if (url->tls) {
-      throw std::runtime_error(
-          "--redis: rediss:// (TLS) is not supported: hiredis 0.14 has no TLS. Run a local TLS tunnel "
-          "(stunnel or a "
-          "sidecar, see docs/deployment.md) and give its redis:// address");
+      o.redis_tls = redis_tls_options(config);
+      log::info("redis over TLS",
+                {{"ca", o.redis_tls.ca_file.empty() ? "system trust store" : o.redis_tls.ca_file},
+                 {"client_cert", o.redis_tls.cert_file},
+                 {"server_name", o.redis_tls.server_name.empty() ? url->host : o.redis_tls.server_name}});
+    } else if (any_redis_tls_option(config)) {
+      throw std::runtime_error("--redis-tls-* options need a rediss:// URL in --redis (it is " +
+                               url->to_string() + ")");
     }
     redis_shown = url->to_string();
-    cluster::NodeOptions o;
     o.redis_url = config.redis;
     o.node_id = node_id;
     o.node_ttl = config.node_ttl;
@@ -159,6 +199,8 @@ int run_server(const Config& config) {
       log::write(l, message, {{"node", node_id}, {"detail", detail}});
     });
   }
+  if (config.redis.empty() && any_redis_tls_option(config))
+    log::warn("--redis-tls-* options without --redis: ignored");
   domain::Hub hub(clock, settings, node ? static_cast<domain::PresenceSink*>(node.get()) : &presence);
   if (node) node->attach(hub);
 

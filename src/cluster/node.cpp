@@ -53,6 +53,7 @@ Node::Node(const asio::any_io_executor& ex, const domain::Clock& clock, NodeOpti
     : options_(std::move(options)), clock_(clock), strand_(asio::make_strand(ex)), timer_(strand_) {
   redis::ClientOptions co;
   co.url = options_.redis_url;
+  co.tls = options_.redis_tls;
   co.name = "redis";
   client_ = redis::RedisClient::create(strand_, co);
   co.name = "redis-pubsub";

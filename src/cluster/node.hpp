@@ -36,6 +36,7 @@ namespace sig::cluster {
 
 struct NodeOptions {
   std::string redis_url;
+  redis::TlsOptions redis_tls;  // rediss:// only
   std::string node_id;
   std::chrono::milliseconds node_ttl{10'000};       // the alive key's TTL; refreshed every third
   std::chrono::milliseconds sync_interval{10'000};  // full re-read of the sessions in Redis

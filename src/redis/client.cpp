@@ -15,18 +15,18 @@
 #include <set>
 #include <utility>
 
-#include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <openssl/evp.h>
 #include <spdlog/spdlog.h>
-#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "redis/asio_adapter.hpp"
+#include "redis/hiredis_transport.hpp"
+#include "redis/tls_transport.hpp"
+#include "redis/transport.hpp"
 #include "redis/url.hpp"
 
 namespace sig::redis {
@@ -52,9 +52,10 @@ class RedisCategory final : public std::error_category {
       case Errc::handshake_failed: return "Redis connection handshake failed";
       case Errc::connect_failed: return "cannot connect to Redis";
       case Errc::invalid_url: return "invalid Redis URL";
-      case Errc::tls_unsupported: return "rediss:// (TLS) is not supported with hiredis 0.14";
       case Errc::invalid_argument: return "invalid Redis command";
       case Errc::cancelled: return "Redis subscription cancelled";
+      case Errc::tls_config: return "unusable TLS configuration for Redis (CA, certificate or key file)";
+      case Errc::tls_handshake_failed: return "TLS handshake with Redis failed";
     }
     return "unknown Redis error";
   }
@@ -172,7 +173,7 @@ std::string format_command(const Range& args) {
 
 // Commands that switch the connection into a push mode hiredis 0.14 would mis-route on a
 // command connection (replies matched to the wrong callbacks, or an assertion): use
-// RedisSubscriber for pub/sub.
+// RedisSubscriber for pub/sub. (The TLS transport matches replies the same way.)
 bool is_forbidden_on_command_link(std::string_view name) {
   static constexpr std::array<std::string_view, 7> kForbidden{
       "subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe", "monitor"};
@@ -205,6 +206,15 @@ std::string to_string(const Reply& reply) {
   std::string out;
   append_reply(out, reply);
   return out;
+}
+
+std::error_code check_tls_options(const TlsOptions& options, std::string* why) {
+  detail::TlsSettings settings;
+  std::string reason;
+  // The name only matters once connected: any non-empty placeholder will do here.
+  const auto ec = detail::make_tls_settings(options, "localhost", settings, reason);
+  if (ec && why != nullptr) *why = std::move(reason);
+  return ec;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -246,7 +256,7 @@ namespace detail {
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
-class Link : public std::enable_shared_from_this<Link> {
+class Link : public std::enable_shared_from_this<Link>, private TransportEvents {
  public:
   enum class Mode { command, subscriber };
   using MessageHandler = RedisSubscriber::MessageHandler;
@@ -271,7 +281,7 @@ class Link : public std::enable_shared_from_this<Link> {
 
   Link(const Link&) = delete;
   Link& operator=(const Link&) = delete;
-  ~Link() = default;
+  ~Link() override = default;
 
   const Strand& strand() const { return strand_; }
   bool ready() const noexcept { return ready_flag_.load(std::memory_order_acquire); }
@@ -301,26 +311,42 @@ class Link : public std::enable_shared_from_this<Link> {
       spdlog::error("{}: invalid Redis URL: {}", options_.name, why);
       return Errc::invalid_url;
     }
+    std::shared_ptr<const TlsSettings> tls;
     if (url->tls) {
-      spdlog::error(
-          "{}: {} asks for TLS, but hiredis 0.14 has no TLS support; use a local TLS tunnel (e.g. "
-          "stunnel) with a redis:// URL, or build against hiredis >= 1.0 with hiredis_ssl",
-          options_.name, url->to_string());
-      return Errc::tls_unsupported;
+      auto settings = std::make_shared<TlsSettings>();
+      if (const auto ec = make_tls_settings(options_.tls, url->host, *settings, why); ec) {
+        spdlog::error("{}: TLS for {}: {}", options_.name, url->to_string(), why);
+        return ec;
+      }
+      if (!settings->verify) {
+        spdlog::warn(
+            "{}: TLS certificate verification is OFF for {}: UNSAFE, anyone on the path can impersonate "
+            "Redis",
+            options_.name, url->to_string());
+      }
+      tls = std::move(settings);
+    } else if (!options_.tls.empty()) {
+      spdlog::warn("{}: {} is not a rediss:// URL: the TLS options are ignored", options_.name,
+                   url->to_string());
     }
     ignore_sigpipe_once();
-    asio::dispatch(
-        strand_, [self = shared_from_this(), url = std::move(*url), first = std::move(first)]() mutable {
-          if (self->state_ != State::idle) {
-            if (first)
-              asio::post(self->strand_, [first = std::move(first)] { first(Errc::invalid_argument); });
-            return;
-          }
-          self->url_ = std::move(url);
-          self->first_cb_ = std::move(first);
-          spdlog::info("{}: connecting to {}", self->options_.name, self->url_.to_string());
-          self->begin_attempt();
-        });
+    asio::dispatch(strand_, [self = shared_from_this(), url = std::move(*url), tls = std::move(tls),
+                             first = std::move(first)]() mutable {
+      if (self->state_ != State::idle) {
+        if (first) asio::post(self->strand_, [first = std::move(first)] { first(Errc::invalid_argument); });
+        return;
+      }
+      self->url_ = std::move(url);
+      self->tls_ = std::move(tls);
+      self->first_cb_ = std::move(first);
+      if (self->tls_) {
+        spdlog::info("{}: connecting to {} (TLS, server name {})", self->options_.name,
+                     self->url_.to_string(), self->tls_->server_name);
+      } else {
+        spdlog::info("{}: connecting to {}", self->options_.name, self->url_.to_string());
+      }
+      self->begin_attempt();
+    });
     return {};
   }
 
@@ -329,15 +355,6 @@ class Link : public std::enable_shared_from_this<Link> {
   }
 
   // --- commands -------------------------------------------------------------------------------
-
-  struct Pending {
-    enum class Kind : std::uint8_t { user, auth, select, ping };
-    Kind kind = Kind::user;
-    std::uint64_t gen = 0;
-    ReplyCallback cb;
-    std::shared_ptr<const ScriptData> script;  // EVALSHA: retried once on NOSCRIPT
-    std::string resend;                        // the formatted EVALSHA, for that retry
-  };
 
   void send(std::string resp, std::unique_ptr<Pending> p) {
     asio::dispatch(strand_, [self = shared_from_this(), resp = std::move(resp), p = std::move(p)]() mutable {
@@ -411,7 +428,7 @@ class Link : public std::enable_shared_from_this<Link> {
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(url_.host, ec);
     if (!ec) {
-      connect_to(address.to_string());
+      connect_to(address);
       return;
     }
     if (!resolver_) resolver_.emplace(strand_);
@@ -434,34 +451,23 @@ class Link : public std::enable_shared_from_this<Link> {
           }
           v4.insert(v4.end(), v6.begin(), v6.end());
           const auto& pick = v4[self->resolve_rotation_++ % v4.size()];
-          self->connect_to(pick.to_string());
+          self->connect_to(pick);
         });
   }
 
-  void connect_to(const std::string& ip) {
-    redisAsyncContext* ac = redisAsyncConnect(ip.c_str(), url_.port);
-    if (ac == nullptr) {
+  void connect_to(const asio::ip::address& address) {
+    std::shared_ptr<Transport> conn;
+    if (tls_) {
+      conn = connect_tls(strand_, *tls_, asio::ip::tcp::endpoint(address, url_.port), *this, options_.name);
+    } else {
+      conn = connect_hiredis(strand_, address.to_string(), url_.port, *this, options_.name);
+    }
+    if (!conn) {
       attempt_failed(Errc::connect_failed);
       return;
     }
-    if (ac->err != 0) {
-      spdlog::debug("{}: connect to {}:{} failed: {}", options_.name, ip, url_.port, ac->errstr);
-      redisAsyncFree(ac);
-      attempt_failed(Errc::connect_failed);
-      return;
-    }
-    ac->data = this;
-    if (auto ec = attach_asio(ac, strand_,
-                              [this](redisAsyncContext* gone) { context_gone(gone, Errc::connection_lost); });
-        ec) {
-      spdlog::error("{}: cannot attach the Redis socket: {}", options_.name, ec.message());
-      redisAsyncFree(ac);
-      attempt_failed(Errc::connect_failed);
-      return;
-    }
-    redisAsyncSetConnectCallback(ac, &Link::c_on_connect);
-    ac_ = ac;
-    self_ = shared_from_this();  // the Link lives at least as long as its hiredis context
+    conn_ = std::move(conn);
+    self_ = shared_from_this();  // the Link lives at least as long as its transport reports to it
     state_ = State::connecting;
 
     // Handshake, pipelined: [AUTH] [SELECT] PING. Writing it also starts the connect.
@@ -486,10 +492,7 @@ class Link : public std::enable_shared_from_this<Link> {
     p->kind = kind;
     p->gen = gen_;
     const std::string resp = format_command(args);
-    if (redisAsyncFormattedCommand(ac_, &Link::c_on_reply, p.get(), resp.data(), resp.size()) == REDIS_OK) {
-      static_cast<void>(p.release());
-      inflight_.push_back(Clock::now());
-    }
+    if (conn_->write(resp, p)) inflight_.push_back(Clock::now());
   }
 
   void arm_tick() {
@@ -505,8 +508,8 @@ class Link : public std::enable_shared_from_this<Link> {
     if ((state_ == State::resolving || state_ == State::connecting) &&
         now - attempt_started_ >= options_.connect_timeout) {
       spdlog::warn("{}: connect to {} timed out", options_.name, url_.to_string());
-      if (ac_ != nullptr) {
-        drop_context(Errc::timeout);
+      if (conn_) {
+        drop_connection(Errc::timeout);
       } else {
         if (resolver_) resolver_->cancel();
         attempt_failed(Errc::timeout);
@@ -517,7 +520,7 @@ class Link : public std::enable_shared_from_this<Link> {
         now - inflight_.front() >= options_.command_timeout) {
       spdlog::warn("{}: no reply from Redis for {} ms; dropping the connection", options_.name,
                    options_.command_timeout.count());
-      drop_context(Errc::timeout);
+      drop_connection(Errc::timeout);
       return;
     }
     if (mode_ == Mode::subscriber && state_ == State::ready && options_.command_timeout.count() > 0) {
@@ -528,7 +531,7 @@ class Link : public std::enable_shared_from_this<Link> {
         if (now - *health_sent_ >= options_.command_timeout) {
           spdlog::warn("{}: no answer from Redis on the subscriber connection for {} ms; dropping it",
                        options_.name, options_.command_timeout.count());
-          drop_context(Errc::timeout);
+          drop_connection(Errc::timeout);
           return;
         }
       } else if (now - last_health_ >= options_.command_timeout) {
@@ -540,35 +543,32 @@ class Link : public std::enable_shared_from_this<Link> {
     arm_tick();
   }
 
-  // We free the context ourselves. Never called from inside a hiredis callback.
-  void drop_context(std::error_code why) {
-    if (ac_ == nullptr) return;
+  // We drop the connection ourselves. Never called from inside a transport event.
+  void drop_connection(std::error_code why) {
+    if (!conn_) return;
     auto keep = shared_from_this();
-    redisAsyncContext* ac = ac_;
-    ac_ = nullptr;  // marks the callbacks that hiredis runs during the free as ours
+    const auto conn = std::move(conn_);  // marks the replies completed during the close as ours
     free_reason_ = why;
     self_.reset();
-    redisAsyncFree(ac);  // pending callbacks get NULL replies -> why; adapter cleanup
+    conn->close();  // pending replies complete with nullptr -> why
     if (state_ != State::closed) attempt_failed(why);
   }
 
-  // hiredis is freeing the context by itself (EOF, I/O error, failed connect). Runs inside
-  // hiredis: only record and post.
-  void context_gone(redisAsyncContext* ac, std::error_code why) {
-    if (ac != ac_) return;  // we are freeing it (drop_context / do_close) or already handled
-    ac_ = nullptr;
+  // The transport failed by itself (EOF, I/O error, failed connect or TLS handshake). Runs inside
+  // the transport: only record and post (the posted handler keeps the transport alive until the
+  // transport's own call stack has unwound).
+  void transport_gone(Transport& t, std::error_code why) override {
+    if (&t != conn_.get()) return;  // we are closing it (drop_connection / do_close) or already handled
+    auto conn = std::move(conn_);
     free_reason_ = why;
-    if (ac->errstr[0] != '\0') {
-      spdlog::debug("{}: hiredis: {}", options_.name, static_cast<const char*>(ac->errstr));
-    }
     auto keep = std::move(self_);
     if (!keep) keep = shared_from_this();
-    post([keep, gen = gen_, why] {
+    post([keep, conn = std::move(conn), gen = gen_, why] {
       if (gen == keep->gen_ && keep->state_ != State::closed) keep->attempt_failed(why);
     });
   }
 
-  // The context (if any) is gone; report and schedule the next attempt.
+  // The connection (if any) is gone; report and schedule the next attempt.
   void attempt_failed(std::error_code why) {
     inflight_.clear();
     tick_timer_.cancel();
@@ -609,7 +609,7 @@ class Link : public std::enable_shared_from_this<Link> {
     state_ = State::ready;
     health_sent_.reset();
     last_health_ = Clock::now();
-    redisEnableKeepAlive(&ac_->c);
+    conn_->enable_keepalive();
     if (mode_ == Mode::subscriber && (!channels_.empty() || !patterns_.empty())) {
       // Restore the subscription set, then announce.
       for (const bool pattern : {false, true}) {
@@ -653,12 +653,11 @@ class Link : public std::enable_shared_from_this<Link> {
     retry_timer_.cancel();
     tick_timer_.cancel();
     if (resolver_) resolver_->cancel();
-    if (ac_ != nullptr) {
-      redisAsyncContext* ac = ac_;
-      ac_ = nullptr;
+    if (conn_) {
+      const auto conn = std::move(conn_);
       free_reason_ = Errc::closed;
       self_.reset();
-      redisAsyncFree(ac);
+      conn->close();
     }
     inflight_.clear();
     restore_pending_.clear();
@@ -686,7 +685,7 @@ class Link : public std::enable_shared_from_this<Link> {
       fail_later(std::move(p->cb), Errc::closed);
       return;
     }
-    if (state_ != State::ready || ac_ == nullptr || !ready_flag_.load(std::memory_order_relaxed)) {
+    if (state_ != State::ready || !conn_ || !ready_flag_.load(std::memory_order_relaxed)) {
       fail_later(std::move(p->cb), Errc::not_connected);
       return;
     }
@@ -695,41 +694,28 @@ class Link : public std::enable_shared_from_this<Link> {
       return;
     }
     p->gen = gen_;
-    if (redisAsyncFormattedCommand(ac_, &Link::c_on_reply, p.get(), resp.data(), resp.size()) != REDIS_OK) {
+    if (!conn_->write(resp, p)) {
       fail_later(std::move(p->cb), Errc::not_connected);
       return;
     }
-    static_cast<void>(p.release());  // owned by hiredis until c_on_reply
     inflight_.push_back(Clock::now());
   }
 
-  // --- hiredis callbacks (run inside hiredis, on the strand: only record and post) -------------
+  // --- transport events (run inside the transport, on the strand: only record and post) -------
 
-  static void c_on_connect(const redisAsyncContext* ac, int status) {
-    if (status == REDIS_OK) return;  // the PING reply completes the handshake
-    auto* link = static_cast<Link*>(ac->data);
-    // hiredis frees the context right after this callback.
-    link->context_gone(const_cast<redisAsyncContext*>(ac), Errc::connect_failed);
-  }
-
-  static void c_on_reply(redisAsyncContext* ac, void* reply, void* privdata) {
-    std::unique_ptr<Pending> p(static_cast<Pending*>(privdata));
-    auto* link = static_cast<Link*>(ac->data);
-    link->on_reply(ac, static_cast<const redisReply*>(reply), std::move(p));
-  }
-
-  void on_reply(redisAsyncContext* ac, const redisReply* r, std::unique_ptr<Pending> p) {
-    if (ac == ac_ && !inflight_.empty()) inflight_.pop_front();
+  void transport_reply(Transport& t, const redisReply* r, std::unique_ptr<Pending> p) override {
+    const bool current = &t == conn_.get();
+    if (current && !inflight_.empty()) inflight_.pop_front();
     std::error_code ec;
     Reply reply;
     if (r == nullptr) {
-      ec = ac == ac_ ? std::error_code(Errc::connection_lost) : free_reason_;
+      ec = current ? std::error_code(Errc::connection_lost) : free_reason_;
     } else {
       reply = convert_reply(r);
     }
 
     if (p->kind != Pending::Kind::user) {
-      if (r == nullptr || p->gen != gen_ || ac != ac_) return;  // the loss is handled elsewhere
+      if (r == nullptr || p->gen != gen_ || !current) return;  // the loss is handled elsewhere
       if (handshake_error_) return;  // the first refusal is reported; the connection is going
       if (reply.is_error()) {
         handshake_error_ = true;
@@ -738,13 +724,11 @@ class Link : public std::enable_shared_from_this<Link> {
                       auth ? "AUTH" : (p->kind == Pending::Kind::select ? "SELECT" : "PING"), reply.str);
         const std::error_code why = auth ? Errc::auth_failed : Errc::handshake_failed;
         post([self = shared_from_this(), gen = p->gen, why] {
-          if (gen == self->gen_ && self->state_ == State::connecting) self->drop_context(why);
+          if (gen == self->gen_ && self->state_ == State::connecting) self->drop_connection(why);
         });
       } else if (p->kind == Pending::Kind::ping) {
         post([self = shared_from_this(), gen = p->gen] {
-          if (gen == self->gen_ && self->state_ == State::connecting && self->ac_ != nullptr) {
-            self->handshake_done();
-          }
+          if (gen == self->gen_ && self->state_ == State::connecting && self->conn_) self->handshake_done();
         });
       }
       return;
@@ -773,16 +757,9 @@ class Link : public std::enable_shared_from_this<Link> {
     }
   }
 
-  // Subscribe-mode pushes. privdata is the Link; the callback stays registered in hiredis's
-  // channel dictionaries and is called for every message and (un)subscribe confirmation.
-  static void c_on_push(redisAsyncContext* ac, void* reply, void* /*privdata*/) {
-    if (reply == nullptr) return;  // the context is being freed; the loss is reported elsewhere
-    auto* link = static_cast<Link*>(ac->data);
-    link->on_push(ac, static_cast<const redisReply*>(reply));
-  }
-
-  void on_push(redisAsyncContext* ac, const redisReply* r) {
-    if (ac != ac_ || r->type != REDIS_REPLY_ARRAY || r->elements < 3) return;
+  // Subscribe-mode pushes: every message and (un)subscribe confirmation.
+  void transport_push(Transport& t, const redisReply* r) override {
+    if (&t != conn_.get() || r->type != REDIS_REPLY_ARRAY || r->elements < 3) return;
     auto str = [r](std::size_t i) {
       const redisReply* e = r->element[i];
       return (e != nullptr && e->type == REDIS_REPLY_STRING) ? std::string(e->str, e->len) : std::string();
@@ -835,9 +812,8 @@ class Link : public std::enable_shared_from_this<Link> {
   }
 
   bool write_subscribe(const std::string& resp) {
-    // hiredis 0.14 keeps the callback per channel (privdata: unused, the Link is ac->data).
-    // It refuses only while the context is being torn down; the loss is then reported anyway.
-    return redisAsyncFormattedCommand(ac_, &Link::c_on_push, nullptr, resp.data(), resp.size()) == REDIS_OK;
+    // Refused only while the connection is being torn down; the loss is then reported anyway.
+    return conn_->write_push(resp);
   }
 
   void do_subscribe(bool pattern, std::string name, MessageHandler handler, DoneCallback done) {
@@ -848,7 +824,7 @@ class Link : public std::enable_shared_from_this<Link> {
     SubMap& map = pattern ? patterns_ : channels_;
     auto [it, inserted] = map.try_emplace(std::move(name));
     it->second.handler = std::make_shared<const MessageHandler>(std::move(handler));
-    const bool live = state_ == State::ready && ac_ != nullptr;
+    const bool live = state_ == State::ready && conn_ != nullptr;
     if (!inserted) {
       if (it->second.confirmed) {
         done_later(std::move(done), std::error_code{});
@@ -881,10 +857,9 @@ class Link : public std::enable_shared_from_this<Link> {
     map.erase(it);
     // Every entry of the map was SUBSCRIBEd on the current connection when it is ready, so
     // hiredis knows the channel (hiredis 0.14 must not see an UNSUBSCRIBE for an unknown one).
-    if (state_ == State::ready && ac_ != nullptr) {
+    if (state_ == State::ready && conn_) {
       const std::array<std::string_view, 2> args{pattern ? "PUNSUBSCRIBE" : "UNSUBSCRIBE", name};
-      const std::string resp = format_command(args);
-      redisAsyncFormattedCommand(ac_, nullptr, nullptr, resp.data(), resp.size());
+      conn_->write_push(format_command(args));
     }
   }
 
@@ -894,13 +869,14 @@ class Link : public std::enable_shared_from_this<Link> {
   ClientOptions options_;
   Mode mode_;
   RedisUrl url_;
+  std::shared_ptr<const TlsSettings> tls_;  // rediss:// only
   State state_ = State::idle;
   std::atomic<bool> ready_flag_{false};
   bool ever_ready_ = false;
-  bool handshake_error_ = false;  // this attempt's handshake was refused
-  std::uint64_t gen_ = 0;         // attempt number; stale callbacks compare against it
-  redisAsyncContext* ac_ = nullptr;
-  std::shared_ptr<Link> self_;  // held while ac_ is alive
+  bool handshake_error_ = false;     // this attempt's handshake was refused
+  std::uint64_t gen_ = 0;            // attempt number; stale callbacks compare against it
+  std::shared_ptr<Transport> conn_;  // the current connection (attempt), if any
+  std::shared_ptr<Link> self_;       // held while conn_ is set
   std::error_code free_reason_;
   std::deque<Clock::time_point> inflight_;  // send times of the commands awaiting replies
   Clock::time_point attempt_started_{};
@@ -969,7 +945,7 @@ void RedisClient::command(std::span<const std::string_view> args, ReplyCallback 
     if (cb) boost::asio::post(link_->strand(), [cb = std::move(cb)] { cb(Errc::invalid_argument, Reply{}); });
     return;
   }
-  auto p = std::make_unique<detail::Link::Pending>();
+  auto p = std::make_unique<detail::Pending>();
   p->cb = std::move(cb);
   link_->send(format_command(args), std::move(p));
 }
@@ -988,7 +964,7 @@ void RedisClient::eval(const Script& script, std::span<const std::string_view> k
   argv.emplace_back(numkeys);
   argv.insert(argv.end(), keys.begin(), keys.end());
   argv.insert(argv.end(), args.begin(), args.end());
-  auto p = std::make_unique<detail::Link::Pending>();
+  auto p = std::make_unique<detail::Pending>();
   p->cb = std::move(cb);
   p->script = script.data_;
   p->resend = format_command(argv);

@@ -3,7 +3,7 @@
 //
 // - RedisClient: commands (pipelined), EVALSHA scripts with SCRIPT LOAD fallback.
 // - RedisSubscriber: a separate connection for SUBSCRIBE / PSUBSCRIBE.
-// Both connect to redis://[[user]:password@]host[:port][/db], send AUTH (and SELECT for the
+// Both connect to redis[s]://[[user]:password@]host[:port][/db], send AUTH (and SELECT for the
 // client) on every connection, reconnect by themselves with capped exponential backoff, and
 // fail commands at once while disconnected. See docs/redis-client.md.
 //
@@ -14,9 +14,10 @@
 // Errors: std::error_code, never exceptions. A Redis error reply gives Errc::server_error with
 // the reply (type error, its text) still passed to the callback.
 //
-// TLS: hiredis 0.14 has no TLS support. rediss:// URLs are rejected by start() with
-// Errc::tls_unsupported. To reach a TLS-only Redis, run a local TLS tunnel (stunnel, or
-// spiped) and point redis:// at it, or move to hiredis >= 1.0 and its hiredis_ssl library.
+// TLS: rediss:// connects with TLS (Boost.Asio ssl::stream, OpenSSL; hiredis 0.14 has no TLS, so
+// only its reply parser is used there), configured by ClientOptions::tls: the certificate is
+// verified against the system trust store or TlsOptions::ca_file, and must match the URL's host
+// (or TlsOptions::server_name). redis:// runs on hiredis's own async connection.
 //
 // Lifetime: close() (or dropping the last shared_ptr, which calls it) frees the connection on
 // the strand; pending callbacks then get Errc::closed. Let the executor run after close() until
@@ -54,9 +55,13 @@ enum class Errc {
   handshake_failed,   // SELECT or PING failed during the handshake (e.g. NOAUTH, LOADING)
   connect_failed,     // name resolution or TCP connect failed
   invalid_url,        // ClientOptions::url does not parse
-  tls_unsupported,    // rediss:// (hiredis 0.14 has no TLS)
   invalid_argument,   // empty command, or (P|S)(UN)SUBSCRIBE / MONITOR on a RedisClient
   cancelled,          // a subscription was removed before Redis confirmed it
+  // rediss://: a CA, certificate or key file cannot be read or used (returned by start()).
+  tls_config,
+  // rediss://: the TLS handshake failed (certificate not trusted, name mismatch, client
+  // certificate refused...); retried like a failed connect.
+  tls_handshake_failed,
 };
 const std::error_category& redis_category() noexcept;
 std::error_code make_error_code(Errc e) noexcept;
@@ -106,8 +111,27 @@ struct Reply {
 // Short human-readable form, e.g. `"abc"`, `(integer) 3`, `(nil)`, `["a", (nil)]`.
 std::string to_string(const Reply& reply);
 
+// TLS settings, used for rediss:// URLs (ignored, with a warning, for redis://).
+struct TlsOptions {
+  std::string ca_file;      // PEM CA certificate(s) to trust; empty: the system trust store
+  std::string cert_file;    // PEM client certificate (chain) for mutual TLS; needs key_file
+  std::string key_file;     // PEM private key of cert_file, unencrypted
+  std::string server_name;  // SNI and the name the certificate must match; empty: the URL's host
+  // true: no certificate verification at all (neither trust nor name). UNSAFE: anyone on the path
+  // can impersonate Redis; logged as such by start(). For throwaway setups only.
+  bool insecure_skip_verify = false;
+
+  bool empty() const noexcept {
+    return ca_file.empty() && cert_file.empty() && key_file.empty() && server_name.empty();
+  }
+};
+
+// Checks that the files of options can be read and used (what start() does for rediss://):
+// Errc::tls_config, with a one-line reason in why, when not. For start-up checks.
+std::error_code check_tls_options(const TlsOptions& options, std::string* why = nullptr);
+
 struct ClientOptions {
-  std::string url = "redis://127.0.0.1:6379/0";
+  std::string url = "redis://127.0.0.1:6379/0";     // or rediss:// (TLS, see tls)
   std::chrono::milliseconds connect_timeout{2000};  // resolve + TCP connect + AUTH/SELECT/PING
   // A reply awaited longer than this drops the connection (all its pending commands fail with
   // Errc::timeout) and reconnects. 0 disables. hiredis 0.14 has no timeouts of its own.
@@ -116,6 +140,7 @@ struct ClientOptions {
   std::chrono::milliseconds reconnect_max{5000};  // cap
   std::size_t max_pending = 100000;               // commands awaiting replies; beyond: Errc::too_many_pending
   std::string name = "redis";                     // prefix of the log lines
+  TlsOptions tls;                                 // rediss:// only
 };
 
 namespace detail {
@@ -170,9 +195,10 @@ class RedisClient {
   void on_disconnected(DisconnectCallback cb);
   void on_reconnected(EventCallback cb);
 
-  // Validates the URL (Errc::invalid_url, Errc::tls_unsupported are returned at once) and starts
-  // connecting. on_first_result, if given, gets the outcome of the first attempt (ok or its
-  // error); the client keeps retrying in the background after a failure. Call once.
+  // Validates the URL (Errc::invalid_url) and, for rediss://, loads the TLS files
+  // (Errc::tls_config), returning those errors at once; then starts connecting. on_first_result,
+  // if given, gets the outcome of the first attempt (ok or its error); the client keeps retrying
+  // in the background after a failure. Call once.
   std::error_code start(StartCallback on_first_result = {});
 
   // Drops the connection at once (pending commands get Errc::closed), stops reconnecting and

@@ -1,6 +1,6 @@
 #pragma once
 // Parsing of Redis connection URLs: redis://[[user]:password@]host[:port][/db]
-// (and rediss:// for TLS, which is parsed but refused by the client: hiredis 0.14 has no TLS).
+// (and rediss:// for TLS).
 // Pure functions, no I/O.
 
 #include <cstdint>

@@ -4,6 +4,8 @@
 // SIGTERM then SIGKILL; the destructor stops it and removes the directory. stop() + start()
 // restarts it on the same port (reconnect tests); pause()/resume() freeze it (SIGSTOP/SIGCONT)
 // for timeout tests. Failures throw std::runtime_error (tests only).
+// With RedisTls it listens with TLS only (--port 0 --tls-port N; certificates from
+// tests/support/test_pki.hpp), and PING is checked over TLS.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -20,6 +22,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -27,9 +31,21 @@
 #include <utility>
 #include <vector>
 
+#include <openssl/ssl.h>
+
 extern char** environ;  // NOLINT
 
 namespace sig::test {
+
+// A TLS-only redis-server's files.
+struct RedisTls {
+  std::string cert_file;  // the server's certificate and key
+  std::string key_file;
+  std::string ca_file;          // trusted for client certificates
+  bool auth_clients = false;    // --tls-auth-clients yes: a client certificate is required
+  std::string probe_cert_file;  // the PING probe's client certificate (when auth_clients)
+  std::string probe_key_file;
+};
 
 class RedisServer {
  public:
@@ -39,12 +55,18 @@ class RedisServer {
 
   // extra_args are appended to the command line, e.g. {"--requirepass", "secret"}.
   explicit RedisServer(std::vector<std::string> extra_args = {}) : extra_args_(std::move(extra_args)) {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "sig-redis-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    dir_ = tmpl;
-    port_ = free_port();
-    start();
+    init();
   }
+
+  // TLS only.
+  explicit RedisServer(RedisTls tls, std::vector<std::string> extra_args = {})
+      : extra_args_(std::move(extra_args)), tls_(std::move(tls)) {
+    init();
+  }
+
+  // Other TLS files for the next start() (e.g. another certificate after stop()).
+  void set_tls(RedisTls tls) { tls_ = std::move(tls); }
+  bool tls() const { return tls_.has_value(); }
 
   ~RedisServer() {
     try {
@@ -61,9 +83,9 @@ class RedisServer {
   std::uint16_t port() const { return port_; }
   pid_t pid() const { return pid_; }
   bool running() const { return pid_ > 0; }
-  // redis://[:password@]127.0.0.1:port[/db]
+  // redis[s]://[:password@]127.0.0.1:port[/db] (rediss:// for a TLS server)
   std::string url(const std::string& password = {}, int db = -1) const {
-    std::string u = "redis://";
+    std::string u = tls_ ? "rediss://" : "redis://";
     if (!password.empty()) u += ":" + password + "@";
     u += "127.0.0.1:" + std::to_string(port_);
     if (db >= 0) u += "/" + std::to_string(db);
@@ -83,6 +105,12 @@ class RedisServer {
                                      "",       "--appendonly", "no",
                                      "--dir",  dir_.string(),  "--daemonize",
                                      "no",     "--logfile",    (dir_ / "redis.log").string()};
+    if (tls_) {
+      args[2] = "0";  // no plain TCP port
+      args.insert(args.end(), {"--tls-port", std::to_string(port_), "--tls-cert-file", tls_->cert_file,
+                               "--tls-key-file", tls_->key_file, "--tls-ca-cert-file", tls_->ca_file,
+                               "--tls-auth-clients", tls_->auth_clients ? "yes" : "no"});
+    }
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     std::vector<char*> argv;
     argv.reserve(args.size() + 1);
@@ -143,8 +171,10 @@ class RedisServer {
     if (running()) ::kill(pid_, SIGCONT);
   }
 
-  // One blocking PING (500 ms timeouts). NOAUTH counts as alive (--requirepass servers).
+  // One blocking PING (500 ms timeouts), over TLS for a TLS server. NOAUTH counts as alive
+  // (--requirepass servers).
   bool ping() const {
+    if (tls_) return tls_ping();
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return false;
     timeval tv{};
@@ -163,6 +193,46 @@ class RedisServer {
         const ssize_t n = ::recv(fd, buf, sizeof buf - 1, 0);
         const std::string reply(buf, n > 0 ? static_cast<std::size_t>(n) : 0U);
         ok = reply.rfind("+PONG", 0) == 0 || reply.rfind("-NOAUTH", 0) == 0;
+      }
+    }
+    ::close(fd);
+    return ok;
+  }
+
+  bool tls_ping() const {
+    const std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
+                                                                &SSL_CTX_free);
+    if (!ctx) return false;
+    // A readiness probe: it does not verify the server (which may present an untrusted
+    // certificate on purpose).
+    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
+    if (!tls_->probe_cert_file.empty() &&
+        (SSL_CTX_use_certificate_chain_file(ctx.get(), tls_->probe_cert_file.c_str()) != 1 ||
+         SSL_CTX_use_PrivateKey_file(ctx.get(), tls_->probe_key_file.c_str(), SSL_FILETYPE_PEM) != 1)) {
+      return false;
+    }
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return false;
+    timeval tv{};
+    tv.tv_usec = 500000;
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port_);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = false;
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) {  // NOLINT
+      const std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), &SSL_free);
+      if (ssl && SSL_set_fd(ssl.get(), fd) == 1 && SSL_connect(ssl.get()) == 1) {
+        static constexpr char kPing[] = "PING\r\n";
+        if (SSL_write(ssl.get(), kPing, sizeof kPing - 1) == static_cast<int>(sizeof kPing - 1)) {
+          char buf[64] = {};
+          const int n = SSL_read(ssl.get(), buf, sizeof buf - 1);
+          const std::string reply(buf, n > 0 ? static_cast<std::size_t>(n) : 0U);
+          ok = reply.rfind("+PONG", 0) == 0 || reply.rfind("-NOAUTH", 0) == 0;
+        }
+        SSL_shutdown(ssl.get());
       }
     }
     ::close(fd);
@@ -188,7 +258,16 @@ class RedisServer {
   }
 
  private:
+  void init() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "sig-redis-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    dir_ = tmpl;
+    port_ = free_port();
+    start();
+  }
+
   std::vector<std::string> extra_args_;
+  std::optional<RedisTls> tls_;
   std::filesystem::path dir_;
   std::uint16_t port_ = 0;
   pid_t pid_ = -1;

@@ -17,6 +17,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 
+#include "support/redis_fixture.hpp"
 #include "support/redis_server.hpp"
 
 namespace {
@@ -31,100 +32,9 @@ using sig::redis::Reply;
 using sig::redis::Script;
 using sig::test::RedisServer;
 
-struct Result {
-  bool done = false;
-  std::error_code ec;
-  Reply reply;
-};
+using Result = sig::test::RedisResult;
 
-class RedisClientTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!RedisServer::available()) GTEST_SKIP() << "no " << RedisServer::kBinary;
-    spdlog::set_level(spdlog::level::warn);
-    server_ = std::make_unique<RedisServer>();
-  }
-
-  void TearDown() override {
-    for (auto& c : clients_)
-      c->close();
-    for (auto& s : subscribers_)
-      s->close();
-    clients_.clear();
-    subscribers_.clear();
-    // Everything must drain: no timer, wait or posted handler may stay behind after close().
-    guard_.reset();
-    io_.restart();
-    io_.run_for(5s);
-    EXPECT_TRUE(io_.stopped()) << "work left after close()";
-  }
-
-  ClientOptions options(std::string url = {}) {
-    ClientOptions o;
-    o.url = url.empty() ? server_->url() : std::move(url);
-    o.reconnect_min = 20ms;
-    o.reconnect_max = 200ms;
-    o.connect_timeout = 1000ms;
-    o.command_timeout = 2000ms;
-    return o;
-  }
-
-  template <typename Pred>
-  bool run_until(Pred pred, std::chrono::milliseconds timeout = 5s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!pred()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      io_.run_for(5ms);
-    }
-    return true;
-  }
-
-  void run_for(std::chrono::milliseconds d) {
-    const auto deadline = std::chrono::steady_clock::now() + d;
-    while (std::chrono::steady_clock::now() < deadline)
-      io_.run_for(5ms);
-  }
-
-  std::shared_ptr<RedisClient> connect(ClientOptions o) {
-    auto c = RedisClient::create(io_.get_executor(), std::move(o));
-    clients_.push_back(c);
-    std::optional<std::error_code> first;
-    EXPECT_FALSE(c->start([&](std::error_code ec) { first = ec; }));
-    EXPECT_TRUE(run_until([&] { return first.has_value(); }));
-    EXPECT_FALSE(first.value_or(Errc::timeout)) << first.value_or(Errc::timeout).message();
-    EXPECT_TRUE(c->connected());
-    return c;
-  }
-  std::shared_ptr<RedisClient> connect() { return connect(options()); }
-
-  std::shared_ptr<RedisSubscriber> subscriber(ClientOptions o) {
-    auto s = RedisSubscriber::create(io_.get_executor(), std::move(o));
-    subscribers_.push_back(s);
-    std::optional<std::error_code> first;
-    EXPECT_FALSE(s->start([&](std::error_code ec) { first = ec; }));
-    EXPECT_TRUE(run_until([&] { return first.has_value(); }));
-    EXPECT_FALSE(first.value_or(Errc::timeout));
-    return s;
-  }
-
-  // Runs one command to completion.
-  Result sync(RedisClient& c, std::initializer_list<std::string_view> args) {
-    auto r = std::make_shared<Result>();
-    c.command(args, [r](std::error_code ec, Reply reply) {
-      r->done = true;
-      r->ec = ec;
-      r->reply = std::move(reply);
-    });
-    EXPECT_TRUE(run_until([&] { return r->done; }));
-    return *r;
-  }
-
-  asio::io_context io_;
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard_{io_.get_executor()};
-  std::unique_ptr<RedisServer> server_;
-  std::vector<std::shared_ptr<RedisClient>> clients_;
-  std::vector<std::shared_ptr<RedisSubscriber>> subscribers_;
-};
+class RedisClientTest : public sig::test::RedisFixture {};
 
 TEST_F(RedisClientTest, SetGetRoundTrip) {
   auto c = connect();
@@ -142,7 +52,7 @@ TEST_F(RedisClientTest, SetGetRoundTrip) {
   EXPECT_TRUE(r.reply.is_nil());
 
   // Binary-safe arguments and replies.
-  const std::string binary("a\0b\r\n$3\r\n", 10);
+  const std::string binary("a\0b\r\n$3\r\n\0", 10);
   r = sync(*c, {"SET", "bin", binary});
   EXPECT_FALSE(r.ec);
   r = sync(*c, {"GET", "bin"});
@@ -199,13 +109,15 @@ TEST_F(RedisClientTest, ErrorReplyIsServerErrorWithText) {
   EXPECT_EQ(r.reply.str, "PONG");
   // An empty command is refused locally.
   auto e = std::make_shared<Result>();
-  c->command(std::span<const std::string_view>{}, [e](std::error_code ec, Reply) { *e = {true, ec, {}}; });
+  c->command(std::span<const std::string_view>{}, [e](std::error_code ec, const Reply&) {
+    *e = {true, ec, {}};
+  });
   ASSERT_TRUE(run_until([&] { return e->done; }));
   EXPECT_EQ(e->ec, Errc::invalid_argument);
   // Push-mode commands belong to RedisSubscriber.
   for (const char* name : {"SUBSCRIBE", "psubscribe", "Unsubscribe", "MONITOR", "ssubscribe"}) {
     auto f = std::make_shared<Result>();
-    c->command({name, "ch"}, [f](std::error_code ec, Reply) { *f = {true, ec, {}}; });
+    c->command({name, "ch"}, [f](std::error_code ec, const Reply&) { *f = {true, ec, {}}; });
     ASSERT_TRUE(run_until([&] { return f->done; }));
     EXPECT_EQ(f->ec, Errc::invalid_argument) << name;
   }
@@ -236,6 +148,7 @@ TEST_F(RedisClientTest, Pipelines10000CommandsInOrder) {
   auto c = connect();
   constexpr int kCount = 10000;
   std::vector<std::string> keys;
+  keys.reserve(kCount);
   for (int i = 0; i < kCount; ++i)
     keys.push_back("p:" + std::to_string(i));
 
@@ -245,7 +158,7 @@ TEST_F(RedisClientTest, Pipelines10000CommandsInOrder) {
   asio::post(c->executor(), [&] {
     for (int i = 0; i < kCount; ++i) {
       c->command({"SET", keys[static_cast<std::size_t>(i)], std::to_string(i)},
-                 [&set_ok](std::error_code ec, Reply r) {
+                 [&set_ok](std::error_code ec, const Reply& r) {
                    if (!ec && r.str == "OK") ++set_ok;
                  });
     }
@@ -255,7 +168,7 @@ TEST_F(RedisClientTest, Pipelines10000CommandsInOrder) {
   int get_ok = 0;
   // And from outside the strand (each one posted), still in order.
   for (int i = 0; i < kCount; ++i) {
-    c->command({"GET", keys[static_cast<std::size_t>(i)]}, [&, i](std::error_code ec, Reply r) {
+    c->command({"GET", keys[static_cast<std::size_t>(i)]}, [&, i](std::error_code ec, const Reply& r) {
       order.push_back(i);
       if (!ec && r.str == std::to_string(i)) ++get_ok;
     });
@@ -280,7 +193,7 @@ TEST_F(RedisClientTest, MaxPendingFailsFast) {
   int refused = 0;
   asio::post(c->executor(), [&] {
     for (int i = 0; i < 50; ++i) {
-      c->command({"PING"}, [&](std::error_code ec, Reply) {
+      c->command({"PING"}, [&](std::error_code ec, const Reply&) {
         if (!ec) ++ok;
         if (ec == Errc::too_many_pending) ++refused;
       });
@@ -418,20 +331,20 @@ TEST_F(RedisClientTest, AuthAndSelect) {
   EXPECT_EQ(*first, Errc::handshake_failed);
 }
 
-TEST_F(RedisClientTest, UrlErrorsAtStart) {
-  auto c = RedisClient::create(io_.get_executor(), options("rediss://127.0.0.1:6380"));
-  EXPECT_EQ(c->start(), Errc::tls_unsupported);
-  auto d = RedisClient::create(io_.get_executor(), options("http://127.0.0.1"));
-  EXPECT_EQ(d->start(), Errc::invalid_url);
-  auto s = RedisSubscriber::create(io_.get_executor(), options("rediss://h"));
-  EXPECT_EQ(s->start(), Errc::tls_unsupported);
+TEST_F(RedisClientTest, UrlAndTlsConfigErrorsAtStart) {
+  auto c = RedisClient::create(io_.get_executor(), options("http://127.0.0.1"));
+  EXPECT_EQ(c->start(), Errc::invalid_url);
+  auto o = options("rediss://h");
+  o.tls.ca_file = "/nonexistent/ca.pem";
+  auto s = RedisSubscriber::create(io_.get_executor(), o);
+  EXPECT_EQ(s->start(), Errc::tls_config);
   // Commands on a client that never started fail fast.
   auto r = std::make_shared<Result>();
-  c->command({"PING"}, [r](std::error_code ec, Reply) { *r = {true, ec, {}}; });
+  c->command({"PING"}, [r](std::error_code ec, const Reply&) { *r = {true, ec, {}}; });
   ASSERT_TRUE(run_until([&] { return r->done; }));
   EXPECT_EQ(r->ec, Errc::not_connected);
-  EXPECT_EQ(sig::redis::make_error_code(Errc::tls_unsupported).message(),
-            "rediss:// (TLS) is not supported with hiredis 0.14");
+  EXPECT_EQ(sig::redis::make_error_code(Errc::tls_config).message(),
+            "unusable TLS configuration for Redis (CA, certificate or key file)");
 }
 
 TEST_F(RedisClientTest, StoppedRedisFailsFastAndRestartReconnects) {
@@ -462,7 +375,7 @@ TEST_F(RedisClientTest, StoppedRedisFailsFastAndRestartReconnects) {
   // Commands in flight when Redis dies get an error; none is lost.
   std::vector<std::error_code> inflight;
   for (int i = 0; i < 100; ++i) {
-    c->command({"BLPOP", "never", "0"}, [&](std::error_code ec, Reply) { inflight.push_back(ec); });
+    c->command({"BLPOP", "never", "0"}, [&](std::error_code ec, const Reply&) { inflight.push_back(ec); });
   }
   run_for(50ms);
   server_->stop();
@@ -477,7 +390,7 @@ TEST_F(RedisClientTest, StoppedRedisFailsFastAndRestartReconnects) {
   for (int i = 0; i < 3; ++i) {
     auto r = std::make_shared<Result>();
     const auto t0 = std::chrono::steady_clock::now();
-    c->command({"GET", "x"}, [r](std::error_code ec, Reply) { *r = {true, ec, {}}; });
+    c->command({"GET", "x"}, [r](std::error_code ec, const Reply&) { *r = {true, ec, {}}; });
     ASSERT_TRUE(run_until([&] { return r->done; }));
     EXPECT_EQ(r->ec, Errc::not_connected);
     EXPECT_LT(std::chrono::steady_clock::now() - t0, 100ms);
@@ -556,7 +469,7 @@ TEST_F(RedisClientTest, ReplyTimeoutDropsAndReconnects) {
   server_->pause();
   auto r = std::make_shared<Result>();
   const auto t0 = std::chrono::steady_clock::now();
-  c->command({"PING"}, [r](std::error_code ec, Reply) { *r = {true, ec, {}}; });
+  c->command({"PING"}, [r](std::error_code ec, const Reply&) { *r = {true, ec, {}}; });
   ASSERT_TRUE(run_until([&] { return r->done; }));
   const auto waited = std::chrono::steady_clock::now() - t0;
   EXPECT_EQ(r->ec, Errc::timeout);
@@ -630,7 +543,7 @@ TEST_F(RedisClientTest, CloseDuringInflightCommands) {
     const bool blocker = i == 10;
     c->command(blocker ? std::initializer_list<std::string_view>{"BLPOP", "never", "2"}
                        : std::initializer_list<std::string_view>{"INCR", "n"},
-               [&](std::error_code ec, Reply) {
+               [&](std::error_code ec, const Reply&) {
                  if (!ec) {
                    ++ok;
                  } else if (ec == Errc::closed || ec == Errc::not_connected) {
@@ -649,7 +562,7 @@ TEST_F(RedisClientTest, CloseDuringInflightCommands) {
   EXPECT_EQ(closed, kCount - 10);
   // After close: fail fast with closed.
   auto r = std::make_shared<Result>();
-  c->command({"PING"}, [r](std::error_code ec, Reply) { *r = {true, ec, {}}; });
+  c->command({"PING"}, [r](std::error_code ec, const Reply&) { *r = {true, ec, {}}; });
   ASSERT_TRUE(run_until([&] { return r->done; }));
   EXPECT_EQ(r->ec, Errc::closed);
   EXPECT_FALSE(c->connected());
@@ -665,7 +578,7 @@ TEST_F(RedisClientTest, DroppingTheLastReferenceCloses) {
     ASSERT_FALSE(c->start([&](std::error_code ec) { first = ec; }));
     ASSERT_TRUE(run_until([&] { return first.has_value(); }));
     for (int i = 0; i < 1000; ++i)
-      c->command({"PING"}, [&](std::error_code, Reply) { ++callbacks; });
+      c->command({"PING"}, [&](std::error_code, const Reply&) { ++callbacks; });
     auto sub = RedisSubscriber::create(io_.get_executor(), options());
     ASSERT_FALSE(sub->start());
     sub->subscribe("x", [](const std::string&, const std::string&) {});
@@ -677,9 +590,9 @@ TEST_F(RedisClientTest, DroppingTheLastReferenceCloses) {
 TEST_F(RedisClientTest, CloseFromInsideCallbacks) {
   auto c = connect();
   int after = 0;
-  c->command({"PING"}, [&](std::error_code, Reply) { c->close(); });
+  c->command({"PING"}, [&](std::error_code, const Reply&) { c->close(); });
   for (int i = 0; i < 10; ++i)
-    c->command({"PING"}, [&](std::error_code, Reply) { ++after; });
+    c->command({"PING"}, [&](std::error_code, const Reply&) { ++after; });
   ASSERT_TRUE(run_until([&] { return after == 10; }));
   // A disconnect callback that closes the client.
   auto d = connect();
@@ -701,6 +614,7 @@ TEST_F(RedisClientTest, CallbacksRunOnTheStrandWithManyThreads) {
   std::atomic<int> done{0};
   int unsynchronised_counter = 0;  // only touched on the client's strand
   std::vector<std::thread> threads;
+  threads.reserve(3);
   for (int i = 0; i < 3; ++i)
     threads.emplace_back([this] { io_.run(); });
   std::atomic<int> messages{0};
@@ -713,10 +627,11 @@ TEST_F(RedisClientTest, CallbacksRunOnTheStrandWithManyThreads) {
       },
       [&](std::error_code ec) { confirmed = !ec; });
   std::vector<std::thread> producers;
+  producers.reserve(2);
   for (int p = 0; p < 2; ++p) {
     producers.emplace_back([&] {
       for (int i = 0; i < 2000; ++i) {
-        c->command({"INCR", "mt"}, [&](std::error_code ec, Reply) {
+        c->command({"INCR", "mt"}, [&](std::error_code ec, const Reply&) {
           if (!c->executor().running_in_this_thread()) ++off_strand;
           if (!ec) ++unsynchronised_counter;
           ++done;
@@ -730,7 +645,7 @@ TEST_F(RedisClientTest, CallbacksRunOnTheStrandWithManyThreads) {
   while ((done < 4000 || !confirmed) && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(5ms);
   for (int i = 0; i < 100; ++i)
-    c->command({"PUBLISH", "mt", "m"}, [](std::error_code, Reply) {});
+    c->command({"PUBLISH", "mt", "m"}, [](std::error_code, const Reply&) {});
   while (messages < 100 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(5ms);
   io_.stop();
