@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A few-second smoke test of the load tool against the real server: relay, join and hold modes,
 # and a relay over two nodes sharing a redis-server, on a handful of connections. It checks that
-# the tool ran, connected everyone and that messages
-# were delivered (never a timing). Usage: bench/smoke.sh [build-dir]   (default: build/)
+# the tool ran, connected everyone and that messages were delivered (never a timing).
+# Usage: bench/smoke.sh [build-dir]   (default: build/)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-${BUILD_DIR:-$root/build}}
