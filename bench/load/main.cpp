@@ -81,26 +81,23 @@ double cpu_seconds(int pid) {
   return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-// Summed over the system under test: the server and its --extra-pids (a second node, redis-server).
-long system_rss_kb(const Options& o) {
-  long total = rss_kb(o.server_pid);
-  if (total < 0) return -1;
+// Summed over the system under test: the server and its --extra-pids (a second node, redis-server);
+// negative when one of them cannot be read.
+template <typename Read>
+auto sum_over_system(const Options& o, Read read) {
+  auto total = read(o.server_pid);
   for (const int pid : o.extra_pids) {
-    const long kb = rss_kb(pid);
-    if (kb < 0) return -1;
-    total += kb;
+    if (total < 0) break;
+    const auto v = read(pid);
+    total = v < 0 ? v : total + v;
   }
   return total;
 }
+long system_rss_kb(const Options& o) {
+  return sum_over_system(o, rss_kb);
+}
 double system_cpu_seconds(const Options& o) {
-  double total = cpu_seconds(o.server_pid);
-  if (total < 0) return -1;
-  for (const int pid : o.extra_pids) {
-    const double s = cpu_seconds(pid);
-    if (s < 0) return -1;
-    total += s;
-  }
-  return total;
+  return sum_over_system(o, cpu_seconds);
 }
 
 // The soft descriptor limit of another process (/proc/<pid>/limits); 0 when unknown.
