@@ -56,6 +56,13 @@ Node::Node(const asio::any_io_executor& ex, const domain::Clock& clock, NodeOpti
   co.tls = options_.redis_tls;
   co.name = "redis";
   client_ = redis::RedisClient::create(strand_, co);
+  // Loaded in every connection's handshake: an EVALSHA that met NOSCRIPT would be sent again
+  // behind the commands sent after it (a restore then ran after a join it had not seen).
+  for (const auto* script :
+       {&scripts::join(), &scripts::leave(), &scripts::start(), &scripts::end(), &scripts::put(),
+        &scripts::remove(), &scripts::snapshot(), &scripts::restore()}) {
+    client_->preload(*script);
+  }
   co.name = "redis-pubsub";
   sub_ = redis::RedisSubscriber::create(strand_, co);
 }
@@ -79,16 +86,6 @@ std::string Node::now_ms() const {
 
 void Node::start(std::function<void(std::error_code)> done) {
   on_start_ = std::move(done);
-  client_->on_connected([this] {
-    // Load the scripts before anything else is sent on this connection: an EVALSHA that met
-    // NOSCRIPT would be sent again after the commands behind it, out of order (a restore then
-    // ran after a join it had not seen and dropped it).
-    for (const auto* script :
-         {&scripts::join(), &scripts::leave(), &scripts::start(), &scripts::end(), &scripts::put(),
-          &scripts::remove(), &scripts::snapshot(), &scripts::restore()}) {
-      client_->call(ignore_reply, "SCRIPT", "LOAD", script->source());
-    }
-  });
   client_->on_disconnected([this](std::error_code ec) {
     link_dropped_ = true;  // the alive key may be gone with Redis: not a sign of this node's death
     log(2, "redis connection lost; signaling between nodes is suspended", ec.message());

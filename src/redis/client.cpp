@@ -288,6 +288,8 @@ class Link : public std::enable_shared_from_this<Link>, private TransportEvents 
 
   // --- configuration (before start) -----------------------------------------------------------
 
+  // Before start(): loaded in every connection's handshake.
+  void preload(std::shared_ptr<const ScriptData> script) { preloaded_.push_back(std::move(script)); }
   void set_on_connected(EventCallback cb) {
     asio::dispatch(strand_, [self = shared_from_this(), cb = std::move(cb)]() mutable {
       if (self->state_ != State::closed) self->on_connected_ = std::move(cb);
@@ -483,6 +485,8 @@ class Link : public std::enable_shared_from_this<Link>, private TransportEvents 
       const std::string db = std::to_string(url_.db);
       send_internal(Pending::Kind::select, std::array<std::string_view, 2>{"SELECT", db});
     }
+    for (const auto& script : preloaded_)
+      send_internal(Pending::Kind::script, std::array<std::string_view, 3>{"SCRIPT", "LOAD", script->source});
     send_internal(Pending::Kind::ping, std::array<std::string_view, 1>{"PING"});
   }
 
@@ -714,6 +718,12 @@ class Link : public std::enable_shared_from_this<Link>, private TransportEvents 
       reply = convert_reply(r);
     }
 
+    if (p->kind == Pending::Kind::script) {
+      // A script that does not compile fails where it is used; the connection goes on.
+      if (r != nullptr && reply.is_error())
+        spdlog::warn("{}: SCRIPT LOAD refused: {}", options_.name, reply.str);
+      return;
+    }
     if (p->kind != Pending::Kind::user) {
       if (r == nullptr || p->gen != gen_ || !current) return;  // the loss is handled elsewhere
       if (handshake_error_) return;  // the first refusal is reported; the connection is going
@@ -878,7 +888,8 @@ class Link : public std::enable_shared_from_this<Link>, private TransportEvents 
   std::shared_ptr<Transport> conn_;  // the current connection (attempt), if any
   std::shared_ptr<Link> self_;       // held while conn_ is set
   std::error_code free_reason_;
-  std::deque<Clock::time_point> inflight_;  // send times of the commands awaiting replies
+  std::vector<std::shared_ptr<const ScriptData>> preloaded_;  // set before start()
+  std::deque<Clock::time_point> inflight_;                    // send times of the commands awaiting replies
   Clock::time_point attempt_started_{};
   std::chrono::milliseconds backoff_{};
   asio::steady_timer retry_timer_;
@@ -952,6 +963,10 @@ void RedisClient::command(std::span<const std::string_view> args, ReplyCallback 
 
 void RedisClient::command(std::initializer_list<std::string_view> args, ReplyCallback cb) {
   command(std::span<const std::string_view>(args.begin(), args.size()), std::move(cb));
+}
+
+void RedisClient::preload(const Script& script) {
+  link_->preload(script.data_);
 }
 
 void RedisClient::eval(const Script& script, std::span<const std::string_view> keys,

@@ -222,6 +222,12 @@ class RedisClient {
     command(std::span<const std::string_view>(views), std::move(cb));
   }
 
+  // Loads the script on every connection, in the handshake (SCRIPT LOAD before the PING that
+  // makes the link ready), so an eval of it never meets NOSCRIPT, not even on the first
+  // connection or after Redis restarted empty. Without it, a NOSCRIPT EVALSHA is sent again
+  // behind the commands sent after it: out of order. Call before start().
+  void preload(const Script& script);
+
   // EVALSHA sha numkeys keys... args...; on a NOSCRIPT error, SCRIPT LOAD then EVALSHA again
   // (once), transparently.
   void eval(const Script& script, std::span<const std::string_view> keys,

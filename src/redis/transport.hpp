@@ -35,7 +35,7 @@ struct ScriptData;
 
 // A command awaiting its reply.
 struct Pending {
-  enum class Kind : std::uint8_t { user, auth, select, ping };
+  enum class Kind : std::uint8_t { user, auth, select, script, ping };
   Kind kind = Kind::user;
   std::uint64_t gen = 0;
   ReplyCallback cb;

@@ -347,6 +347,36 @@ TEST_F(RedisClientTest, UrlAndTlsConfigErrorsAtStart) {
             "unusable TLS configuration for Redis (CA, certificate or key file)");
 }
 
+TEST_F(RedisClientTest, PreloadedScriptsAreLoadedInEveryHandshake) {
+  const Script s("return 'preloaded'");
+  const Script broken("this is not Lua");
+  auto c = RedisClient::create(io_.get_executor(), options());
+  clients_.push_back(c);
+  c->preload(s);
+  c->preload(broken);  // refused by Redis: logged, the connection goes on
+  int connected = 0;
+  int reconnected = 0;
+  c->on_connected([&] { ++connected; });
+  c->on_reconnected([&] { ++reconnected; });
+  ASSERT_FALSE(c->start());
+  ASSERT_TRUE(run_until([&] { return connected == 1; }));
+  const auto loaded = [&] {
+    const auto r = sync(*c, {"SCRIPT", "EXISTS", s.sha1(), broken.sha1()});
+    return r.reply.is_array() && r.reply.elements.size() == 2 &&
+           r.reply.elements[0] == Reply::integer_reply(1) && r.reply.elements[1] == Reply::integer_reply(0);
+  };
+  EXPECT_TRUE(loaded()) << "loaded before the link was ready, with no eval";
+  server_->stop();
+  server_->start();  // empty: no scripts
+  ASSERT_TRUE(run_until([&] { return reconnected == 1; }));
+  EXPECT_TRUE(loaded()) << "loaded again in the new connection's handshake";
+  auto r = std::make_shared<Result>();
+  c->eval(s, {}, {}, [r](std::error_code ec, Reply reply) { *r = {true, ec, std::move(reply)}; });
+  ASSERT_TRUE(run_until([&] { return r->done; }));
+  EXPECT_FALSE(r->ec);
+  EXPECT_EQ(r->reply.str, "preloaded");
+}
+
 TEST_F(RedisClientTest, StoppedRedisFailsFastAndRestartReconnects) {
   auto c = RedisClient::create(io_.get_executor(), options());
   clients_.push_back(c);
