@@ -27,6 +27,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -175,8 +176,29 @@ class RedisServer {
   // (--requirepass servers).
   bool ping() const {
     if (tls_) return tls_ping();
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    const int fd = connect_probe();
     if (fd < 0) return false;
+    bool ok = false;
+    static constexpr char kPing[] = "PING\r\n";
+    if (::send(fd, kPing, sizeof kPing - 1, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof kPing - 1)) {
+      char buf[64] = {};
+      const ssize_t n = ::recv(fd, buf, sizeof buf - 1, 0);
+      ok = alive_reply(buf, n);
+    }
+    ::close(fd);
+    return ok;
+  }
+
+  // PONG, or NOAUTH from a --requirepass server: alive either way.
+  static bool alive_reply(const char* buf, std::int64_t n) {
+    const std::string_view reply(buf, n > 0 ? static_cast<std::size_t>(n) : 0U);
+    return reply.starts_with("+PONG") || reply.starts_with("-NOAUTH");
+  }
+
+  // A blocking TCP connection to the server with 500 ms send/receive timeouts; -1 on failure.
+  int connect_probe() const {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
     timeval tv{};
     tv.tv_usec = 500000;
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -185,18 +207,11 @@ class RedisServer {
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port_);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool ok = false;
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) {  // NOLINT
-      static constexpr char kPing[] = "PING\r\n";
-      if (::send(fd, kPing, sizeof kPing - 1, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof kPing - 1)) {
-        char buf[64] = {};
-        const ssize_t n = ::recv(fd, buf, sizeof buf - 1, 0);
-        const std::string reply(buf, n > 0 ? static_cast<std::size_t>(n) : 0U);
-        ok = reply.rfind("+PONG", 0) == 0 || reply.rfind("-NOAUTH", 0) == 0;
-      }
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {  // NOLINT
+      ::close(fd);
+      return -1;
     }
-    ::close(fd);
-    return ok;
+    return fd;
   }
 
   bool tls_ping() const {
@@ -211,29 +226,18 @@ class RedisServer {
          SSL_CTX_use_PrivateKey_file(ctx.get(), tls_->probe_key_file.c_str(), SSL_FILETYPE_PEM) != 1)) {
       return false;
     }
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    const int fd = connect_probe();
     if (fd < 0) return false;
-    timeval tv{};
-    tv.tv_usec = 500000;
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port_);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     bool ok = false;
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) {  // NOLINT
-      const std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), &SSL_free);
-      if (ssl && SSL_set_fd(ssl.get(), fd) == 1 && SSL_connect(ssl.get()) == 1) {
-        static constexpr char kPing[] = "PING\r\n";
-        if (SSL_write(ssl.get(), kPing, sizeof kPing - 1) == static_cast<int>(sizeof kPing - 1)) {
-          char buf[64] = {};
-          const int n = SSL_read(ssl.get(), buf, sizeof buf - 1);
-          const std::string reply(buf, n > 0 ? static_cast<std::size_t>(n) : 0U);
-          ok = reply.rfind("+PONG", 0) == 0 || reply.rfind("-NOAUTH", 0) == 0;
-        }
-        SSL_shutdown(ssl.get());
+    const std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), &SSL_free);
+    if (ssl && SSL_set_fd(ssl.get(), fd) == 1 && SSL_connect(ssl.get()) == 1) {
+      static constexpr char kPing[] = "PING\r\n";
+      if (SSL_write(ssl.get(), kPing, sizeof kPing - 1) == static_cast<int>(sizeof kPing - 1)) {
+        char buf[64] = {};
+        const int n = SSL_read(ssl.get(), buf, sizeof buf - 1);
+        ok = alive_reply(buf, n);
       }
+      SSL_shutdown(ssl.get());
     }
     ::close(fd);
     return ok;
