@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/time.hpp"
+#include "protocol/codes.hpp"
 #include "protocol/query.hpp"
 
 namespace sig::app {
@@ -19,19 +20,18 @@ HttpResponse reply(unsigned status, const json& body) {
   return {status, "application/json", body.dump(), {}};
 }
 
-HttpResponse problem(unsigned status, std::string_view code, std::string_view message) {
-  return reply(status, json{{"error", code}, {"message", message}});
+HttpResponse problem(protocol::ErrorCode code, std::string_view message = {}) {
+  return {protocol::http_status_for(code), "application/json", protocol::http_error_body(code, message), {}};
 }
 
 HttpResponse admin_error(domain::AdminError e) {
   switch (e) {
-    case domain::AdminError::not_found: return problem(404, "not_found", "no such session or participant");
-    case domain::AdminError::invalid_state:
-      return problem(409, "invalid_state", "not allowed in the session's state");
-    case domain::AdminError::invalid_body:
-      return problem(400, "invalid_body", "the request body is not valid");
+    case domain::AdminError::not_found:
+      return problem(protocol::ErrorCode::not_found, "no such session or participant");
+    case domain::AdminError::invalid_state: return problem(protocol::ErrorCode::invalid_state);
+    case domain::AdminError::invalid_body: return problem(protocol::ErrorCode::invalid_body);
   }
-  return problem(500, "internal", "unexpected error");
+  return problem(protocol::ErrorCode::internal);
 }
 
 json optional_time(const std::optional<domain::WallTime>& t) {
@@ -158,34 +158,37 @@ HttpResponse AdminApi::answer(const HttpRequest& request) {
   const bool get = request.method == "GET" || request.method == "HEAD";
 
   if (path == "/healthz")
-    return get ? reply(200, json{{"status", "ok"}}) : problem(405, "method_not_allowed", "use GET");
+    return get ? reply(200, json{{"status", "ok"}})
+               : problem(protocol::ErrorCode::method_not_allowed, "use GET");
   if (path == "/readyz") {
-    if (!get) return problem(405, "method_not_allowed", "use GET");
+    if (!get) return problem(protocol::ErrorCode::method_not_allowed, "use GET");
     return ready_ ? reply(200, json{{"status", "ready"}}) : reply(503, json{{"status", "not_ready"}});
   }
   if (path == "/metrics") {
-    if (!get) return problem(405, "method_not_allowed", "use GET");
+    if (!get) return problem(protocol::ErrorCode::method_not_allowed, "use GET");
     return {200, "text/plain; version=0.0.4", metrics_ ? metrics_() : std::string{}, {}};
   }
   if (path == "/dev/token" && dev_) {
-    if (!get) return problem(405, "method_not_allowed", "use GET");
+    if (!get) return problem(protocol::ErrorCode::method_not_allowed, "use GET");
     return dev_token(target.query);
   }
   constexpr std::string_view kSessions = "/api/sessions/";
   if (path.starts_with(kSessions)) {
     if (!authorised(request)) {
-      auto r = problem(401, "unauthorized", "a valid admin key is required (Authorization: Bearer <key>)");
+      auto r = problem(protocol::ErrorCode::unauthorized,
+                       "a valid admin key is required (Authorization: Bearer <key>)");
       r.headers.emplace_back("WWW-Authenticate", "Bearer");
       return r;
     }
     return sessions(request, path.substr(kSessions.size()));
   }
-  return problem(404, "not_found", "no such endpoint");
+  return problem(protocol::ErrorCode::not_found, "no such endpoint");
 }
 
 HttpResponse AdminApi::sessions(const HttpRequest& request, std::string_view rest) {
   const auto [session_id, sub] = first_segment(rest);
-  if (session_id.empty() || session_id.size() > 256) return problem(404, "not_found", "no such endpoint");
+  if (session_id.empty() || session_id.size() > 256)
+    return problem(protocol::ErrorCode::not_found, "no such endpoint");
   const std::string id(session_id);
   const auto& m = request.method;
   auto current = [&]() -> HttpResponse {
@@ -198,12 +201,13 @@ HttpResponse AdminApi::sessions(const HttpRequest& request, std::string_view res
     if (m == "GET" || m == "HEAD") return current();
     if (m == "PUT") {
       json body = json::parse(request.body, nullptr, false);
-      if (body.is_discarded()) return problem(400, "invalid_json", "the body is not valid JSON");
+      if (body.is_discarded())
+        return problem(protocol::ErrorCode::invalid_json, "the body is not valid JSON");
       std::string why;
       auto spec = parse_spec(body, why);
-      if (!spec) return problem(400, "invalid_body", why);
+      if (!spec) return problem(protocol::ErrorCode::invalid_body, why);
       const auto result = hub_.put_session(id, std::move(*spec));
-      if (result.error) return problem(400, "invalid_body", result.detail);
+      if (result.error) return problem(protocol::ErrorCode::invalid_body, result.detail);
       auto r = current();
       if (result.created) r.status = 201;
       return r;
@@ -212,10 +216,10 @@ HttpResponse AdminApi::sessions(const HttpRequest& request, std::string_view res
       if (const auto err = hub_.delete_session(id)) return admin_error(*err);
       return {204, "application/json", {}, {}};
     }
-    return problem(405, "method_not_allowed", "use GET, PUT or DELETE");
+    return problem(protocol::ErrorCode::method_not_allowed, "use GET, PUT or DELETE");
   }
   if (sub == "start" || sub == "end") {
-    if (m != "POST") return problem(405, "method_not_allowed", "use POST");
+    if (m != "POST") return problem(protocol::ErrorCode::method_not_allowed, "use POST");
     const auto err = sub == "start" ? hub_.start_session(id) : hub_.end_session(id);
     if (err) return admin_error(*err);
     return current();
@@ -226,11 +230,13 @@ HttpResponse AdminApi::sessions(const HttpRequest& request, std::string_view res
       std::string display_name;
       if (!request.body.empty()) {
         json body = json::parse(request.body, nullptr, false);
-        if (body.is_discarded()) return problem(400, "invalid_json", "the body is not valid JSON");
-        if (!body.is_object()) return problem(400, "invalid_body", "the body must be a JSON object");
+        if (body.is_discarded())
+          return problem(protocol::ErrorCode::invalid_json, "the body is not valid JSON");
+        if (!body.is_object())
+          return problem(protocol::ErrorCode::invalid_body, "the body must be a JSON object");
         if (body.contains("displayName")) {
           if (!body["displayName"].is_string())
-            return problem(400, "invalid_body", "displayName must be a string");
+            return problem(protocol::ErrorCode::invalid_body, "displayName must be a string");
           display_name = body["displayName"].get<std::string>();
         }
       }
@@ -241,25 +247,27 @@ HttpResponse AdminApi::sessions(const HttpRequest& request, std::string_view res
     if (m == "DELETE") {
       if (const auto err = hub_.remove_participant(id, user)) {
         if (*err == domain::AdminError::invalid_state) {
-          return problem(409, "invalid_state", "the host cannot be removed; replace the session instead");
+          return problem(protocol::ErrorCode::invalid_state,
+                         "the host cannot be removed; replace the session instead");
         }
         return admin_error(*err);
       }
       return current();
     }
-    return problem(405, "method_not_allowed", "use PUT or DELETE");
+    return problem(protocol::ErrorCode::method_not_allowed, "use PUT or DELETE");
   }
-  return problem(404, "not_found", "no such endpoint");
+  return problem(protocol::ErrorCode::not_found, "no such endpoint");
 }
 
 HttpResponse AdminApi::dev_token(std::string_view query) const {
   const auto user = protocol::query_param(query, "userId");
   const auto session = protocol::query_param(query, "sessionId").value_or(dev_->session_id);
-  if (!user || user->empty()) return problem(400, "invalid_body", "the userId parameter is required");
+  if (!user || user->empty())
+    return problem(protocol::ErrorCode::invalid_body, "the userId parameter is required");
   const auto snap = hub_.snapshot(session);
-  if (!snap) return problem(404, "not_found", "no such session");
+  if (!snap) return problem(protocol::ErrorCode::not_found, "no such session");
   const auto* who = snap->spec.find(*user);
-  if (who == nullptr) return problem(404, "not_found", "no such participant in this session");
+  if (who == nullptr) return problem(protocol::ErrorCode::not_found, "no such participant in this session");
   const auto now =
       std::chrono::duration_cast<std::chrono::seconds>(hub_.clock().wall_now().time_since_epoch());
   const json claims{{"sub", who->user_id},

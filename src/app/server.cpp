@@ -124,7 +124,7 @@ std::string render_metrics(const net::NetCounters& net, const ServiceCounters& s
        svc.rate_limited.load());
   o << "# HELP signaling_rejections_total Connections refused, by code\n# TYPE signaling_rejections_total "
        "counter\n";
-  for (std::size_t i = 0; i <= static_cast<std::size_t>(protocol::ErrorCode::removed); ++i) {
+  for (std::size_t i = 0; i < protocol::kErrorCount; ++i) {
     const auto n = svc.rejections[i].load();
     if (n > 0) {
       o << "signaling_rejections_total{code=\"" << protocol::to_string(static_cast<protocol::ErrorCode>(i))

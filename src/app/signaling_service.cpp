@@ -31,16 +31,6 @@ const domain::Payload& plain_heartbeat_ack() {
   return ack;
 }
 
-std::string_view refusal_text(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::session_not_found: return "no session with this id";
-    case ErrorCode::session_ended: return "this session has ended";
-    case ErrorCode::not_participant: return "you are not a participant of this session";
-    case ErrorCode::session_full: return "this session is full";
-    default: return "connection refused";
-  }
-}
-
 }  // namespace
 
 SignalingService::SignalingService(domain::Hub& hub, const auth::Verifier& verifier, ServiceOptions options,
@@ -103,7 +93,8 @@ std::optional<SignalingService::Request> SignalingService::check_request(std::st
 
 net::Admission SignalingService::admitted(domain::HubJoin joined, const Request& request,
                                           const std::string& connection_id) {
-  if (joined.error) return refuse(*joined.error, std::string(refusal_text(*joined.error)), connection_id);
+  if (joined.error)
+    return refuse(*joined.error, std::string(protocol::default_message(*joined.error)), connection_id);
   counters_.joins.fetch_add(1, std::memory_order_relaxed);
   log::debug(
       "joined",

@@ -25,7 +25,7 @@ struct ServiceCounters {
   std::atomic<std::uint64_t> heartbeats{0};
   std::atomic<std::uint64_t> errors_sent{0};
   std::atomic<std::uint64_t> rate_limited{0};
-  std::array<std::atomic<std::uint64_t>, 32> rejections{};  // by protocol::ErrorCode
+  std::array<std::atomic<std::uint64_t>, protocol::kErrorCount> rejections{};  // by protocol::ErrorCode
 };
 
 class SignalingService final : public net::WsHandler {

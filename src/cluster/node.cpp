@@ -26,11 +26,13 @@ namespace {
 
 void ignore_reply(std::error_code, const Reply&) {}
 
+// A refusal named by the join script: one of the admission errors of the table.
 std::optional<ErrorCode> refusal(std::string_view code) {
-  if (code == "session_not_found") return ErrorCode::session_not_found;
-  if (code == "session_ended") return ErrorCode::session_ended;
-  if (code == "not_participant") return ErrorCode::not_participant;
-  if (code == "session_full") return ErrorCode::session_full;
+  const auto e = protocol::from_string(code);
+  if (e == ErrorCode::session_not_found || e == ErrorCode::session_ended || e == ErrorCode::not_participant ||
+      e == ErrorCode::session_full) {
+    return e;
+  }
   return std::nullopt;
 }
 

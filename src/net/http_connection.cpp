@@ -4,6 +4,7 @@
 #include "net/static_files.hpp"
 #include "net/ws_connection.hpp"
 #include "net/ws_handshake.hpp"
+#include "protocol/codes.hpp"
 #include "protocol/query.hpp"
 
 namespace sig::net {
@@ -21,15 +22,6 @@ http::response<http::string_body> make_response(unsigned status, unsigned versio
   res.body() = std::move(body);
   res.prepare_payload();
   return res;
-}
-
-std::string error_body(std::string_view code, std::string_view message) {
-  std::string out = R"({"error":")";
-  out += code;
-  out += R"(","message":")";
-  out += message;
-  out += R"("})";
-  return out;
 }
 
 bool is_api_path(std::string_view path) {
@@ -64,14 +56,15 @@ void HttpConnection::on_read(error_code ec, std::size_t /*bytes*/) {
   }
   if (ec == http::error::body_limit) {
     write(make_response(413, 11, false, "application/json",
-                        error_body("body_too_large", "the request body is larger than the limit")));
+                        protocol::http_error_body(protocol::ErrorCode::body_too_large)));
     return;
   }
   if (ec) {
     if (ec != beast::error::timeout && ec != asio::error::operation_aborted &&
         ec != asio::error::connection_reset && ec != asio::error::eof) {
-      write(make_response(400, 11, false, "application/json",
-                          error_body("bad_request", "malformed HTTP request")));
+      write(make_response(
+          400, 11, false, "application/json",
+          protocol::http_error_body(protocol::ErrorCode::bad_request, "malformed HTTP request")));
     }
     return;
   }
@@ -85,12 +78,12 @@ void HttpConnection::on_read(error_code ec, std::size_t /*bytes*/) {
       return;
     }
     write(make_response(426, req.version(), req.keep_alive(), "application/json",
-                        error_body("upgrade_required", "connect with a WebSocket")));
+                        protocol::http_error_body(protocol::ErrorCode::upgrade_required)));
     return;
   }
   if (websocket::is_upgrade(req)) {
     write(make_response(404, req.version(), false, "application/json",
-                        error_body("not_found", "no such endpoint")));
+                        protocol::http_error_body(protocol::ErrorCode::not_found)));
     return;
   }
 
@@ -130,12 +123,14 @@ void HttpConnection::upgrade(const http::request<http::string_body>& req) {
   const auto key = req[http::field::sec_websocket_key];
   if (!ws::valid_key(key)) {
     write(make_response(400, req.version(), false, "application/json",
-                        error_body("bad_request", "Sec-WebSocket-Key must be 16 bytes in base64")));
+                        protocol::http_error_body(protocol::ErrorCode::bad_request,
+                                                  "Sec-WebSocket-Key must be 16 bytes in base64")));
     return;
   }
   if (req[http::field::sec_websocket_version] != "13") {
     auto res = make_response(426, req.version(), false, "application/json",
-                             error_body("upgrade_required", "only WebSocket version 13 is supported"));
+                             protocol::http_error_body(protocol::ErrorCode::upgrade_required,
+                                                       "only WebSocket version 13 is supported"));
     res.set(http::field::sec_websocket_version, "13");
     write(std::move(res));
     return;

@@ -17,27 +17,6 @@ constexpr int kReadsPerWakeup = 4;                               // then let oth
 constexpr std::chrono::seconds kCloseTimeout{5};                 // for the peer's close frame
 constexpr std::chrono::seconds kSlowCloseTimeout{1};             // for a reader that does not read
 
-std::string_view reason_text(std::uint16_t code) {
-  using protocol::CloseCode;
-  switch (static_cast<CloseCode>(code)) {
-    case CloseCode::normal: return "normal";
-    case CloseCode::going_away: return "server_shutdown";
-    case CloseCode::too_big: return "message_too_big";
-    case CloseCode::bad_request: return "bad_request";
-    case CloseCode::invalid_token: return "invalid_token";
-    case CloseCode::not_participant: return "not_participant";
-    case CloseCode::session_not_found: return "session_not_found";
-    case CloseCode::heartbeat_timeout: return "heartbeat_timeout";
-    case CloseCode::session_full: return "session_full";
-    case CloseCode::session_ended: return "session_ended";
-    case CloseCode::flood: return "rate_limited";
-    case CloseCode::replaced: return "replaced";
-    case CloseCode::removed: return "removed";
-    case CloseCode::slow_consumer: return "slow_consumer";
-  }
-  return code == 1002 ? "protocol_error" : "";
-}
-
 // The thread's read buffer, with room for the parser's padding after the largest read.
 std::uint8_t* thread_read_buffer() {
   thread_local std::vector<std::uint8_t> buffer(kReadSize + ws::MessageAssembler::kPadding);
@@ -277,7 +256,7 @@ void WsConnection::close_within(std::chrono::milliseconds grace) {
 void WsConnection::begin_close(std::uint16_t code, domain::Payload last_message) {
   if (finished_ || close_queued_) return;
   if (last_message) queue_.push(std::move(last_message));
-  queue_.push(domain::make_payload(ws::close_frame(code, reason_text(code))), true);
+  queue_.push(domain::make_payload(ws::close_frame(code, protocol::close_reason(code))), true);
   close_queued_ = true;
   if (!writing_) do_write();
 }
