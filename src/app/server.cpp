@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "app/admin_api.hpp"
-#include "app/log.hpp"
+#include "common/log.hpp"
 #include "app/signaling_service.hpp"
 #include "cluster/node.hpp"
 #include "domain/clock.hpp"

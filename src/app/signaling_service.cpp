@@ -1,6 +1,6 @@
 #include "app/signaling_service.hpp"
 
-#include "app/log.hpp"
+#include "common/log.hpp"
 #include "protocol/client_message.hpp"
 #include "protocol/query.hpp"
 #include "protocol/server_messages.hpp"
