@@ -191,13 +191,6 @@ int run_server(const Config& config) {
     o.max_participants = config.max_participants;
     o.ended_retention = config.ended_retention;
     node = std::make_unique<cluster::Node>(ioc.get_executor(), clock, o);
-    node->set_log([node_id](int level, std::string_view message, std::string_view detail) {
-      const auto l = level <= 0   ? log::Level::debug
-                     : level == 1 ? log::Level::info
-                     : level == 2 ? log::Level::warn
-                                  : log::Level::error;
-      log::write(l, message, {{"node", node_id}, {"detail", detail}});
-    });
   }
   if (config.redis.empty() && any_redis_tls_option(config))
     log::warn("--redis-tls-* options without --redis: ignored");

@@ -13,6 +13,7 @@
 #include "cluster/codec.hpp"
 #include "cluster/keys.hpp"
 #include "cluster/scripts.hpp"
+#include "common/log.hpp"
 #include "common/time.hpp"
 
 namespace sig::cluster {
@@ -90,21 +91,22 @@ void Node::start(std::function<void(std::error_code)> done) {
   on_start_ = std::move(done);
   client_->on_disconnected([this](std::error_code ec) {
     link_dropped_ = true;  // the alive key may be gone with Redis: not a sign of this node's death
-    log(2, "redis connection lost; signaling between nodes is suspended", ec.message());
+    log::warn("redis connection lost; signaling between nodes is suspended",
+              {{"node", options_.node_id}, {"error", ec.message()}});
     update_ready();
   });
   client_->on_reconnected([this] {
-    log(1, "redis connection back; writing this node's state again");
+    log::info("redis connection back; writing this node's state again", {{"node", options_.node_id}});
     // Let the other nodes write their state again before judging what is missing.
     checks_from_ = (clock_.now() + options_.node_ttl).time_since_epoch().count();
     restore_all([this] { full_sync([this] { update_ready(); }); });
   });
   sub_->on_disconnected([this](std::error_code ec) {
-    log(2, "redis pub/sub connection lost", ec.message());
+    log::warn("redis pub/sub connection lost", {{"node", options_.node_id}, {"error", ec.message()}});
     update_ready();
   });
   sub_->on_reconnected([this] {
-    log(1, "redis pub/sub connection back; re-reading the sessions");
+    log::info("redis pub/sub connection back; re-reading the sessions", {{"node", options_.node_id}});
     checks_from_ = (clock_.now() + options_.node_ttl).time_since_epoch().count();
     full_sync([this] { update_ready(); });
   });
@@ -131,7 +133,7 @@ void Node::on_started_link(std::error_code ec) {
   }
   if (++links_up_ < 2) return;
   started_ = true;
-  log(1, "connected to redis", options_.node_id);
+  log::info("connected to redis", {{"node", options_.node_id}});
   housekeeping();  // writes the alive key
   full_sync([this] {
     synced_ = true;
@@ -202,7 +204,8 @@ void Node::join(std::string session_id, domain::Identity identity, std::string c
           done(std::move(j));
         };
         if (ec == redis::Errc::server_error || (!ec && !reply.is_array())) {
-          log(3, "join script failed", reply.str);
+          log::error("join script failed",
+                     {{"node", options_.node_id}, {"session", session_id}, {"error", reply.str}});
           finish({ErrorCode::session_not_found, nullptr, nullptr});
           return;
         }
@@ -243,7 +246,8 @@ void Node::join(std::string session_id, domain::Identity identity, std::string c
           finish(std::move(joined));
           return;
         }
-        if (!previous.empty()) log(0, "replacing a connection", previous);
+        if (!previous.empty())
+          log::debug("replacing a connection", {{"node", options_.node_id}, {"connection", previous}});
         client_->call(
             ignore_reply, "PUBLISH", keys::session_channel(session_id),
             encode_joined({{identity.user_id, joined.participant->display_name()}, connection_id, seq}));
@@ -261,11 +265,12 @@ void Node::relay(std::string_view session_id, std::string_view connection_id, do
 void Node::on_node_message(const std::string& message) {
   const auto r = decode_relay(message);
   if (!r) {
-    log(2, "malformed message on the node channel");
+    log::warn("malformed message on the node channel", {{"node", options_.node_id}});
     return;
   }
   if (!hub_->deliver(r->session_id, r->connection_id, domain::make_payload(std::string(r->payload)))) {
-    log(0, "relayed message for a connection that is gone", r->connection_id);
+    log::debug("relayed message for a connection that is gone",
+               {{"node", options_.node_id}, {"connection", r->connection_id}});
   }
 }
 
@@ -277,7 +282,7 @@ void Node::on_session_message(const std::string& channel, const std::string& mes
   const std::string session_id = channel.substr(keys::kSessionChannelPrefix.size());
   const auto ev = decode_event(message);
   if (!ev) {
-    log(2, "malformed session event", channel);
+    log::warn("malformed session event", {{"node", options_.node_id}, {"channel", channel}});
     return;
   }
   switch (ev->kind) {
@@ -346,7 +351,8 @@ void Node::load_session(const std::string& session_id, Done then, bool absent_me
               hub_->reconcile(session_id, roster, join_seq, settled());
           }
         } else if (ec) {
-          log(0, "cannot load a session", ec.message());
+          log::debug("cannot load a session",
+                     {{"node", options_.node_id}, {"session", session_id}, {"error", ec.message()}});
         }
         if (then) then();
       });
@@ -355,7 +361,8 @@ void Node::load_session(const std::string& session_id, Done then, bool absent_me
 // A connection of this node that Redis still lists but this node no longer has (it left while
 // Redis was unreachable, or a previous run of this node id died).
 void Node::remove_stale(const std::string& session_id, const domain::RosterEntry& entry) {
-  log(1, "removing a stale connection of this node", entry.connection_id);
+  log::info("removing a stale connection of this node",
+            {{"node", options_.node_id}, {"session", session_id}, {"connection", entry.connection_id}});
   client_->eval(
       scripts::leave(),
       {keys::ws(session_id), keys::peers(session_id), keys::heartbeat(session_id, entry.identity.user_id)},
@@ -372,7 +379,8 @@ void Node::full_sync(Done then) {
     client_->call(
         [this, count, scan](std::error_code ec, const Reply& reply) {
           if (ec || !reply.is_array() || reply.elements.size() != 2) {
-            if (ec) log(0, "session scan interrupted", ec.message());
+            if (ec)
+              log::debug("session scan interrupted", {{"node", options_.node_id}, {"error", ec.message()}});
             count->done();
             *scan = nullptr;  // breaks the self-reference
             return;
@@ -450,7 +458,8 @@ void Node::restore_all(Done then) {
     ++count->left;
     client_->eval(scripts::restore(), kv, av, [this, count, gone](std::error_code ec, const Reply& reply) {
       if (ec) {
-        log(2, "cannot restore a session", ec.message() + " " + reply.str);
+        log::warn("cannot restore a session",
+                  {{"node", options_.node_id}, {"error", ec.message()}, {"reply", reply.str}});
       } else {
         for (const auto& c : *gone)
           doubtful_.erase(c);
@@ -484,7 +493,8 @@ void Node::housekeeping() {
           // Redis stayed up but the key expired: this node stalled longer than --node-ttl and the
           // others have removed its participants and told their clients. Its connections are
           // closed (1001) so the clients reconnect and everyone agrees again.
-          log(2, "this node was presumed dead (stalled longer than --node-ttl): closing its connections");
+          log::warn("this node was presumed dead (stalled longer than --node-ttl): closing its connections",
+                    {{"node", options_.node_id}});
           hub_->shutdown();
           restore_all();
         }
@@ -530,7 +540,8 @@ void Node::check_nodes() {
     client_->call(
         [this, node = node, members = std::move(members)](std::error_code ec, const Reply& reply) {
           if (ec || !reply.is_integer() || reply.integer != 0) return;
-          log(2, "node is gone: its participants leave", node);
+          log::warn("node is gone: its participants leave",
+                    {{"node", options_.node_id}, {"gone_node", node}});
           for (const auto& [session, m] : members) {
             client_->eval(
                 scripts::leave(),
@@ -584,7 +595,9 @@ void Node::directory_changed(std::string_view session_id, const domain::SessionS
       {spec.host_user_id, participants_json(spec.participants), std::to_string(spec.duration.count()),
        format_iso8601(created_at), keys::session_channel(session_id), encode_changed()},
       [this](std::error_code ec, const Reply& reply) {
-        if (ec) log(3, "cannot write a session directory entry to redis", ec.message() + " " + reply.str);
+        if (ec)
+          log::error("cannot write a session directory entry to redis",
+                     {{"node", options_.node_id}, {"error", ec.message()}, {"reply", reply.str}});
       });
 }
 

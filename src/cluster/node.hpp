@@ -46,9 +46,6 @@ struct NodeOptions {
   std::size_t max_participants = 6;
 };
 
-// Where the node logs (the app's structured log): level 0 debug, 1 info, 2 warn, 3 error.
-using LogFn = std::function<void(int level, std::string_view message, std::string_view detail)>;
-
 class Node final : public domain::PresenceSink, public domain::ClusterPort {
  public:
   Node(const boost::asio::any_io_executor& ex, const domain::Clock& clock, NodeOptions options);
@@ -61,7 +58,6 @@ class Node final : public domain::PresenceSink, public domain::ClusterPort {
   // Called with true once Redis is reachable and the state loaded, false while it is not.
   void on_ready_changed(std::function<void(bool)> cb) { on_ready_ = std::move(cb); }
   bool ready() const noexcept { return ready_flag_.load(std::memory_order_relaxed); }
-  void set_log(LogFn log) { log_ = std::move(log); }
 
   // Connects (commands and pub/sub), loads every session, then calls done({}); or done(error)
   // when the first connection attempt fails (the caller exits: start-up error).
@@ -113,9 +109,6 @@ class Node final : public domain::PresenceSink, public domain::ClusterPort {
   // state again yet, so nothing missing from Redis is taken as gone.
   bool settled() const;
   std::string now_ms() const;
-  void log(int level, std::string_view message, std::string_view detail = {}) const {
-    if (log_) log_(level, message, detail);
-  }
 
   NodeOptions options_;
   const domain::Clock& clock_;
@@ -126,7 +119,6 @@ class Node final : public domain::PresenceSink, public domain::ClusterPort {
   boost::asio::steady_timer timer_;
   std::function<void(bool)> on_ready_;
   std::function<void(std::error_code)> on_start_;
-  LogFn log_;
 
   // On the strand:
   int links_up_ = 0;

@@ -16,7 +16,7 @@ void append_json_string(std::string& out, std::string_view s) {
       case '\b': out += "\\b"; break;
       case '\f': out += "\\f"; break;
       default:
-        if (u < 0x20) {
+        if (u < 0x20 || u == 0x7f) {  // DEL too: a log line read in a terminal shows no raw control byte
           out += "\\u00";
           out.push_back(kHex[u >> 4U]);
           out.push_back(kHex[u & 0xFU]);

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <mutex>
 
 #include "common/json_text.hpp"
 #include "common/time.hpp"
@@ -14,6 +15,10 @@ namespace {
 
 std::atomic<int> g_level{static_cast<int>(Level::info)};
 std::atomic<bool> g_json{true};
+
+std::mutex g_sink_mu;
+Sink g_sink;  // guarded by g_sink_mu
+std::atomic<bool> g_has_sink{false};
 
 std::shared_ptr<spdlog::logger>& logger() {
   static std::shared_ptr<spdlog::logger> instance = [] {
@@ -37,6 +42,39 @@ std::string_view level_name(Level l) {
   return "info";
 }
 
+// Text format: what a client sends must not start a new line or move the cursor, nor be taken
+// for a key=value pair that is not there. Every control byte (below 0x20, and 0x7f) becomes \n,
+// \r, \t or \xHH; a backslash is doubled so that an escape in the input reads as such. With
+// quoted, a value is written "…" (with \" inside) when it would otherwise be ambiguous: empty,
+// or holding a space, '=' or '"'.
+void append_text(std::string& out, std::string_view s, bool quoted) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const bool quote = quoted && (s.empty() || s.find_first_of(" =\"") != std::string_view::npos);
+  if (quote) out.push_back('"');
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '"':
+        if (quote) out.push_back('\\');
+        out.push_back(c);
+        break;
+      default:
+        if (u < 0x20 || u == 0x7f) {
+          out += "\\x";
+          out.push_back(kHex[u >> 4U]);
+          out.push_back(kHex[u & 0xFU]);
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  if (quote) out.push_back('"');
+}
+
 }  // namespace
 
 void init(std::string_view level, std::string_view format) {
@@ -55,12 +93,12 @@ bool enabled(Level level) {
   return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed);
 }
 
-void write(Level level, std::string_view message, std::initializer_list<Field> fields) {
-  if (!enabled(level)) return;
+std::string format_line(Level level, std::string_view message, std::initializer_list<Field> fields,
+                        bool json) {
   std::string line;
   line.reserve(128);
   const auto now = format_iso8601(std::chrono::system_clock::now());
-  if (g_json) {
+  if (json) {
     line += R"({"time":")";
     line += now;
     line += R"(","level":")";
@@ -83,15 +121,34 @@ void write(Level level, std::string_view message, std::initializer_list<Field> f
     line.push_back(' ');
     line += level_name(level);
     line.push_back(' ');
-    line += message;
+    append_text(line, message, false);
     for (const auto& f : fields) {
       line.push_back(' ');
-      line += f.key;
+      append_text(line, f.key, false);
       line.push_back('=');
-      line += f.text;
+      append_text(line, f.text, !f.number);
+    }
+  }
+  return line;
+}
+
+void write(Level level, std::string_view message, std::initializer_list<Field> fields) {
+  if (!enabled(level)) return;
+  const std::string line = format_line(level, message, fields, g_json.load(std::memory_order_relaxed));
+  if (g_has_sink.load(std::memory_order_acquire)) {
+    const std::lock_guard lock(g_sink_mu);
+    if (g_sink) {
+      g_sink(line);
+      return;
     }
   }
   logger()->log(spdlog::level::info, "{}", line);
+}
+
+void set_sink(Sink sink) {
+  const std::lock_guard lock(g_sink_mu);
+  g_sink = std::move(sink);
+  g_has_sink.store(static_cast<bool>(g_sink), std::memory_order_release);
 }
 
 }  // namespace sig::log

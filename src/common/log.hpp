@@ -1,7 +1,11 @@
 #pragma once
 // Structured logs: one JSON object per line on stdout (or key=value text), through spdlog.
+// The one logger of every module: nothing else writes to spdlog's default logger.
 // Never pass a token or the raw query string of /ws/signaling here.
+// Messages and field values often hold bytes from clients or Redis: both formats escape every
+// control character, so one call is always one line (no forged lines in the log).
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -24,9 +28,19 @@ struct Field {
   bool number = false;
 };
 
+// level: trace, debug, info (anything else), warn, error, off; format: "text", or JSON otherwise.
 void init(std::string_view level, std::string_view format);
 bool enabled(Level level);
 void write(Level level, std::string_view message, std::initializer_list<Field> fields = {});
+
+// The line as written, without its newline. Exposed for the unit tests.
+std::string format_line(Level level, std::string_view message, std::initializer_list<Field> fields,
+                        bool json);
+
+// Tests: every line goes to sink instead of stdout (an empty function restores stdout). The sink
+// is called under a lock, one line at a time.
+using Sink = std::function<void(std::string_view line)>;
+void set_sink(Sink sink);
 
 inline void debug(std::string_view m, std::initializer_list<Field> f = {}) {
   write(Level::debug, m, f);

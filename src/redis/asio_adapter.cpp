@@ -4,8 +4,9 @@
 #include <utility>
 
 #include <hiredis/async.h>
-#include <spdlog/spdlog.h>
 #include <boost/asio/posix/stream_descriptor.hpp>
+
+#include "common/log.hpp"
 
 namespace sig::redis {
 namespace {
@@ -79,7 +80,7 @@ class AsioAdapter : public std::enable_shared_from_this<AsioAdapter> {
     if (!(write ? want_write_ : want_read_)) return;
     if (ec) {
       // Not expected on a valid socket; let hiredis find the error on the socket itself.
-      spdlog::debug("redis adapter: wait error {}", ec.message());
+      log::debug("redis adapter wait error", {{"error", ec.message()}});
     }
     // May free the context (and call cleanup() -> detach()) before returning.
     if (write) {

@@ -17,12 +17,13 @@
 
 #include <hiredis/hiredis.h>
 #include <openssl/evp.h>
-#include <spdlog/spdlog.h>
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include "common/log.hpp"
 
 #include "redis/hiredis_transport.hpp"
 #include "redis/tls_transport.hpp"
@@ -310,26 +311,26 @@ class Link : public std::enable_shared_from_this<Link>, private TransportEvents 
     std::string why;
     auto url = parse_redis_url(options_.url, &why);
     if (!url) {
-      spdlog::error("{}: invalid Redis URL: {}", options_.name, why);
+      log::error("invalid redis url", {{"client", options_.name}, {"error", why}});
       return Errc::invalid_url;
     }
     std::shared_ptr<const TlsSettings> tls;
     if (url->tls) {
       auto settings = std::make_shared<TlsSettings>();
       if (const auto ec = make_tls_settings(options_.tls, url->host, *settings, why); ec) {
-        spdlog::error("{}: TLS for {}: {}", options_.name, url->to_string(), why);
+        log::error("redis tls settings refused",
+                   {{"client", options_.name}, {"url", url->to_string()}, {"error", why}});
         return ec;
       }
       if (!settings->verify) {
-        spdlog::warn(
-            "{}: TLS certificate verification is OFF for {}: UNSAFE, anyone on the path can impersonate "
-            "Redis",
-            options_.name, url->to_string());
+        log::warn(
+            "redis tls certificate verification is OFF: UNSAFE, anyone on the path can impersonate Redis",
+            {{"client", options_.name}, {"url", url->to_string()}});
       }
       tls = std::move(settings);
     } else if (!options_.tls.empty()) {
-      spdlog::warn("{}: {} is not a rediss:// URL: the TLS options are ignored", options_.name,
-                   url->to_string());
+      log::warn("redis tls options ignored: not a rediss:// url",
+                {{"client", options_.name}, {"url", url->to_string()}});
     }
     ignore_sigpipe_once();
     asio::dispatch(strand_, [self = shared_from_this(), url = std::move(*url), tls = std::move(tls),
@@ -342,10 +343,12 @@ class Link : public std::enable_shared_from_this<Link>, private TransportEvents 
       self->tls_ = std::move(tls);
       self->first_cb_ = std::move(first);
       if (self->tls_) {
-        spdlog::info("{}: connecting to {} (TLS, server name {})", self->options_.name,
-                     self->url_.to_string(), self->tls_->server_name);
+        log::info("redis connecting", {{"client", self->options_.name},
+                                       {"url", self->url_.to_string()},
+                                       {"tls", true},
+                                       {"server_name", self->tls_->server_name}});
       } else {
-        spdlog::info("{}: connecting to {}", self->options_.name, self->url_.to_string());
+        log::info("redis connecting", {{"client", self->options_.name}, {"url", self->url_.to_string()}});
       }
       self->begin_attempt();
     });
@@ -440,8 +443,10 @@ class Link : public std::enable_shared_from_this<Link>, private TransportEvents 
                                                 const asio::ip::tcp::resolver::results_type& results) {
           if (gen != self->gen_ || self->state_ != State::resolving) return;
           if (rec || results.empty()) {
-            spdlog::warn("{}: cannot resolve {}: {}", self->options_.name, self->url_.host,
-                         rec ? rec.message() : std::string("no address"));
+            log::warn("redis host not resolved",
+                      {{"client", self->options_.name},
+                       {"host", self->url_.host},
+                       {"error", rec ? rec.message() : std::string("no address")}});
             self->attempt_failed(Errc::connect_failed);
             return;
           }
@@ -511,7 +516,7 @@ class Link : public std::enable_shared_from_this<Link>, private TransportEvents 
     const auto now = Clock::now();
     if ((state_ == State::resolving || state_ == State::connecting) &&
         now - attempt_started_ >= options_.connect_timeout) {
-      spdlog::warn("{}: connect to {} timed out", options_.name, url_.to_string());
+      log::warn("redis connect timed out", {{"client", options_.name}, {"url", url_.to_string()}});
       if (conn_) {
         drop_connection(Errc::timeout);
       } else {
@@ -522,8 +527,9 @@ class Link : public std::enable_shared_from_this<Link>, private TransportEvents 
     }
     if (options_.command_timeout.count() > 0 && !inflight_.empty() &&
         now - inflight_.front() >= options_.command_timeout) {
-      spdlog::warn("{}: no reply from Redis for {} ms; dropping the connection", options_.name,
-                   options_.command_timeout.count());
+      log::warn("redis command timed out: dropping the connection",
+                {{"client", options_.name},
+                 {"timeout_ms", static_cast<std::int64_t>(options_.command_timeout.count())}});
       drop_connection(Errc::timeout);
       return;
     }
@@ -533,8 +539,9 @@ class Link : public std::enable_shared_from_this<Link>, private TransportEvents 
       // confirmation, which takes the channel-callback path.
       if (health_sent_) {
         if (now - *health_sent_ >= options_.command_timeout) {
-          spdlog::warn("{}: no answer from Redis on the subscriber connection for {} ms; dropping it",
-                       options_.name, options_.command_timeout.count());
+          log::warn("redis subscriber health check timed out: dropping the connection",
+                    {{"client", options_.name},
+                     {"timeout_ms", static_cast<std::int64_t>(options_.command_timeout.count())}});
           drop_connection(Errc::timeout);
           return;
         }
@@ -588,17 +595,18 @@ class Link : public std::enable_shared_from_this<Link>, private TransportEvents 
       }
     }
     if (was_ready) {
-      spdlog::warn("{}: connection to {} lost: {}", options_.name, url_.to_string(), why.message());
+      log::warn("redis connection lost",
+                {{"client", options_.name}, {"url", url_.to_string()}, {"error", why.message()}});
       // A copy: the callback may close() us, which releases the stored one.
       if (auto cb = on_disconnected_) cb(why);
     } else if (first_cb_) {
-      spdlog::warn("{}: cannot connect to {}: {}; retrying in the background", options_.name,
-                   url_.to_string(), why.message());
+      log::warn("redis connect failed: retrying in the background",
+                {{"client", options_.name}, {"url", url_.to_string()}, {"error", why.message()}});
       auto first = std::move(first_cb_);
       first_cb_ = nullptr;
       first(why);
     } else {
-      spdlog::debug("{}: connection attempt failed: {}", options_.name, why.message());
+      log::debug("redis connection attempt failed", {{"client", options_.name}, {"error", why.message()}});
     }
     if (state_ != State::waiting) return;  // a callback closed us
     const auto delay = next_backoff();
@@ -638,7 +646,8 @@ class Link : public std::enable_shared_from_this<Link>, private TransportEvents 
     ever_ready_ = true;
     backoff_ = options_.reconnect_min;
     ready_flag_.store(true, std::memory_order_release);
-    spdlog::info("{}: {} {}", options_.name, reconnect ? "reconnected to" : "connected to", url_.to_string());
+    log::info(reconnect ? "redis reconnected" : "redis connected",
+              {{"client", options_.name}, {"url", url_.to_string()}});
     if (first_cb_) {
       auto first = std::move(first_cb_);
       first_cb_ = nullptr;
@@ -681,7 +690,7 @@ class Link : public std::enable_shared_from_this<Link>, private TransportEvents 
     on_connected_ = nullptr;
     on_reconnected_ = nullptr;
     on_disconnected_ = nullptr;
-    if (ever_ready_ || gen_ != 0) spdlog::info("{}: closed", options_.name);
+    if (ever_ready_ || gen_ != 0) log::info("redis client closed", {{"client", options_.name}});
   }
 
   void do_send(const std::string& resp, std::unique_ptr<Pending> p) {
@@ -721,7 +730,7 @@ class Link : public std::enable_shared_from_this<Link>, private TransportEvents 
     if (p->kind == Pending::Kind::script) {
       // A script that does not compile fails where it is used; the connection goes on.
       if (r != nullptr && reply.is_error())
-        spdlog::warn("{}: SCRIPT LOAD refused: {}", options_.name, reply.str);
+        log::warn("redis refused SCRIPT LOAD", {{"client", options_.name}, {"error", reply.str}});
       return;
     }
     if (p->kind != Pending::Kind::user) {
@@ -730,8 +739,10 @@ class Link : public std::enable_shared_from_this<Link>, private TransportEvents 
       if (reply.is_error()) {
         handshake_error_ = true;
         const bool auth = p->kind == Pending::Kind::auth;
-        spdlog::error("{}: Redis refused {}: {}", options_.name,
-                      auth ? "AUTH" : (p->kind == Pending::Kind::select ? "SELECT" : "PING"), reply.str);
+        log::error("redis refused the handshake",
+                   {{"client", options_.name},
+                    {"command", auth ? "AUTH" : (p->kind == Pending::Kind::select ? "SELECT" : "PING")},
+                    {"error", reply.str}});
         const std::error_code why = auth ? Errc::auth_failed : Errc::handshake_failed;
         post([self = shared_from_this(), gen = p->gen, why] {
           if (gen == self->gen_ && self->state_ == State::connecting) self->drop_connection(why);

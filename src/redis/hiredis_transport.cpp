@@ -4,8 +4,7 @@
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
-#include <spdlog/spdlog.h>
-
+#include "common/log.hpp"
 #include "redis/asio_adapter.hpp"
 
 namespace sig::redis::detail {
@@ -30,13 +29,16 @@ class HiredisTransport final : public Transport {
     redisAsyncContext* ac = redisAsyncConnect(ip.c_str(), port);
     if (ac == nullptr) return false;
     if (ac->err != 0) {
-      spdlog::debug("{}: connect to {}:{} failed: {}", name_, ip, port, static_cast<const char*>(ac->errstr));
+      log::debug("redis connect failed", {{"client", name_},
+                                          {"address", ip},
+                                          {"port", static_cast<unsigned>(port)},
+                                          {"error", static_cast<const char*>(ac->errstr)}});
       redisAsyncFree(ac);
       return false;
     }
     ac->data = this;
     if (auto ec = attach_asio(ac, strand, [this](redisAsyncContext* gone) { on_cleanup(gone); }); ec) {
-      spdlog::error("{}: cannot attach the Redis socket: {}", name_, ec.message());
+      log::error("redis socket not attached", {{"client", name_}, {"error", ec.message()}});
       redisAsyncFree(ac);
       return false;
     }
@@ -83,7 +85,9 @@ class HiredisTransport final : public Transport {
   void report_gone(const redisAsyncContext* ac, std::error_code why) {
     if (gone_) return;
     gone_ = true;
-    if (ac->errstr[0] != '\0') spdlog::debug("{}: hiredis: {}", name_, static_cast<const char*>(ac->errstr));
+    if (ac->errstr[0] != '\0')
+      log::debug("redis connection error",
+                 {{"client", name_}, {"error", static_cast<const char*>(ac->errstr)}});
     if (events_ != nullptr) events_->transport_gone(*this, why);
   }
 

@@ -15,7 +15,6 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
-#include <spdlog/spdlog.h>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -23,6 +22,8 @@
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
+
+#include "common/log.hpp"
 
 namespace sig::redis::detail {
 namespace {
@@ -122,8 +123,8 @@ class TlsTransport final : public Transport, public std::enable_shared_from_this
         ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle) != 0 ||
         ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval) != 0 ||
         ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count) != 0) {
-      spdlog::debug("{}: cannot enable TCP keepalive: {}", name_,
-                    std::error_code(errno, std::generic_category()).message());
+      log::debug("redis tcp keepalive not enabled",
+                 {{"client", name_}, {"error", std::error_code(errno, std::generic_category()).message()}});
     }
   }
 
@@ -141,7 +142,8 @@ class TlsTransport final : public Transport, public std::enable_shared_from_this
   void on_connect(const boost::system::error_code& ec) {
     if (closed_) return;
     if (ec) {
-      spdlog::debug("{}: connect to {} failed: {}", name_, endpoint_string(), ec.message());
+      log::debug("redis connect failed",
+                 {{"client", name_}, {"address", endpoint_string()}, {"error", ec.message()}});
       fail(Errc::connect_failed);
       return;
     }
@@ -155,8 +157,10 @@ class TlsTransport final : public Transport, public std::enable_shared_from_this
   void on_handshake(const boost::system::error_code& ec) {
     if (closed_) return;
     if (ec) {
-      spdlog::warn("{}: TLS handshake with {} (server name {}) failed: {}", name_, endpoint_string(),
-                   server_name_, describe_ssl_error(ec));
+      log::warn("redis tls handshake failed", {{"client", name_},
+                                               {"address", endpoint_string()},
+                                               {"server_name", server_name_},
+                                               {"error", describe_ssl_error(ec)}});
       fail(Errc::tls_handshake_failed);
       return;
     }
@@ -181,7 +185,8 @@ class TlsTransport final : public Transport, public std::enable_shared_from_this
     writing_ = false;
     if (closed_) return;
     if (ec) {
-      spdlog::debug("{}: TLS write to {} failed: {}", name_, endpoint_string(), describe_ssl_error(ec));
+      log::debug("redis tls write failed",
+                 {{"client", name_}, {"address", endpoint_string()}, {"error", describe_ssl_error(ec)}});
       if (!got_reply_) {
         // Before the first reply, a server that refuses the session (TLS 1.3: after our side of
         // the handshake, e.g. "certificate required") sends an alert and resets the connection,
@@ -216,10 +221,11 @@ class TlsTransport final : public Transport, public std::enable_shared_from_this
       // the client certificate: a refusal (e.g. "certificate required") arrives as the first read.
       const bool refused = !got_reply_ && ec.category() == asio::error::get_ssl_category();
       if (refused) {
-        spdlog::warn("{}: TLS session with {} refused before the first reply: {}", name_, endpoint_string(),
-                     describe_ssl_error(ec));
+        log::warn("redis tls session refused before the first reply",
+                  {{"client", name_}, {"address", endpoint_string()}, {"error", describe_ssl_error(ec)}});
       } else {
-        spdlog::debug("{}: TLS read from {}: {}", name_, endpoint_string(), describe_ssl_error(ec));
+        log::debug("redis tls read failed",
+                   {{"client", name_}, {"address", endpoint_string()}, {"error", describe_ssl_error(ec)}});
       }
       fail(refused ? Errc::tls_handshake_failed : Errc::connection_lost);
       return;
@@ -253,8 +259,8 @@ class TlsTransport final : public Transport, public std::enable_shared_from_this
       waiting_.pop_front();
       events_->transport_reply(*this, &r, std::move(p));
     } else if (r.type == REDIS_REPLY_ERROR) {
-      spdlog::warn("{}: error reply from Redis outside any command: {}", name_,
-                   std::string_view(r.str, r.len));
+      log::warn("redis error reply outside any command",
+                {{"client", name_}, {"error", std::string_view(r.str, r.len)}});
       fail(Errc::connection_lost);
     } else {
       events_->transport_push(*this, &r);
@@ -262,8 +268,9 @@ class TlsTransport final : public Transport, public std::enable_shared_from_this
   }
 
   void protocol_error() {
-    spdlog::error("{}: Redis protocol error from {}: {}", name_, endpoint_string(),
-                  static_cast<const char*>(reader_->errstr));
+    log::error("redis protocol error", {{"client", name_},
+                                        {"address", endpoint_string()},
+                                        {"error", static_cast<const char*>(reader_->errstr)}});
     fail(Errc::connection_lost);
   }
 
@@ -280,7 +287,7 @@ class TlsTransport final : public Transport, public std::enable_shared_from_this
 
   // For failures found before any I/O started: reported from the strand, never inline.
   void post_failure(std::error_code why, const std::string& detail) {
-    spdlog::error("{}: {}", name_, detail);
+    log::error("redis tls connection failed", {{"client", name_}, {"error", detail}});
     asio::post(stream_.get_executor(), [self = shared_from_this(), why] { self->fail(why); });
   }
 
@@ -413,7 +420,7 @@ std::shared_ptr<Transport> connect_tls(const Strand& strand, const TlsSettings& 
   try {
     t = std::make_shared<TlsTransport>(strand, tls, events, log_name);
   } catch (const std::exception& e) {  // SSL_new failed: out of memory
-    spdlog::error("{}: cannot create a TLS session: {}", log_name, e.what());
+    log::error("redis tls session not created", {{"client", log_name}, {"error", e.what()}});
     return nullptr;
   }
   t->start(endpoint);

@@ -15,10 +15,10 @@
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <spdlog/spdlog.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include "common/log.hpp"
 #include "redis/client.hpp"
 #include "support/redis_server.hpp"
 
@@ -34,7 +34,7 @@ class RedisFixture : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!RedisServer::available()) GTEST_SKIP() << "no " << RedisServer::kBinary;
-    spdlog::set_level(spdlog::level::warn);
+    log::init("warn", "json");  // the clients' connect/close lines would drown the test output
     server_ = make_server();
   }
 
