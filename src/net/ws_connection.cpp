@@ -157,12 +157,9 @@ void WsConnection::on_control(ws::Opcode opcode, std::string_view payload) {
     if (!writing_ && queue_.empty()) finish();  // our close went out: the handshake is complete
     return;
   }
-  std::uint16_t code = 1000;
-  if (payload.size() >= 2) {
-    code = static_cast<std::uint16_t>((static_cast<unsigned char>(payload[0]) << 8U) |
-                                      static_cast<unsigned char>(payload[1]));
-  }
-  begin_close(code, nullptr);
+  // A valid code is echoed; a forbidden code, half a code or a reason that is not UTF-8 is
+  // answered with 1002 (RFC 6455 §7.4): the peer must not read its own bad frame back as agreed.
+  begin_close(ws::parse_close_payload(payload).reply, nullptr);
 }
 
 void WsConnection::send(domain::Payload message) {

@@ -41,6 +41,21 @@ std::string frame(Opcode opcode, std::string_view payload);
 // A close frame with a status code and a reason (cut to fit the 125-byte control frame limit).
 std::string close_frame(std::uint16_t code, std::string_view reason);
 
+// A close frame from the client (RFC 6455 §5.5.1, §7.4): what it says and how to answer it.
+struct CloseCheck {
+  bool valid = true;       // false: a one-byte payload, a code §7.4 forbids, or a reason not UTF-8
+  std::uint16_t code = 0;  // the code received; 0 when the payload is empty (no status)
+  // The code to close with: the client's own code when valid (echoed), 1000 for an empty
+  // payload, 1002 (protocol error) otherwise.
+  std::uint16_t reply = 1000;
+};
+CloseCheck parse_close_payload(std::string_view payload);
+
+// True for the codes a peer may send (§7.4.1, §7.4.2, and the IANA registry): 1000-1003,
+// 1007-1014, 3000-4999. 1004 is reserved, 1005, 1006 and 1015 must never be on the wire,
+// 1016-2999 are unassigned (reserved for the protocol), and nothing from 5000 on is defined.
+bool close_code_allowed(std::uint16_t code) noexcept;
+
 // What went wrong, as the close code the connection fails with.
 enum class Failure : std::uint16_t { none = 0, protocol_error = 1002, too_big = 1009 };
 

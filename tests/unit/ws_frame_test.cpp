@@ -192,3 +192,81 @@ TEST(WriteQueue, CountsBytesAndKeepsOrder) {
   EXPECT_TRUE(q.empty());
   EXPECT_EQ(q.bytes(), 0U);
 }
+
+namespace {
+std::string close_payload(std::uint16_t code, std::string_view reason = {}) {
+  std::string p;
+  p.push_back(static_cast<char>(code >> 8U));
+  p.push_back(static_cast<char>(code & 0xFFU));
+  p.append(reason);
+  return p;
+}
+}  // namespace
+
+TEST(WsClose, EmptyPayloadIsAnsweredWithNormalClosure) {
+  const auto c = ws::parse_close_payload("");
+  EXPECT_TRUE(c.valid);
+  EXPECT_EQ(c.code, 0);
+  EXPECT_EQ(c.reply, 1000);
+}
+
+TEST(WsClose, ValidCodesAreEchoed) {
+  for (const int wide : {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999,
+                         4000, 4404, 4999}) {
+    const auto code = static_cast<std::uint16_t>(wide);
+    const auto c = ws::parse_close_payload(close_payload(code, "bye"));
+    EXPECT_TRUE(c.valid) << code;
+    EXPECT_EQ(c.code, code);
+    EXPECT_EQ(c.reply, code);
+  }
+}
+
+TEST(WsClose, ForbiddenCodesAreAProtocolError) {
+  for (const int wide : {0, 1, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 6000, 65535}) {
+    const auto code = static_cast<std::uint16_t>(wide);
+    const auto c = ws::parse_close_payload(close_payload(code));
+    EXPECT_FALSE(c.valid) << code;
+    EXPECT_EQ(c.code, code);
+    EXPECT_EQ(c.reply, 1002) << code;
+  }
+}
+
+TEST(WsClose, EveryCodeIsClassified) {
+  int allowed = 0;
+  for (unsigned code = 0; code <= 65535; ++code) {
+    if (ws::close_code_allowed(static_cast<std::uint16_t>(code))) ++allowed;
+  }
+  EXPECT_EQ(allowed, 4 + 8 + 2000);  // 1000-1003, 1007-1014, 3000-4999
+}
+
+TEST(WsClose, OneBytePayloadIsAProtocolError) {
+  for (const char b : {'\0', '\x03', '\xe8'}) {
+    const auto c = ws::parse_close_payload(std::string(1, b));
+    EXPECT_FALSE(c.valid);
+    EXPECT_EQ(c.reply, 1002);
+  }
+}
+
+TEST(WsClose, ReasonMustBeUtf8) {
+  EXPECT_TRUE(ws::parse_close_payload(close_payload(1000, "h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80")).valid);
+  EXPECT_TRUE(ws::parse_close_payload(close_payload(1000, "\xed\x9f\xbf \xf4\x8f\xbf\xbf"))
+                  .valid);  // U+D7FF, U+10FFFF
+  for (const std::string_view bad : {
+           "\xff",              // never in UTF-8
+           "\x80",              // a lone continuation byte
+           "\xc3",              // truncated
+           "\xe2\x82",          // truncated
+           "\xc0\xaf",          // overlong '/'
+           "\xe0\x80\xaf",      // overlong
+           "\xf0\x80\x80\xaf",  // overlong
+           "\xed\xa0\x80",      // a surrogate (U+D800)
+           "\xf4\x90\x80\x80",  // above U+10FFFF
+           "\xf5\x80\x80\x80",  // above U+10FFFF
+           "ok\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80"
+           "edited",  // Autobahn 7.5.1
+       }) {
+    const auto c = ws::parse_close_payload(close_payload(1000, bad));
+    EXPECT_FALSE(c.valid) << testing::PrintToString(bad);
+    EXPECT_EQ(c.reply, 1002);
+  }
+}
