@@ -20,9 +20,10 @@
 #include <vector>
 
 #include "app/admin_api.hpp"
-#include "common/log.hpp"
+#include "app/io_runner.hpp"
 #include "app/signaling_service.hpp"
 #include "cluster/node.hpp"
+#include "common/log.hpp"
 #include "domain/clock.hpp"
 #include "domain/hub.hpp"
 #include "net/listener.hpp"
@@ -318,8 +319,8 @@ int run_server(const Config& config) {
   std::vector<std::thread> pool;
   pool.reserve(threads - 1);
   for (unsigned i = 1; i < threads; ++i)
-    pool.emplace_back([&ioc] { ioc.run(); });
-  ioc.run();
+    pool.emplace_back([&ioc] { run_io(ioc); });
+  run_io(ioc);
   for (auto& t : pool)
     t.join();
   log::info("stopped");
