@@ -14,6 +14,7 @@
 #include "cluster/keys.hpp"
 #include "cluster/scripts.hpp"
 #include "common/time.hpp"
+#include "common/utf8.hpp"
 
 namespace sig::cluster {
 
@@ -72,6 +73,14 @@ Node::Node(const asio::any_io_executor& ex, const domain::Clock& clock, NodeOpti
 Node::~Node() {
   client_->close();
   sub_->close();
+}
+
+void Node::skipped(std::string_view key, std::string_view reason) {
+  auto entry = utf8::printable(key);
+  entry.append(" ").append(reason);
+  if (warned_.size() >= 1000) warned_.clear();  // bounded; at worst a line is logged again
+  if (!warned_.insert(entry).second) return;
+  log(2, "skipped a value read from redis", entry);
 }
 
 bool Node::mine(std::string_view connection_id) const {
@@ -202,7 +211,7 @@ void Node::join(std::string session_id, domain::Identity identity, std::string c
           done(std::move(j));
         };
         if (ec == redis::Errc::server_error || (!ec && !reply.is_array())) {
-          log(3, "join script failed", reply.str);
+          log(3, "join script failed", utf8::printable(reply.str));
           finish({ErrorCode::session_not_found, nullptr, nullptr});
           return;
         }
@@ -221,16 +230,22 @@ void Node::join(std::string session_id, domain::Identity identity, std::string c
         const auto seq = static_cast<std::uint64_t>(el[2].integer);
         auto& seen = seen_seq_[session_id];
         seen = std::max(seen, seq);
-        if (auto record = record_from_fields(session_id, fields_of(el[5]), clock_.wall_now())) {
+        std::string why;
+        auto record = record_from_fields(session_id, fields_of(el[5]), clock_.wall_now(), nullptr, &why);
+        if (!record) skipped(keys::dir(session_id), why);
+        if (record) {
           hub_->apply_record(session_id, *record);
         }
         domain::ClusterJoin cj;
         cj.seq = seq;
         cj.remove_missing = settled();
-        for (auto& e : roster_from(fields_of(el[3]), fields_of(el[4]))) {
+        std::vector<std::string> bad;
+        for (auto& e : roster_from(fields_of(el[3]), fields_of(el[4]), &bad)) {
           if (e.identity.user_id != identity.user_id && !mine(e.connection_id))
             cj.roster.push_back(std::move(e));
         }
+        for (const auto& b : bad)
+          skipped(keys::ws(session_id), b);
         auto joined = hub_->join(session_id, identity, connection_id, endpoint, &cj);
         if (joined.error) {
           // Refused by this node's copy (e.g. it has just ended): take the entry back.
@@ -261,7 +276,7 @@ void Node::relay(std::string_view session_id, std::string_view connection_id, do
 void Node::on_node_message(const std::string& message) {
   const auto r = decode_relay(message);
   if (!r) {
-    log(2, "malformed message on the node channel");
+    log(2, "malformed message on the node channel (or not UTF-8)");
     return;
   }
   if (!hub_->deliver(r->session_id, r->connection_id, domain::make_payload(std::string(r->payload)))) {
@@ -275,9 +290,13 @@ void Node::on_node_message(const std::string& message) {
 void Node::on_session_message(const std::string& channel, const std::string& message) {
   if (!channel.starts_with(keys::kSessionChannelPrefix)) return;
   const std::string session_id = channel.substr(keys::kSessionChannelPrefix.size());
+  if (!utf8::valid(session_id)) {
+    skipped(channel, "channel name not valid UTF-8");
+    return;
+  }
   const auto ev = decode_event(message);
   if (!ev) {
-    log(2, "malformed session event", channel);
+    skipped(channel, "malformed session event");
     return;
   }
   switch (ev->kind) {
@@ -324,13 +343,20 @@ void Node::load_session(const std::string& session_id, Done then, bool absent_me
           if (dir.empty() && absent_means_deleted && settled() && hub_->has_session(session_id)) {
             hub_->apply_deleted(session_id);
           }
-          if (auto record = record_from_fields(session_id, dir, clock_.wall_now(), &join_seq)) {
+          std::string why;
+          auto record = record_from_fields(session_id, dir, clock_.wall_now(), &join_seq, &why);
+          if (!record && !dir.empty()) skipped(keys::dir(session_id), why);
+          if (record) {
             hub_->apply_record(session_id, *record);
             std::set<std::string> local;
             for (const auto& m : hub_->local_members(session_id))
               local.insert(m.connection_id);
             std::vector<domain::RosterEntry> roster;
-            for (auto& e : roster_from(fields_of(reply.elements[1]), fields_of(reply.elements[2]))) {
+            std::vector<std::string> bad;
+            auto entries = roster_from(fields_of(reply.elements[1]), fields_of(reply.elements[2]), &bad);
+            for (const auto& b : bad)
+              skipped(keys::ws(session_id), b);
+            for (auto& e : entries) {
               if (!mine(e.connection_id)) {
                 roster.push_back(std::move(e));
                 continue;

@@ -116,6 +116,9 @@ class Node final : public domain::PresenceSink, public domain::ClusterPort {
   void log(int level, std::string_view message, std::string_view detail = {}) const {
     if (log_) log_(level, message, detail);
   }
+  // A value read from Redis was skipped (not UTF-8, out of range, malformed): logged once per key
+  // and reason, since a full sync reads it again every --cluster-sync.
+  void skipped(std::string_view key, std::string_view reason);
 
   NodeOptions options_;
   const domain::Clock& clock_;
@@ -145,6 +148,8 @@ class Node final : public domain::PresenceSink, public domain::ClusterPort {
   // this node's stale entries from joins that reached Redis before it.
   std::unordered_map<std::string, std::uint64_t> seen_seq_;
   std::unordered_set<std::string> doubtful_;
+
+  std::unordered_set<std::string> warned_;  // key + reason already logged by skipped()
 
   std::mutex pending_mu_;
   std::unordered_set<std::string> pending_;  // connections between their join script and the hub

@@ -142,3 +142,54 @@ TEST_F(AdminTest, DevModeHandsOutTokensForListedUsersOnly) {
   r.target = "/dev/token?userId=zed";
   EXPECT_EQ(dev_api.answer(r).status, 404U);
 }
+
+// Issue 9, point 3: these paths used to abort the process (nlohmann's dump() threw
+// type_error.316 on the session id in the answer).
+TEST_F(AdminTest, InvalidUtf8InThePathOrQueryIsRefusedWith400) {
+  ASSERT_EQ(call("PUT", "/api/sessions/s1", kSpec).status, 201U);
+  for (const auto* target :
+       {"/api/sessions/%FF", "/api/sessions/s1/participants/%C0%AF", "/api/sessions/%ED%A0%80",
+        "/api/sessions/%F4%90%80%80/start", "/api/sessions/\xFF", "/api/sessions/s1?x=%FF", "/healthz?%C3=1",
+        "/api/sessions/%E2%82"}) {
+    for (const auto* method : {"GET", "PUT", "POST", "DELETE"}) {
+      const auto r = call(method, target, R"({"displayName":"x"})");
+      EXPECT_EQ(r.status, 400U) << method << " " << target;
+      EXPECT_EQ(json::parse(r.body)["error"], "invalid_utf8") << method << " " << target;
+    }
+  }
+  // Valid UTF-8 ids are fine, escaped or not.
+  EXPECT_EQ(call("PUT", "/api/sessions/%C3%A9t%C3%A9", kSpec).status, 201U);
+  EXPECT_EQ(json::parse(call("GET", "/api/sessions/été").body)["sessionId"], "été");
+}
+
+TEST_F(AdminTest, InvalidUtf8InABodyIsRefusedWith400) {
+  ASSERT_EQ(call("PUT", "/api/sessions/s1", kSpec).status, 201U);
+  const std::string bad_name = "{\"displayName\":\"\xC0\xAF\"}";
+  const std::string bad_spec = "{\"hostUserId\":\"a\",\"participants\":[{\"userId\":\"a\xFF\"}]}";
+  for (const auto& [target, body] :
+       {std::pair{"/api/sessions/s1/participants/c", bad_name}, std::pair{"/api/sessions/s2", bad_spec}}) {
+    const auto r = call("PUT", target, body);
+    EXPECT_EQ(r.status, 400U) << target;
+    EXPECT_EQ(json::parse(r.body)["error"], "invalid_utf8") << target;
+  }
+  // An escaped lone surrogate is valid UTF-8 text but not a valid JSON string: nlohmann refuses it.
+  const auto r = call("PUT", "/api/sessions/s1/participants/c", R"({"displayName":"\udc00"})");
+  EXPECT_EQ(r.status, 400U);
+  EXPECT_EQ(json::parse(r.body)["error"], "invalid_json");
+  EXPECT_EQ(call("GET", "/api/sessions/s2").status, 404U);
+}
+
+TEST_F(AdminTest, DurationSecondsIsBoundedToSevenDays) {
+  const auto spec = [](const std::string& d) {
+    return R"({"hostUserId":"a","participants":[{"userId":"a"}],"durationSeconds":)" + d + "}";
+  };
+  EXPECT_EQ(call("PUT", "/api/sessions/s1", spec("0")).status, 201U);
+  EXPECT_EQ(call("PUT", "/api/sessions/s1", spec("604800")).status, 200U);
+  EXPECT_EQ(json::parse(call("GET", "/api/sessions/s1").body)["durationSeconds"], 604800);
+  for (const auto* d : {"604801", "9300000000", "18446744073709551615", "1e3", "-5", "3600.5"}) {
+    const auto r = call("PUT", "/api/sessions/s2", spec(d));
+    EXPECT_EQ(r.status, 400U) << d;
+    EXPECT_EQ(json::parse(r.body)["error"], "invalid_body") << d;
+  }
+  EXPECT_EQ(call("GET", "/api/sessions/s2").status, 404U);
+}
