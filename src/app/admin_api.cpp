@@ -154,13 +154,24 @@ void AdminApi::handle(HttpRequest request, Respond respond) {
   }
   const bool read_only = request.method == "GET" || request.method == "HEAD";
   auto req = std::make_shared<HttpRequest>(std::move(request));
-  cluster_->refresh(std::move(session_id), [this, req, read_only, respond = std::move(respond)]() mutable {
+  cluster_->refresh(session_id, [this, req, read_only, session_id, respond = std::move(respond)]() mutable {
+    const auto mark = cluster_->write_mark();
     auto r = answer(*req);
     if (read_only || r.status >= 400) {
       respond(std::move(r));
       return;
     }
-    cluster_->flush([r = std::move(r), respond = std::move(respond)]() mutable { respond(std::move(r)); });
+    cluster_->flush(mark, [this, session_id = std::move(session_id), r = std::move(r),
+                           respond = std::move(respond)](bool applied) mutable {
+      if (applied) {
+        respond(std::move(r));
+        return;
+      }
+      // Redis refused the change or was not reached: never a 2xx. This node's copy may hold the
+      // change the store does not: read the session again so it shows what the store holds.
+      respond(problem(protocol::ErrorCode::store_unavailable));
+      cluster_->refresh(std::move(session_id), [] {});
+    });
   });
 }
 

@@ -75,6 +75,15 @@ Node::~Node() {
   sub_->close();
 }
 
+redis::ReplyCallback Node::tracked_write(std::string_view what) {
+  const auto seq = ++writes_sent_;
+  return [this, seq, what = std::string(what)](std::error_code ec, const Reply& reply) {
+    if (!ec) return;
+    last_failed_write_ = std::max(last_failed_write_, seq);
+    log(3, "redis did not apply a write", what + ": " + ec.message() + " " + utf8::printable(reply.str));
+  };
+}
+
 void Node::skipped(std::string_view key, std::string_view reason) {
   auto entry = utf8::printable(key);
   entry.append(" ").append(reason);
@@ -211,8 +220,10 @@ void Node::join(std::string session_id, domain::Identity identity, std::string c
           done(std::move(j));
         };
         if (ec == redis::Errc::server_error || (!ec && !reply.is_array())) {
+          // Redis refused (e.g. out of memory) or answered nonsense: nothing says the session is
+          // not there, so the client is told to come back (1013), not that it is gone (4404).
           log(3, "join script failed", utf8::printable(reply.str));
-          finish({ErrorCode::session_not_found, nullptr, nullptr});
+          finish({ErrorCode::store_unavailable, nullptr, nullptr});
           return;
         }
         if (ec) {  // Redis went away meanwhile: the script may have run or not
@@ -325,9 +336,12 @@ void Node::refresh(std::string session_id, std::function<void()> done) {
   load_session(session_id, std::move(done), true);
 }
 
-void Node::flush(std::function<void()> done) {
-  // Commands on the link run in order: once this PING is answered, every write before it is done.
-  client_->call([done = std::move(done)](std::error_code, const Reply&) { done(); }, "PING");
+void Node::flush(std::uint64_t mark, std::function<void(bool)> done) {
+  // Commands on the link run in order: once this PING is answered, every write before it is done
+  // and its callback has run (same strand, in order).
+  client_->call([this, mark, done = std::move(done)](
+                    std::error_code ec, const Reply&) { done(!ec && last_failed_write_ <= mark); },
+                "PING");
 }
 
 void Node::load_session(const std::string& session_id, Done then, bool absent_means_deleted) {
@@ -580,7 +594,7 @@ void Node::disconnected(std::string_view session_id, std::string_view user_id,
                 {keys::ws(session_id), keys::peers(session_id), keys::heartbeat(session_id, user_id)},
                 {std::string(user_id), std::string(connection_id), keys::session_channel(session_id),
                  encode_left(user_id, connection_id), "1"},
-                ignore_reply);
+                tracked_write("leave"));
 }
 
 void Node::heartbeat(std::string_view session_id, std::string_view user_id, domain::WallTime at) {
@@ -592,7 +606,8 @@ void Node::heartbeat(std::string_view session_id, std::string_view user_id, doma
 
 void Node::started(std::string_view session_id, domain::WallTime at) {
   client_->eval(scripts::start(), {keys::dir(session_id)},
-                {format_iso8601(at), keys::session_channel(session_id), encode_changed()}, ignore_reply);
+                {format_iso8601(at), keys::session_channel(session_id), encode_changed()},
+                tracked_write("start"));
 }
 
 void Node::ended(std::string_view session_id, domain::EndReason reason, domain::WallTime at) {
@@ -600,7 +615,7 @@ void Node::ended(std::string_view session_id, domain::EndReason reason, domain::
       scripts::end(), {keys::dir(session_id), keys::ws(session_id), keys::peers(session_id)},
       {std::string(domain::to_string(reason)), format_iso8601(at), keys::session_channel(session_id),
        encode_changed(), seconds_arg(options_.ended_retention), keys::heartbeat_prefix(session_id)},
-      ignore_reply);
+      tracked_write("end"));
 }
 
 void Node::directory_changed(std::string_view session_id, const domain::SessionSpec& spec,
@@ -609,15 +624,13 @@ void Node::directory_changed(std::string_view session_id, const domain::SessionS
       scripts::put(), {keys::dir(session_id)},
       {spec.host_user_id, participants_json(spec.participants), std::to_string(spec.duration.count()),
        format_iso8601(created_at), keys::session_channel(session_id), encode_changed()},
-      [this](std::error_code ec, const Reply& reply) {
-        if (ec) log(3, "cannot write a session directory entry to redis", ec.message() + " " + reply.str);
-      });
+      tracked_write("session directory entry"));
 }
 
 void Node::deleted(std::string_view session_id) {
   client_->eval(scripts::remove(), {keys::dir(session_id), keys::ws(session_id), keys::peers(session_id)},
                 {keys::heartbeat_prefix(session_id), keys::session_channel(session_id), encode_deleted()},
-                ignore_reply);
+                tracked_write("delete"));
 }
 
 }  // namespace sig::cluster

@@ -79,7 +79,8 @@ class Node final : public domain::PresenceSink, public domain::ClusterPort {
             std::weak_ptr<domain::Endpoint> endpoint, JoinDone done) override;
   void relay(std::string_view session_id, std::string_view connection_id, domain::Payload message) override;
   void refresh(std::string session_id, std::function<void()> done) override;
-  void flush(std::function<void()> done) override;
+  std::uint64_t write_mark() const override { return writes_sent_.load(); }
+  void flush(std::uint64_t mark, std::function<void(bool applied)> done) override;
 
   // domain::PresenceSink
   void connected(std::string_view, std::string_view, std::string_view) override {}
@@ -116,6 +117,8 @@ class Node final : public domain::PresenceSink, public domain::ClusterPort {
   void log(int level, std::string_view message, std::string_view detail = {}) const {
     if (log_) log_(level, message, detail);
   }
+  // A write whose failure flush() reports: the callback to give the command.
+  redis::ReplyCallback tracked_write(std::string_view what);
   // A value read from Redis was skipped (not UTF-8, out of range, malformed): logged once per key
   // and reason, since a full sync reads it again every --cluster-sync.
   void skipped(std::string_view key, std::string_view reason);
@@ -149,6 +152,9 @@ class Node final : public domain::PresenceSink, public domain::ClusterPort {
   std::unordered_map<std::string, std::uint64_t> seen_seq_;
   std::unordered_set<std::string> doubtful_;
 
+  // Writes sent (any thread) and the highest of them that failed (on the strand).
+  std::atomic<std::uint64_t> writes_sent_{0};
+  std::uint64_t last_failed_write_ = 0;
   std::unordered_set<std::string> warned_;  // key + reason already logged by skipped()
 
   std::mutex pending_mu_;

@@ -193,3 +193,54 @@ TEST_F(AdminTest, DurationSecondsIsBoundedToSevenDays) {
   }
   EXPECT_EQ(call("GET", "/api/sessions/s2").status, 404U);
 }
+
+namespace {
+
+// A shared store that applies reads at once and reports a write as refused when told to.
+class FakeCluster final : public domain::ClusterPort {
+ public:
+  bool refuse = false;
+  int refreshes = 0;
+  void join(std::string, domain::Identity, std::string, std::weak_ptr<domain::Endpoint>, JoinDone) override {}
+  void relay(std::string_view, std::string_view, domain::Payload) override {}
+  void refresh(std::string, std::function<void()> done) override {
+    ++refreshes;
+    done();
+  }
+  std::uint64_t write_mark() const override { return 7; }
+  void flush(std::uint64_t mark, std::function<void(bool)> done) override {
+    EXPECT_EQ(mark, 7U);
+    done(!refuse);
+  }
+};
+
+}  // namespace
+
+TEST_F(AdminTest, AWriteTheStoreRefusedAnswers503NeverA2xx) {
+  FakeCluster store;
+  api.set_cluster(&store);
+  const auto handle = [&](std::string method, std::string target, std::string body = {}) {
+    net::HttpRequest r{std::move(method), std::move(target), "Bearer k3y", std::move(body)};
+    int calls = 0;
+    net::HttpResponse out;
+    api.handle(std::move(r), [&](net::HttpResponse resp) {
+      ++calls;
+      out = std::move(resp);
+    });
+    EXPECT_EQ(calls, 1);
+    return out;
+  };
+  EXPECT_EQ(handle("PUT", "/api/sessions/s1", kSpec).status, 201U);
+  store.refuse = true;
+  for (const auto& [method, target] :
+       {std::pair{"PUT", "/api/sessions/s2"}, std::pair{"POST", "/api/sessions/s1/start"},
+        std::pair{"DELETE", "/api/sessions/s1/participants/b"}, std::pair{"DELETE", "/api/sessions/s1"}}) {
+    const auto r = handle(method, target, kSpec);
+    EXPECT_EQ(r.status, 503U) << method << " " << target;
+    EXPECT_EQ(json::parse(r.body)["error"], "store_unavailable") << method << " " << target;
+  }
+  // Each refused write made the node read the session again (its copy must match the store).
+  EXPECT_EQ(store.refreshes, 1 + 4 * 2);
+  // A read does not depend on a write.
+  EXPECT_EQ(handle("GET", "/api/sessions/s2").status, 200U);
+}
