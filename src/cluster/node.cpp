@@ -269,7 +269,7 @@ void Node::join(std::string session_id, domain::Identity identity, std::string c
           finish(std::move(joined));
           return;
         }
-        if (!previous.empty()) log(0, "replacing a connection", previous);
+        if (!previous.empty()) log(0, "replacing a connection", utf8::printable(previous));
         client_->call(
             ignore_reply, "PUBLISH", keys::session_channel(session_id),
             encode_joined({{identity.user_id, joined.participant->display_name()}, connection_id, seq}));
@@ -490,7 +490,7 @@ void Node::restore_all(Done then) {
     ++count->left;
     client_->eval(scripts::restore(), kv, av, [this, count, gone](std::error_code ec, const Reply& reply) {
       if (ec) {
-        log(2, "cannot restore a session", ec.message() + " " + reply.str);
+        log(2, "cannot restore a session", ec.message() + " " + utf8::printable(reply.str));
       } else {
         for (const auto& c : *gone)
           doubtful_.erase(c);
