@@ -18,7 +18,7 @@ struct Identity {
 // The longest session duration accepted (admin API and Redis): 7 days. A lesson lasts hours; a
 // week leaves room for any planned use, and keeps started_at + duration far from the overflow
 // of the nanosecond clocks (about 292 years), which a value of 9.3e9 s reached.
-inline constexpr std::int64_t kMaxSessionDurationSeconds = 7 * 24 * 3600;
+inline constexpr std::int64_t kMaxSessionDurationSeconds = std::int64_t{7} * 24 * 3600;
 
 // What the platform says about a session (the session directory).
 struct SessionSpec {
