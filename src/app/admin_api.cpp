@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/time.hpp"
+#include "common/utf8.hpp"
 #include "protocol/codes.hpp"
 #include "protocol/query.hpp"
 
@@ -16,8 +17,15 @@ using net::HttpResponse;
 
 namespace {
 
+// Every string in our JSON was checked as UTF-8 where it came in (the request, the token, Redis),
+// so dump() has nothing to throw about; `replace` is the last resort that keeps it so should a
+// check ever be missed (a U+FFFD in an answer, not a dead process).
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 HttpResponse reply(unsigned status, const json& body) {
-  return {status, "application/json", body.dump(), {}};
+  return {status, "application/json", dump(body), {}};
 }
 
 HttpResponse problem(protocol::ErrorCode code, std::string_view message = {}) {
@@ -79,8 +87,11 @@ std::optional<domain::SessionSpec> parse_spec(const json& body, std::string& why
   }
   if (body.contains("durationSeconds") && !body["durationSeconds"].is_null()) {
     const auto& d = body["durationSeconds"];
-    if (!d.is_number_integer() || d.get<std::int64_t>() < 0) {
-      why = "durationSeconds must be a non-negative integer";
+    // is_number_unsigned: a non-negative integer (nlohmann parses those as unsigned), so the
+    // comparison below never sees a wrapped value.
+    if (!d.is_number_unsigned() || d.get<std::uint64_t>() > domain::kMaxSessionDurationSeconds) {
+      why = "durationSeconds must be an integer from 0 (no limit) to " +
+            std::to_string(domain::kMaxSessionDurationSeconds);
       return std::nullopt;
     }
     spec.duration = std::chrono::seconds(d.get<std::int64_t>());
@@ -111,7 +122,7 @@ std::string session_json(const domain::SessionSnapshot& s) {
             {"createdAt", format_iso8601(s.created_at)},
             {"participants", participants},
             {"connected", s.connected}};
-  return body.dump();
+  return dump(body);
 }
 
 AdminApi::AdminApi(domain::Hub& hub, std::string admin_key, std::function<std::string()> metrics,
@@ -131,7 +142,8 @@ bool AdminApi::authorised(const HttpRequest& request) const {
 void AdminApi::handle(HttpRequest request, Respond respond) {
   constexpr std::string_view kSessions = "/api/sessions/";
   const auto path = protocol::split_target(request.target).path;
-  if (cluster_ == nullptr || !path.starts_with(kSessions) || !authorised(request)) {
+  if (cluster_ == nullptr || !path.starts_with(kSessions) || !authorised(request) ||
+      !protocol::utf8_target(request.target)) {
     respond(answer(request));
     return;
   }
@@ -142,17 +154,32 @@ void AdminApi::handle(HttpRequest request, Respond respond) {
   }
   const bool read_only = request.method == "GET" || request.method == "HEAD";
   auto req = std::make_shared<HttpRequest>(std::move(request));
-  cluster_->refresh(std::move(session_id), [this, req, read_only, respond = std::move(respond)]() mutable {
+  cluster_->refresh(session_id, [this, req, read_only, session_id, respond = std::move(respond)]() mutable {
+    const auto mark = cluster_->write_mark();
     auto r = answer(*req);
     if (read_only || r.status >= 400) {
       respond(std::move(r));
       return;
     }
-    cluster_->flush([r = std::move(r), respond = std::move(respond)]() mutable { respond(std::move(r)); });
+    cluster_->flush(mark, [this, session_id = std::move(session_id), r = std::move(r),
+                           respond = std::move(respond)](bool applied) mutable {
+      if (applied) {
+        respond(std::move(r));
+        return;
+      }
+      // Redis refused the change or was not reached: never a 2xx. This node's copy may hold the
+      // change the store does not: read the session again so it shows what the store holds.
+      respond(problem(protocol::ErrorCode::store_unavailable));
+      cluster_->refresh(std::move(session_id), [] {});
+    });
   });
 }
 
 HttpResponse AdminApi::answer(const HttpRequest& request) {
+  // Before anything reads it: an id that is not UTF-8 would end in a JSON answer, a log line or
+  // a Redis key that every node then reads.
+  if (!protocol::utf8_target(request.target))
+    return problem(protocol::ErrorCode::invalid_utf8, "the path or the query is not valid UTF-8");
   const auto target = protocol::split_target(request.target);
   const std::string_view path = target.path;
   const bool get = request.method == "GET" || request.method == "HEAD";
@@ -200,6 +227,8 @@ HttpResponse AdminApi::sessions(const HttpRequest& request, std::string_view res
   if (sub.empty()) {
     if (m == "GET" || m == "HEAD") return current();
     if (m == "PUT") {
+      if (!utf8::valid(request.body))
+        return problem(protocol::ErrorCode::invalid_utf8, "the body is not valid UTF-8");
       json body = json::parse(request.body, nullptr, false);
       if (body.is_discarded())
         return problem(protocol::ErrorCode::invalid_json, "the body is not valid JSON");
@@ -229,6 +258,8 @@ HttpResponse AdminApi::sessions(const HttpRequest& request, std::string_view res
     if (m == "PUT") {
       std::string display_name;
       if (!request.body.empty()) {
+        if (!utf8::valid(request.body))
+          return problem(protocol::ErrorCode::invalid_utf8, "the body is not valid UTF-8");
         json body = json::parse(request.body, nullptr, false);
         if (body.is_discarded())
           return problem(protocol::ErrorCode::invalid_json, "the body is not valid JSON");
@@ -274,7 +305,7 @@ HttpResponse AdminApi::dev_token(std::string_view query) const {
                     {"name", who->display_name},
                     {"iat", now.count()},
                     {"exp", (now + dev_->token_lifetime).count()}};
-  return reply(200, json{{"token", dev_->signer->sign(claims.dump())},
+  return reply(200, json{{"token", dev_->signer->sign(dump(claims))},
                          {"sessionId", session},
                          {"userId", who->user_id},
                          {"displayName", who->display_name}});

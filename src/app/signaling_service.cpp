@@ -69,6 +69,10 @@ net::Admission SignalingService::refuse(ErrorCode code, std::string message,
 std::optional<SignalingService::Request> SignalingService::check_request(std::string_view target,
                                                                          const std::string& connection_id,
                                                                          net::Admission& refused) {
+  if (!protocol::utf8_target(target)) {
+    refused = refuse(ErrorCode::invalid_utf8, "the path or the query is not valid UTF-8", connection_id);
+    return std::nullopt;
+  }
   const auto parts = protocol::split_target(target);
   const auto session_id = protocol::query_param(parts.query, "sessionId");
   if (!session_id || session_id->empty()) {

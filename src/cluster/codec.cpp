@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/time.hpp"
+#include "common/utf8.hpp"
 
 namespace sig::cluster {
 
@@ -35,6 +36,28 @@ std::string_view status_text(domain::Status s) {
   return domain::to_string(s);
 }
 
+// Our JSON is built from strings checked as UTF-8 (by nlohmann's parser, a verified token, the
+// admin API or the checks below); `replace` is the last resort so that dump() can never throw.
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// A time stamp field: absent is fine (nullopt in `out`), present must parse.
+bool stored_time(const Fields& dir, std::string_view name, std::optional<domain::WallTime>& out,
+                 std::string* why) {
+  out.reset();
+  const auto* t = field(dir, name);
+  if (t == nullptr) return true;
+  out = parse_iso8601(*t);
+  if (!out && why != nullptr) *why = std::string(name) + " is not a time stamp of the years 2000..2199";
+  return out.has_value();
+}
+
+std::nullopt_t fail(std::string* why, std::string_view reason) {
+  if (why != nullptr) *why = std::string(reason);
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<domain::WallTime> parse_iso8601(std::string_view t) {
@@ -51,6 +74,7 @@ std::optional<domain::WallTime> parse_iso8601(std::string_view t) {
   }
   if (pos + 1 != t.size() || t[pos] != 'Z') return std::nullopt;
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return std::nullopt;
+  if (y < kMinStoredYear - 1 || y > kMaxStoredYear) return std::nullopt;  // timegm's range, safely
   std::tm tm{};
   tm.tm_year = y - 1900;
   tm.tm_mon = mo - 1;
@@ -59,6 +83,12 @@ std::optional<domain::WallTime> parse_iso8601(std::string_view t) {
   tm.tm_min = mi;
   tm.tm_sec = sec;
   const std::time_t secs = timegm(&tm);
+  // Judged after timegm, which normalises (31 February, second 60): what is accepted formats back
+  // to a time stamp that is accepted again.
+  constexpr std::time_t kFirst = 946'684'800;  // 2000-01-01T00:00:00Z
+  constexpr std::time_t kEnd = 7'258'118'400;  // 2200-01-01T00:00:00Z
+  static_assert(kMinStoredYear == 2000 && kMaxStoredYear == 2199);
+  if (secs < kFirst || secs >= kEnd) return std::nullopt;
   return domain::WallTime(std::chrono::seconds(secs)) + std::chrono::milliseconds(ms);
 }
 
@@ -66,7 +96,7 @@ std::string participants_json(const std::vector<domain::Identity>& participants)
   json a = json::array();
   for (const auto& p : participants)
     a.push_back({{"userId", p.user_id}, {"displayName", p.display_name}});
-  return a.dump();
+  return dump(a);
 }
 
 std::optional<std::vector<domain::Identity>> parse_participants(std::string_view text) {
@@ -100,30 +130,42 @@ const std::string* field(const Fields& fields, std::string_view name) {
 }
 
 std::optional<domain::SessionSnapshot> record_from_fields(std::string_view session_id, const Fields& dir,
-                                                          domain::WallTime now, std::uint64_t* join_seq) {
+                                                          domain::WallTime now, std::uint64_t* join_seq,
+                                                          std::string* why) {
   if (join_seq != nullptr) *join_seq = 0;
+  if (why != nullptr) why->clear();
+  if (!utf8::valid(session_id)) return fail(why, "the session id is not valid UTF-8");
   const auto* participants = field(dir, "participants");
-  if (participants == nullptr) return std::nullopt;
+  if (participants == nullptr) return fail(why, "no participants field");
+  // nlohmann's parser refuses invalid UTF-8 (and lone surrogate escapes): the ids and display
+  // names it gives are valid.
   auto list = parse_participants(*participants);
-  if (!list) return std::nullopt;
+  if (!list) return fail(why, "participants is not a JSON list of {userId, displayName}");
   domain::SessionSnapshot r;
   r.session_id = std::string(session_id);
   r.spec.participants = std::move(*list);
-  if (const auto* host = field(dir, "hostUserId")) r.spec.host_user_id = *host;
+  if (const auto* host = field(dir, "hostUserId")) {
+    if (!utf8::valid(*host)) return fail(why, "hostUserId is not valid UTF-8");
+    r.spec.host_user_id = *host;
+  }
   if (const auto* d = field(dir, "durationSeconds")) {
     long long secs = 0;
-    if (to_number(*d, secs) && secs > 0) r.spec.duration = std::chrono::seconds(secs);
+    if (!to_number(*d, secs) || secs < 0 || secs > domain::kMaxSessionDurationSeconds) {
+      return fail(why, "durationSeconds is not an integer from 0 to " +
+                           std::to_string(domain::kMaxSessionDurationSeconds));
+    }
+    r.spec.duration = std::chrono::seconds(secs);
   }
-  r.created_at = now;
-  if (const auto* c = field(dir, "createdAt")) {
-    if (auto t = parse_iso8601(*c)) r.created_at = *t;
+  std::optional<domain::WallTime> created;
+  if (!stored_time(dir, "createdAt", created, why) || !stored_time(dir, "startedAt", r.started_at, why) ||
+      !stored_time(dir, "endedAt", r.ended_at, why)) {
+    return std::nullopt;
   }
+  r.created_at = created.value_or(now);
   if (const auto* s = field(dir, "status")) {
     if (*s == "started") r.status = domain::Status::started;
     if (*s == "ended") r.status = domain::Status::ended;
   }
-  if (const auto* t = field(dir, "startedAt")) r.started_at = parse_iso8601(*t);
-  if (const auto* t = field(dir, "endedAt")) r.ended_at = parse_iso8601(*t);
   if (const auto* e = field(dir, "endReason")) {
     if (*e == "completed") r.end_reason = domain::EndReason::completed;
     if (*e == "timeout") r.end_reason = domain::EndReason::timeout;
@@ -158,10 +200,22 @@ std::string peer_value(std::uint64_t seq, std::string_view display_name) {
   return v;
 }
 
-std::vector<domain::RosterEntry> roster_from(const Fields& ws, const Fields& peers) {
+std::vector<domain::RosterEntry> roster_from(const Fields& ws, const Fields& peers,
+                                             std::vector<std::string>* skipped) {
   std::vector<domain::RosterEntry> out;
   out.reserve(ws.size());
+  auto skip = [&](std::string_view user, std::string_view reason) {
+    if (skipped != nullptr) skipped->push_back(utf8::printable(user) + ": " + std::string(reason));
+  };
   for (const auto& [user, conn] : ws) {
+    if (user.empty() || !utf8::valid(user)) {
+      skip(user, "user id empty or not valid UTF-8");
+      continue;
+    }
+    if (conn.empty() || !utf8::valid(conn)) {
+      skip(user, "connection id empty or not valid UTF-8");
+      continue;
+    }
     domain::RosterEntry e{{user, user}, conn, 0};
     if (const auto* p = field(peers, user)) {
       const auto bar = p->find('|');
@@ -171,6 +225,10 @@ std::vector<domain::RosterEntry> roster_from(const Fields& ws, const Fields& pee
         e.identity.display_name = p->substr(bar + 1);
       }
     }
+    if (!utf8::valid(e.identity.display_name)) {
+      skip(user, "display name not valid UTF-8");
+      continue;
+    }
     out.push_back(std::move(e));
   }
   std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.seq < b.seq; });
@@ -178,16 +236,15 @@ std::vector<domain::RosterEntry> roster_from(const Fields& ws, const Fields& pee
 }
 
 std::string encode_joined(const domain::RosterEntry& m) {
-  return json{{"e", "joined"},
-              {"userId", m.identity.user_id},
-              {"displayName", m.identity.display_name},
-              {"connection", m.connection_id},
-              {"seq", m.seq}}
-      .dump();
+  return dump(json{{"e", "joined"},
+                   {"userId", m.identity.user_id},
+                   {"displayName", m.identity.display_name},
+                   {"connection", m.connection_id},
+                   {"seq", m.seq}});
 }
 
 std::string encode_left(std::string_view user_id, std::string_view connection_id) {
-  return json{{"e", "left"}, {"userId", user_id}, {"connection", connection_id}}.dump();
+  return dump(json{{"e", "left"}, {"userId", user_id}, {"connection", connection_id}});
 }
 
 std::string encode_changed() {
@@ -244,6 +301,8 @@ std::optional<Relay> decode_relay(std::string_view frame) {
   Relay r;
   if (!take(r.session_id) || !take(r.connection_id) || frame.empty()) return std::nullopt;
   r.payload = frame;
+  if (!utf8::valid(r.session_id) || !utf8::valid(r.connection_id) || !utf8::valid(r.payload))
+    return std::nullopt;
   return r;
 }
 

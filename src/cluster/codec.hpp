@@ -14,7 +14,18 @@
 
 namespace sig::cluster {
 
-// 2026-11-24T10:15:30.123Z (milliseconds optional).
+// Everything read here came from Redis, which anyone with access to it (the platform's backend, an
+// operator, an attacker who reached it) may have written: every string handed on is valid UTF-8
+// (a browser must never get a text frame that is not, and nlohmann's dump() would throw), every
+// number and time stamp is in range, and what is not is refused (nullopt, or the entry skipped)
+// with a reason for the log, never a crash.
+
+// The years a stored time stamp may name. Outside them it is refused: a time_point of the system
+// clock counts nanoseconds in 64 bits (1677..2262), so year 9999 used to wrap around silently.
+inline constexpr int kMinStoredYear = 2000;
+inline constexpr int kMaxStoredYear = 2199;
+
+// 2026-11-24T10:15:30.123Z (milliseconds optional), years kMinStoredYear..kMaxStoredYear.
 std::optional<domain::WallTime> parse_iso8601(std::string_view text);
 
 // [{"userId":"u1","displayName":"Alice"},...]: the directory's participants field.
@@ -26,18 +37,24 @@ using Fields = std::vector<std::pair<std::string, std::string>>;
 Fields fields_of(const redis::Reply& reply);
 const std::string* field(const Fields& fields, std::string_view name);
 
-// The directory entry from its hash. nullopt when the hash is empty or its participants field is
-// missing or not valid. `join_seq` gets the joinSeq counter (0 when absent).
+// The directory entry from its hash. nullopt when the hash is empty, its participants field is
+// missing or not valid, the session id or a string is not UTF-8, durationSeconds is not an integer
+// from 0 to domain::kMaxSessionDurationSeconds, or a time stamp is present but not valid (then
+// `why`, if given, says which). `join_seq` gets the joinSeq counter (0 when absent).
 std::optional<domain::SessionSnapshot> record_from_fields(std::string_view session_id, const Fields& dir,
                                                           domain::WallTime now,
-                                                          std::uint64_t* join_seq = nullptr);
+                                                          std::uint64_t* join_seq = nullptr,
+                                                          std::string* why = nullptr);
 // The hash fields of a directory entry (no joinSeq), for HSET.
 Fields fields_of_record(const domain::SessionSnapshot& record);
 
 // session:peers values: `<seq>|<displayName>`.
 std::string peer_value(std::uint64_t seq, std::string_view display_name);
-// Everyone in session:ws with their session:peers details, in join order.
-std::vector<domain::RosterEntry> roster_from(const Fields& ws, const Fields& peers);
+// Everyone in session:ws with their session:peers details, in join order. An entry whose user id,
+// connection id or display name is empty or not UTF-8 is skipped; `skipped`, if given, gets one
+// reason per skipped entry (printable: see utf8::printable).
+std::vector<domain::RosterEntry> roster_from(const Fields& ws, const Fields& peers,
+                                             std::vector<std::string>* skipped = nullptr);
 
 // Events on signaling:session:{sessionId} (JSON objects, field "e").
 struct Event {
@@ -60,6 +77,7 @@ struct Relay {
   std::string_view connection_id;
   std::string_view payload;
 };
+// nullopt when malformed or when a part is not UTF-8 (the payload goes to a browser as text).
 std::optional<Relay> decode_relay(std::string_view frame);
 
 }  // namespace sig::cluster

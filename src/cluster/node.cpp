@@ -15,6 +15,7 @@
 #include "cluster/scripts.hpp"
 #include "common/log.hpp"
 #include "common/time.hpp"
+#include "common/utf8.hpp"
 
 namespace sig::cluster {
 
@@ -73,6 +74,27 @@ Node::Node(const asio::any_io_executor& ex, const domain::Clock& clock, NodeOpti
 Node::~Node() {
   client_->close();
   sub_->close();
+}
+
+redis::ReplyCallback Node::tracked_write(std::string_view what) {
+  const auto seq = ++writes_sent_;
+  return [this, seq, what = std::string(what)](std::error_code ec, const Reply& reply) {
+    if (!ec) return;
+    last_failed_write_ = std::max(last_failed_write_, seq);
+    log::error("redis did not apply a write", {{"node", options_.node_id},
+                                               {"write", what},
+                                               {"error", ec.message()},
+                                               {"reply", utf8::printable(reply.str)}});
+  };
+}
+
+void Node::skipped(std::string_view key, std::string_view reason) {
+  auto entry = utf8::printable(key);
+  entry.append(" ").append(reason);
+  if (warned_.size() >= 1000) warned_.clear();  // bounded; at worst a line is logged again
+  if (!warned_.insert(entry).second) return;
+  log::warn("skipped a value read from redis",
+            {{"node", options_.node_id}, {"key", utf8::printable(key)}, {"reason", reason}});
 }
 
 bool Node::mine(std::string_view connection_id) const {
@@ -204,9 +226,12 @@ void Node::join(std::string session_id, domain::Identity identity, std::string c
           done(std::move(j));
         };
         if (ec == redis::Errc::server_error || (!ec && !reply.is_array())) {
-          log::error("join script failed",
-                     {{"node", options_.node_id}, {"session", session_id}, {"error", reply.str}});
-          finish({ErrorCode::session_not_found, nullptr, nullptr});
+          // Redis refused (e.g. out of memory) or answered nonsense: nothing says the session is
+          // not there, so the client is told to come back (1013), not that it is gone (4404).
+          log::error("join script failed", {{"node", options_.node_id},
+                                            {"session", utf8::printable(session_id)},
+                                            {"error", utf8::printable(reply.str)}});
+          finish({ErrorCode::store_unavailable, nullptr, nullptr});
           return;
         }
         if (ec) {  // Redis went away meanwhile: the script may have run or not
@@ -224,16 +249,22 @@ void Node::join(std::string session_id, domain::Identity identity, std::string c
         const auto seq = static_cast<std::uint64_t>(el[2].integer);
         auto& seen = seen_seq_[session_id];
         seen = std::max(seen, seq);
-        if (auto record = record_from_fields(session_id, fields_of(el[5]), clock_.wall_now())) {
+        std::string why;
+        auto record = record_from_fields(session_id, fields_of(el[5]), clock_.wall_now(), nullptr, &why);
+        if (!record) skipped(keys::dir(session_id), why);
+        if (record) {
           hub_->apply_record(session_id, *record);
         }
         domain::ClusterJoin cj;
         cj.seq = seq;
         cj.remove_missing = settled();
-        for (auto& e : roster_from(fields_of(el[3]), fields_of(el[4]))) {
+        std::vector<std::string> bad;
+        for (auto& e : roster_from(fields_of(el[3]), fields_of(el[4]), &bad)) {
           if (e.identity.user_id != identity.user_id && !mine(e.connection_id))
             cj.roster.push_back(std::move(e));
         }
+        for (const auto& b : bad)
+          skipped(keys::ws(session_id), b);
         auto joined = hub_->join(session_id, identity, connection_id, endpoint, &cj);
         if (joined.error) {
           // Refused by this node's copy (e.g. it has just ended): take the entry back.
@@ -246,8 +277,10 @@ void Node::join(std::string session_id, domain::Identity identity, std::string c
           finish(std::move(joined));
           return;
         }
-        if (!previous.empty())
-          log::debug("replacing a connection", {{"node", options_.node_id}, {"connection", previous}});
+        if (!previous.empty()) {
+          log::debug("replacing a connection",
+                     {{"node", options_.node_id}, {"connection", utf8::printable(previous)}});
+        }
         client_->call(
             ignore_reply, "PUBLISH", keys::session_channel(session_id),
             encode_joined({{identity.user_id, joined.participant->display_name()}, connection_id, seq}));
@@ -265,7 +298,7 @@ void Node::relay(std::string_view session_id, std::string_view connection_id, do
 void Node::on_node_message(const std::string& message) {
   const auto r = decode_relay(message);
   if (!r) {
-    log::warn("malformed message on the node channel", {{"node", options_.node_id}});
+    log::warn("malformed message on the node channel (or not UTF-8)", {{"node", options_.node_id}});
     return;
   }
   if (!hub_->deliver(r->session_id, r->connection_id, domain::make_payload(std::string(r->payload)))) {
@@ -280,9 +313,13 @@ void Node::on_node_message(const std::string& message) {
 void Node::on_session_message(const std::string& channel, const std::string& message) {
   if (!channel.starts_with(keys::kSessionChannelPrefix)) return;
   const std::string session_id = channel.substr(keys::kSessionChannelPrefix.size());
+  if (!utf8::valid(session_id)) {
+    skipped(channel, "channel name not valid UTF-8");
+    return;
+  }
   const auto ev = decode_event(message);
   if (!ev) {
-    log::warn("malformed session event", {{"node", options_.node_id}, {"channel", channel}});
+    skipped(channel, "malformed session event");
     return;
   }
   switch (ev->kind) {
@@ -311,9 +348,12 @@ void Node::refresh(std::string session_id, std::function<void()> done) {
   load_session(session_id, std::move(done), true);
 }
 
-void Node::flush(std::function<void()> done) {
-  // Commands on the link run in order: once this PING is answered, every write before it is done.
-  client_->call([done = std::move(done)](std::error_code, const Reply&) { done(); }, "PING");
+void Node::flush(std::uint64_t mark, std::function<void(bool)> done) {
+  // Commands on the link run in order: once this PING is answered, every write before it is done
+  // and its callback has run (same strand, in order).
+  client_->call([this, mark, done = std::move(done)](
+                    std::error_code ec, const Reply&) { done(!ec && last_failed_write_ <= mark); },
+                "PING");
 }
 
 void Node::load_session(const std::string& session_id, Done then, bool absent_means_deleted) {
@@ -329,13 +369,20 @@ void Node::load_session(const std::string& session_id, Done then, bool absent_me
           if (dir.empty() && absent_means_deleted && settled() && hub_->has_session(session_id)) {
             hub_->apply_deleted(session_id);
           }
-          if (auto record = record_from_fields(session_id, dir, clock_.wall_now(), &join_seq)) {
+          std::string why;
+          auto record = record_from_fields(session_id, dir, clock_.wall_now(), &join_seq, &why);
+          if (!record && !dir.empty()) skipped(keys::dir(session_id), why);
+          if (record) {
             hub_->apply_record(session_id, *record);
             std::set<std::string> local;
             for (const auto& m : hub_->local_members(session_id))
               local.insert(m.connection_id);
             std::vector<domain::RosterEntry> roster;
-            for (auto& e : roster_from(fields_of(reply.elements[1]), fields_of(reply.elements[2]))) {
+            std::vector<std::string> bad;
+            auto entries = roster_from(fields_of(reply.elements[1]), fields_of(reply.elements[2]), &bad);
+            for (const auto& b : bad)
+              skipped(keys::ws(session_id), b);
+            for (auto& e : entries) {
               if (!mine(e.connection_id)) {
                 roster.push_back(std::move(e));
                 continue;
@@ -458,8 +505,9 @@ void Node::restore_all(Done then) {
     ++count->left;
     client_->eval(scripts::restore(), kv, av, [this, count, gone](std::error_code ec, const Reply& reply) {
       if (ec) {
-        log::warn("cannot restore a session",
-                  {{"node", options_.node_id}, {"error", ec.message()}, {"reply", reply.str}});
+        log::warn(
+            "cannot restore a session",
+            {{"node", options_.node_id}, {"error", ec.message()}, {"reply", utf8::printable(reply.str)}});
       } else {
         for (const auto& c : *gone)
           doubtful_.erase(c);
@@ -565,7 +613,7 @@ void Node::disconnected(std::string_view session_id, std::string_view user_id,
                 {keys::ws(session_id), keys::peers(session_id), keys::heartbeat(session_id, user_id)},
                 {std::string(user_id), std::string(connection_id), keys::session_channel(session_id),
                  encode_left(user_id, connection_id), "1"},
-                ignore_reply);
+                tracked_write("leave"));
 }
 
 void Node::heartbeat(std::string_view session_id, std::string_view user_id, domain::WallTime at) {
@@ -577,7 +625,8 @@ void Node::heartbeat(std::string_view session_id, std::string_view user_id, doma
 
 void Node::started(std::string_view session_id, domain::WallTime at) {
   client_->eval(scripts::start(), {keys::dir(session_id)},
-                {format_iso8601(at), keys::session_channel(session_id), encode_changed()}, ignore_reply);
+                {format_iso8601(at), keys::session_channel(session_id), encode_changed()},
+                tracked_write("start"));
 }
 
 void Node::ended(std::string_view session_id, domain::EndReason reason, domain::WallTime at) {
@@ -585,7 +634,7 @@ void Node::ended(std::string_view session_id, domain::EndReason reason, domain::
       scripts::end(), {keys::dir(session_id), keys::ws(session_id), keys::peers(session_id)},
       {std::string(domain::to_string(reason)), format_iso8601(at), keys::session_channel(session_id),
        encode_changed(), seconds_arg(options_.ended_retention), keys::heartbeat_prefix(session_id)},
-      ignore_reply);
+      tracked_write("end"));
 }
 
 void Node::directory_changed(std::string_view session_id, const domain::SessionSpec& spec,
@@ -594,17 +643,13 @@ void Node::directory_changed(std::string_view session_id, const domain::SessionS
       scripts::put(), {keys::dir(session_id)},
       {spec.host_user_id, participants_json(spec.participants), std::to_string(spec.duration.count()),
        format_iso8601(created_at), keys::session_channel(session_id), encode_changed()},
-      [this](std::error_code ec, const Reply& reply) {
-        if (ec)
-          log::error("cannot write a session directory entry to redis",
-                     {{"node", options_.node_id}, {"error", ec.message()}, {"reply", reply.str}});
-      });
+      tracked_write("session directory entry"));
 }
 
 void Node::deleted(std::string_view session_id) {
   client_->eval(scripts::remove(), {keys::dir(session_id), keys::ws(session_id), keys::peers(session_id)},
                 {keys::heartbeat_prefix(session_id), keys::session_channel(session_id), encode_deleted()},
-                ignore_reply);
+                tracked_write("delete"));
 }
 
 }  // namespace sig::cluster

@@ -75,7 +75,8 @@ class Node final : public domain::PresenceSink, public domain::ClusterPort {
             std::weak_ptr<domain::Endpoint> endpoint, JoinDone done) override;
   void relay(std::string_view session_id, std::string_view connection_id, domain::Payload message) override;
   void refresh(std::string session_id, std::function<void()> done) override;
-  void flush(std::function<void()> done) override;
+  std::uint64_t write_mark() const override { return writes_sent_.load(); }
+  void flush(std::uint64_t mark, std::function<void(bool applied)> done) override;
 
   // domain::PresenceSink
   void connected(std::string_view, std::string_view, std::string_view) override {}
@@ -109,6 +110,11 @@ class Node final : public domain::PresenceSink, public domain::ClusterPort {
   // state again yet, so nothing missing from Redis is taken as gone.
   bool settled() const;
   std::string now_ms() const;
+  // A write whose failure flush() reports: the callback to give the command.
+  redis::ReplyCallback tracked_write(std::string_view what);
+  // A value read from Redis was skipped (not UTF-8, out of range, malformed): logged once per key
+  // and reason, since a full sync reads it again every --cluster-sync.
+  void skipped(std::string_view key, std::string_view reason);
 
   NodeOptions options_;
   const domain::Clock& clock_;
@@ -137,6 +143,11 @@ class Node final : public domain::PresenceSink, public domain::ClusterPort {
   // this node's stale entries from joins that reached Redis before it.
   std::unordered_map<std::string, std::uint64_t> seen_seq_;
   std::unordered_set<std::string> doubtful_;
+
+  // Writes sent (any thread) and the highest of them that failed (on the strand).
+  std::atomic<std::uint64_t> writes_sent_{0};
+  std::uint64_t last_failed_write_ = 0;
+  std::unordered_set<std::string> warned_;  // key + reason already logged by skipped()
 
   std::mutex pending_mu_;
   std::unordered_set<std::string> pending_;  // connections between their join script and the hub

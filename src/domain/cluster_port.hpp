@@ -2,6 +2,7 @@
 // What the signaling service needs from the cluster layer when several nodes share one store:
 // admission through the store (atomic across nodes) and delivery to connections of other nodes.
 // Implemented by cluster::Node; absent on a single node.
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -26,9 +27,15 @@ class ClusterPort {
   // node or the platform's backend wrote. `done` runs once, later, on another thread; also when
   // the store cannot be reached (the copy then stays as it was).
   virtual void refresh(std::string session_id, std::function<void()> done) = 0;
+  // A mark to give flush(): taken before an admin operation, it separates the writes the
+  // operation makes from earlier ones.
+  virtual std::uint64_t write_mark() const = 0;
   // `done` runs once every write this node has sent to the store so far has been applied there
   // (or has failed), so an admin call answers only when any node would read its result.
-  virtual void flush(std::function<void()> done) = 0;
+  // `applied` is false when the store refused a write sent after `mark` (e.g. out of memory) or
+  // could not be reached: the admin API then answers 503, never 2xx. Conservative: a failed write
+  // of another caller after the mark counts too.
+  virtual void flush(std::uint64_t mark, std::function<void(bool applied)> done) = 0;
 };
 
 }  // namespace sig::domain

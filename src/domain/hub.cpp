@@ -15,7 +15,8 @@ std::optional<std::string> validate_spec(const SessionSpec& spec) {
   }
   if (spec.host_user_id.empty()) return "hostUserId must not be empty";
   if (spec.find(spec.host_user_id) == nullptr) return "hostUserId must be one of the participants";
-  if (spec.duration.count() < 0) return "durationSeconds must not be negative";
+  if (spec.duration.count() < 0 || spec.duration.count() > kMaxSessionDurationSeconds)
+    return "durationSeconds must be from 0 (no limit) to " + std::to_string(kMaxSessionDurationSeconds);
   return std::nullopt;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,6 +14,11 @@ struct Identity {
   std::string user_id;
   std::string display_name;
 };
+
+// The longest session duration accepted (admin API and Redis): 7 days. A lesson lasts hours; a
+// week leaves room for any planned use, and keeps started_at + duration far from the overflow
+// of the nanosecond clocks (about 292 years), which a value of 9.3e9 s reached.
+inline constexpr std::int64_t kMaxSessionDurationSeconds = std::int64_t{7} * 24 * 3600;
 
 // What the platform says about a session (the session directory).
 struct SessionSpec {

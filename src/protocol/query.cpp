@@ -1,8 +1,15 @@
 #include "protocol/query.hpp"
 
+#include "common/utf8.hpp"
+
 namespace sig::protocol {
 
 namespace {
+bool utf8_part(std::string_view raw) {
+  const auto decoded = percent_decode(raw);
+  return utf8::valid(decoded ? std::string_view(*decoded) : raw);
+}
+
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -55,6 +62,21 @@ std::optional<std::string> query_param(std::string_view query, std::string_view 
     query.remove_prefix(amp + 1);
   }
   return std::nullopt;
+}
+
+bool utf8_target(std::string_view target) {
+  const auto q = target.find('?');
+  if (!utf8_part(target.substr(0, q))) return false;
+  if (q == std::string_view::npos) return true;
+  auto query = target.substr(q + 1);
+  // Part by part: a bad escape in one parameter must not hide invalid bytes in another. The
+  // separators are ASCII, so no multi-byte sequence can straddle them.
+  while (true) {
+    const auto amp = query.find_first_of("&=");
+    if (!utf8_part(query.substr(0, amp))) return false;
+    if (amp == std::string_view::npos) return true;
+    query.remove_prefix(amp + 1);
+  }
 }
 
 }  // namespace sig::protocol

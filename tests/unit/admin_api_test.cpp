@@ -142,3 +142,105 @@ TEST_F(AdminTest, DevModeHandsOutTokensForListedUsersOnly) {
   r.target = "/dev/token?userId=zed";
   EXPECT_EQ(dev_api.answer(r).status, 404U);
 }
+
+// Issue 9, point 3: these paths used to abort the process (nlohmann's dump() threw
+// type_error.316 on the session id in the answer).
+TEST_F(AdminTest, InvalidUtf8InThePathOrQueryIsRefusedWith400) {
+  ASSERT_EQ(call("PUT", "/api/sessions/s1", kSpec).status, 201U);
+  for (const auto* target :
+       {"/api/sessions/%FF", "/api/sessions/s1/participants/%C0%AF", "/api/sessions/%ED%A0%80",
+        "/api/sessions/%F4%90%80%80/start", "/api/sessions/\xFF", "/api/sessions/s1?x=%FF", "/healthz?%C3=1",
+        "/api/sessions/%E2%82"}) {
+    for (const auto* method : {"GET", "PUT", "POST", "DELETE"}) {
+      const auto r = call(method, target, R"({"displayName":"x"})");
+      EXPECT_EQ(r.status, 400U) << method << " " << target;
+      EXPECT_EQ(json::parse(r.body)["error"], "invalid_utf8") << method << " " << target;
+    }
+  }
+  // Valid UTF-8 ids are fine, escaped or not.
+  EXPECT_EQ(call("PUT", "/api/sessions/%C3%A9t%C3%A9", kSpec).status, 201U);
+  EXPECT_EQ(json::parse(call("GET", "/api/sessions/été").body)["sessionId"], "été");
+}
+
+TEST_F(AdminTest, InvalidUtf8InABodyIsRefusedWith400) {
+  ASSERT_EQ(call("PUT", "/api/sessions/s1", kSpec).status, 201U);
+  const std::string bad_name = "{\"displayName\":\"\xC0\xAF\"}";
+  const std::string bad_spec = "{\"hostUserId\":\"a\",\"participants\":[{\"userId\":\"a\xFF\"}]}";
+  for (const auto& [target, body] :
+       {std::pair{"/api/sessions/s1/participants/c", bad_name}, std::pair{"/api/sessions/s2", bad_spec}}) {
+    const auto r = call("PUT", target, body);
+    EXPECT_EQ(r.status, 400U) << target;
+    EXPECT_EQ(json::parse(r.body)["error"], "invalid_utf8") << target;
+  }
+  // An escaped lone surrogate is valid UTF-8 text but not a valid JSON string: nlohmann refuses it.
+  const auto r = call("PUT", "/api/sessions/s1/participants/c", R"({"displayName":"\udc00"})");
+  EXPECT_EQ(r.status, 400U);
+  EXPECT_EQ(json::parse(r.body)["error"], "invalid_json");
+  EXPECT_EQ(call("GET", "/api/sessions/s2").status, 404U);
+}
+
+TEST_F(AdminTest, DurationSecondsIsBoundedToSevenDays) {
+  const auto spec = [](const std::string& d) {
+    return R"({"hostUserId":"a","participants":[{"userId":"a"}],"durationSeconds":)" + d + "}";
+  };
+  EXPECT_EQ(call("PUT", "/api/sessions/s1", spec("0")).status, 201U);
+  EXPECT_EQ(call("PUT", "/api/sessions/s1", spec("604800")).status, 200U);
+  EXPECT_EQ(json::parse(call("GET", "/api/sessions/s1").body)["durationSeconds"], 604800);
+  for (const auto* d : {"604801", "9300000000", "18446744073709551615", "1e3", "-5", "3600.5"}) {
+    const auto r = call("PUT", "/api/sessions/s2", spec(d));
+    EXPECT_EQ(r.status, 400U) << d;
+    EXPECT_EQ(json::parse(r.body)["error"], "invalid_body") << d;
+  }
+  EXPECT_EQ(call("GET", "/api/sessions/s2").status, 404U);
+}
+
+namespace {
+
+// A shared store that applies reads at once and reports a write as refused when told to.
+class FakeCluster final : public domain::ClusterPort {
+ public:
+  bool refuse = false;
+  int refreshes = 0;
+  void join(std::string, domain::Identity, std::string, std::weak_ptr<domain::Endpoint>, JoinDone) override {}
+  void relay(std::string_view, std::string_view, domain::Payload) override {}
+  void refresh(std::string, std::function<void()> done) override {
+    ++refreshes;
+    done();
+  }
+  std::uint64_t write_mark() const override { return 7; }
+  void flush(std::uint64_t mark, std::function<void(bool)> done) override {
+    EXPECT_EQ(mark, 7U);
+    done(!refuse);
+  }
+};
+
+}  // namespace
+
+TEST_F(AdminTest, AWriteTheStoreRefusedAnswers503NeverA2xx) {
+  FakeCluster store;
+  api.set_cluster(&store);
+  const auto handle = [&](std::string method, std::string target, std::string body = {}) {
+    net::HttpRequest r{std::move(method), std::move(target), "Bearer k3y", std::move(body)};
+    int calls = 0;
+    net::HttpResponse out;
+    api.handle(std::move(r), [&](net::HttpResponse resp) {
+      ++calls;
+      out = std::move(resp);
+    });
+    EXPECT_EQ(calls, 1);
+    return out;
+  };
+  EXPECT_EQ(handle("PUT", "/api/sessions/s1", kSpec).status, 201U);
+  store.refuse = true;
+  for (const auto& [method, target] :
+       {std::pair{"PUT", "/api/sessions/s2"}, std::pair{"POST", "/api/sessions/s1/start"},
+        std::pair{"DELETE", "/api/sessions/s1/participants/b"}, std::pair{"DELETE", "/api/sessions/s1"}}) {
+    const auto r = handle(method, target, kSpec);
+    EXPECT_EQ(r.status, 503U) << method << " " << target;
+    EXPECT_EQ(json::parse(r.body)["error"], "store_unavailable") << method << " " << target;
+  }
+  // Each refused write made the node read the session again (its copy must match the store).
+  EXPECT_EQ(store.refreshes, 1 + 4 * 2);
+  // A read does not depend on a write.
+  EXPECT_EQ(handle("GET", "/api/sessions/s2").status, 200U);
+}

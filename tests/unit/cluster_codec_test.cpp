@@ -5,6 +5,7 @@
 #include "cluster/codec.hpp"
 #include "cluster/keys.hpp"
 #include "common/time.hpp"
+#include "common/utf8.hpp"
 
 using namespace sig;
 using namespace sig::cluster;
@@ -115,4 +116,88 @@ TEST(ClusterCodec, RelayFramesAreBinarySafe) {
   EXPECT_FALSE(decode_relay("5:ab"));
   EXPECT_FALSE(decode_relay("x:ab"));
   EXPECT_FALSE(decode_relay("2:ab3:n:1"));  // no payload
+}
+
+// Issue 9, points 3 and 5: what Redis holds may have been written by anyone.
+TEST(ClusterCodec, StoredTimeStampsOutsideTheYears2000To2199AreRefused) {
+  EXPECT_TRUE(parse_iso8601("2000-01-01T00:00:00Z"));
+  EXPECT_TRUE(parse_iso8601("2199-12-31T23:59:59.999Z"));
+  EXPECT_FALSE(parse_iso8601("1999-12-31T23:59:59Z"));
+  EXPECT_FALSE(parse_iso8601("2200-01-01T00:00:00Z"));
+  EXPECT_FALSE(parse_iso8601("9999-12-31T23:59:59Z")) << "used to wrap around (64-bit nanoseconds)";
+  EXPECT_FALSE(parse_iso8601("0000-01-01T00:00:00Z"));
+}
+
+TEST(ClusterCodec, ARecordWithABadValueIsSkippedWithAReason) {
+  const auto now = domain::WallTime(std::chrono::seconds(1'795'000'000));
+  const Fields good{{"hostUserId", "a"},
+                    {"participants", R"([{"userId":"a","displayName":"Zoë"}])"},
+                    {"durationSeconds", "604800"},
+                    {"createdAt", "2026-11-24T10:00:00.000Z"}};
+  std::string why;
+  ASSERT_TRUE(record_from_fields("s1", good, now, nullptr, &why));
+  EXPECT_EQ(why, "");
+  const auto with = [&](std::string name, std::string value) {
+    Fields f = good;
+    bool replaced = false;
+    for (auto& [k, v] : f) {
+      if (k == name) {
+        v = value;
+        replaced = true;
+      }
+    }
+    if (!replaced) f.emplace_back(name, value);
+    return f;
+  };
+  for (const auto& [name, value] :
+       std::vector<std::pair<std::string, std::string>>{{"hostUserId", "a\xFF"},
+                                                        {"participants", "[{\"userId\":\"a\xC0\xAF\"}]"},
+                                                        {"participants", R"([{"userId":"\udc00"}])"},
+                                                        {"durationSeconds", "604801"},
+                                                        {"durationSeconds", "9300000000"},
+                                                        {"durationSeconds", "-1"},
+                                                        {"durationSeconds", "1h"},
+                                                        {"createdAt", "9999-01-01T00:00:00.000Z"},
+                                                        {"createdAt", "yesterday"},
+                                                        {"startedAt", "1970-01-01T00:00:00Z"},
+                                                        {"endedAt", "2300-01-01T00:00:00Z"}}) {
+    why.clear();
+    EXPECT_FALSE(record_from_fields("s1", with(name, value), now, nullptr, &why)) << name;
+    EXPECT_FALSE(why.empty()) << name;
+    EXPECT_TRUE(sig::utf8::valid(why)) << name;
+  }
+  EXPECT_FALSE(record_from_fields("s\xFF", good, now, nullptr, &why));
+  EXPECT_EQ(why, "the session id is not valid UTF-8");
+}
+
+TEST(ClusterCodec, RosterEntriesThatAreNotUtf8AreSkippedAndTheOthersKept) {
+  const Fields ws{{"a", "n1:1"}, {"b\xFF", "n1:2"}, {"c", "n1:\xC0\xAF"}, {"d", "n2:1"}, {"", "n2:2"}};
+  const Fields peers{{"a", "1|Alice"}, {"d", "4|D\xED\xA0\x80"}};
+  std::vector<std::string> skipped;
+  const auto roster = roster_from(ws, peers, &skipped);
+  ASSERT_EQ(roster.size(), 1U);
+  EXPECT_EQ(roster[0].identity.user_id, "a");
+  ASSERT_EQ(skipped.size(), 4U);
+  for (const auto& s : skipped)
+    EXPECT_TRUE(sig::utf8::valid(s)) << s;
+  EXPECT_EQ(skipped[0].rfind("b\\xFF: ", 0), 0U) << skipped[0];
+}
+
+TEST(ClusterCodec, EventsAndRelaysNeverYieldInvalidUtf8) {
+  // nlohmann's parser refuses invalid bytes and lone surrogate escapes in an event.
+  EXPECT_FALSE(decode_event("{\"e\":\"joined\",\"userId\":\"u\xFF\",\"connection\":\"n:1\"}"));
+  EXPECT_FALSE(decode_event(R"({"e":"joined","userId":"u","displayName":"\ud800","connection":"n:1"})"));
+  const auto ok =
+      decode_event(R"({"e":"joined","userId":"u","displayName":"\ud83c\udf89","connection":"n:1"})");
+  ASSERT_TRUE(ok);
+  EXPECT_TRUE(sig::utf8::valid(ok->member.identity.display_name));
+  // A relayed payload goes to a browser in a text frame.
+  EXPECT_FALSE(decode_relay(encode_relay("s", "n1:1", "{\"sdp\":\"\xFF\"}")));
+  EXPECT_FALSE(decode_relay(encode_relay("s\xC0", "n1:1", "{}")));
+  EXPECT_FALSE(decode_relay(encode_relay("s", "n1:\xED\xA0\x80", "{}")));
+  EXPECT_TRUE(decode_relay(encode_relay("sé", "n1:1", "{\"n\":\"🎉\"}")));
+  // Encoding what came from outside never throws, whatever the bytes.
+  EXPECT_NO_THROW((void)encode_left("u\xFF", "n:1"));
+  EXPECT_NO_THROW((void)encode_joined({{"u", "\xC0\xAF"}, "n:1", 1}));
+  EXPECT_NO_THROW((void)participants_json({{"\xFF", "\xFE"}}));
 }

@@ -372,6 +372,28 @@ for (const code of [1006, 1001, 4408]) {
   });
 }
 
+for (const errorCode of ['store_unavailable', 'overloaded']) {
+  test(`a refused join with ${errorCode} (1013, try again later) is retried, and join resolves on the retry`, async () => {
+    const ctx = makeClient({ reconnect: { baseMs: 1000, maxMs: 8000, factor: 2, jitter: 0.5 } });
+    const p = ctx.client.join();
+    const ws1 = lastSocket();
+    ws1._open();
+    ws1._receive({ type: 'error', code: errorCode, message: 'try again later' });
+    ws1._close(1013, errorCode);
+    assert.equal(ctx.client.state, 'reconnecting', 'not final');
+    assert.ok(!ctx.events.some((e) => e.type === 'error' && e.fatal), 'the error is not fatal');
+    ctx.clock.advance(750);
+    await waitFor(() => FakeWebSocket.instances.length === 2, 'a second socket');
+    const ws2 = lastSocket();
+    ws2._open();
+    ws2._receive(joinedMsg('carol', []));
+    const msg = await p;
+    assert.equal(msg.type, 'joined');
+    assert.equal(ctx.client.state, 'joined');
+    await ctx.client.leave();
+  });
+}
+
 test('reconnect: false stops after the first drop', async () => {
   const ctx = makeClient({ reconnect: false });
   const ws = await joinAs(ctx, 'bob', []);

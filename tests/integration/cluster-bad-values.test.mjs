@@ -1,0 +1,108 @@
+// Issue 9, points 3 and 5 (several nodes): a value in Redis that is not UTF-8, out of range or
+// malformed is logged and skipped, never forwarded to a browser, never fatal. Such a field of
+// session:ws or value of session:dir used to abort every node that read it, and nodes started
+// afterwards crashed in a loop. Needs /usr/bin/redis-server (skipped with a message otherwise).
+import assert from 'node:assert/strict';
+import test from 'node:test';
+import { SignalingServer, randomId, waitFor } from './harness.mjs';
+import { redisClient, skipWithoutRedis, startNodes, startRedis } from './cluster-harness.mjs';
+
+// Lua builds the bytes: the test's RESP client sends its arguments as UTF-8 text.
+const BAD = {
+  ff: 'string.char(255)',
+  overlong: 'string.char(192, 175)',
+  surrogate: 'string.char(237, 160, 128)',
+};
+
+async function evalLua(rc, script, ...keys) {
+  return rc.cmd('EVAL', script, keys.length, ...keys);
+}
+
+const skippedLogs = (node) => node.logs.filter((l) => l.msg === 'skipped a value read from redis');
+
+test('cluster: values that are not UTF-8 or out of range in Redis are skipped; nodes stay up, start up, and relay', { skip: skipWithoutRedis }, async (t) => {
+  const redis = await startRedis(t);
+  // A short --node-ttl so that the node-death check (which writes a departure for every member of
+  // a dead node, the bad entry included) runs within the test.
+  const args = ['--node-ttl', '900ms', '--cluster-sync', '300ms'];
+  const [n1, n2] = await startNodes(t, redis, 2, { args });
+  const rc = await redisClient(t, redis);
+  const sid = randomId('bad');
+  await n1.createSession(sid, { host: 'a', participants: ['a', 'b', 'c'] });
+  const [a] = await n1.join(sid, 'a');
+  const [b] = await n2.join(sid, 'b');
+  await a.next((m) => m.type === 'participant-joined' && m.participant.userId === 'b');
+
+  // session:ws / session:peers: a user id that is not UTF-8 on a node that does not exist (n9),
+  // a valid user with a display name that is not UTF-8, and a connection id that is not.
+  await evalLua(rc, `
+    redis.call('HSET', KEYS[1], ${BAD.ff}, 'n9:1', 'd', 'n9:2', 'e', 'n9:' .. ${BAD.surrogate})
+    redis.call('HSET', KEYS[2], ${BAD.ff}, '8|x', 'd', '9|' .. ${BAD.overlong}, 'e', '10|E')
+    return 1`, `session:ws:${sid}`, `session:peers:${sid}`);
+  // session:dir: a host id that is not UTF-8, a year that wraps, a duration that overflows, a
+  // session id (in the key) that is not UTF-8.
+  const participants = JSON.stringify([{ userId: 'x', displayName: 'X' }]);
+  await evalLua(rc, `
+    redis.call('HSET', KEYS[1], 'hostUserId', ${BAD.ff}, 'participants', ARGV[1])
+    redis.call('HSET', KEYS[2], 'hostUserId', 'x', 'participants', ARGV[1], 'createdAt', '9999-12-31T23:59:59.000Z')
+    redis.call('HSET', KEYS[3], 'hostUserId', 'x', 'participants', ARGV[1], 'durationSeconds', '9300000000')
+    redis.call('HSET', 'session:dir:' .. ${BAD.ff}, 'hostUserId', 'x', 'participants', ARGV[1])
+    return 1`.replaceAll('ARGV[1]', `'${participants}'`), `session:dir:${sid}-host`, `session:dir:${sid}-year`,
+  `session:dir:${sid}-long`);
+  // Events and relays with bad bytes, straight on the channels.
+  await evalLua(rc, `
+    redis.call('PUBLISH', KEYS[1], '{"e":"changed"}')
+    redis.call('PUBLISH', 'signaling:session:' .. ${BAD.ff}, '{"e":"changed"}')
+    redis.call('PUBLISH', KEYS[1], '{"e":"joined","userId":"' .. ${BAD.ff} .. '","connection":"n9:3","seq":99}')
+    redis.call('PUBLISH', 'signaling:node:n1', '${sid.length}:${sid}4:n1:1{"type":"offer","sdp":"' .. ${BAD.ff} .. '"}')
+    return 1`, `signaling:session:${sid}`);
+
+  // Both nodes read the bad values (the event, then their periodic full sync) and say so.
+  for (const node of [n1, n2]) {
+    await waitFor(() => skippedLogs(node).length >= 4, { what: `${node.nodeId} logs the skipped values`, timeoutMs: 8000 });
+  }
+  // Past --node-ttl: the dead-node check has run over n9's members.
+  await new Promise((r) => setTimeout(r, 1500));
+  n1.assertAlive();
+  n2.assertAlive();
+
+  // A node started now reads everything at start-up and comes up.
+  const n3 = new SignalingServer({ jwtSecret: n1.jwtSecret, adminKey: n1.adminKey,
+    args: ['--redis', redis.url, '--node-id', 'n3', ...args] });
+  t.after(() => n3.stop());
+  await n3.start();
+  const [c, joined] = await n3.join(sid, 'c');
+  const others = joined.participants.map((p) => p.userId).sort();
+  assert.deepEqual(others, ['a', 'b'], `c sees a and b only: ${JSON.stringify(joined.participants)}`);
+
+  // The participants relay across the three nodes.
+  a.send({ type: 'offer', toUserId: 'b', sdp: 'v=0\r\n' });
+  assert.equal((await b.next((m) => m.type === 'offer')).fromUserId, 'a');
+  c.send({ type: 'offer', toUserId: 'a', sdp: 'v=0\r\n' });
+  assert.equal((await a.next((m) => m.type === 'offer')).fromUserId, 'c');
+  b.send({ type: 'answer', toUserId: 'c', sdp: 'v=0\r\n' });
+  assert.equal((await c.next((m) => m.type === 'answer')).fromUserId, 'b');
+
+  // No browser ever heard of the bad entries, nor got the bad relay.
+  for (const cl of [a, b, c]) {
+    for (const m of cl.received) {
+      if (m.type === 'participant-joined') assert.ok(['b', 'c'].includes(m.participant.userId), JSON.stringify(m));
+      assert.ok(!m.unparsable, `${cl.label} got text that is not JSON: ${JSON.stringify(m)}`);
+      if (m.type === 'offer') assert.equal(m.sdp, 'v=0\r\n');
+    }
+  }
+  // The admin API on any node: the good session without the bad entries, the bad ones unknown.
+  for (const node of [n1, n2, n3]) {
+    const g = await node.getSession(sid);
+    assert.equal(g.status, 200, g.text);
+    assert.deepEqual(g.json.connected.sort(), ['a', 'b', 'c']);
+    for (const suffix of ['-host', '-year', '-long']) {
+      const r = await node.getSession(`${sid}${suffix}`);
+      assert.equal(r.status, 404, `${node.nodeId} ${suffix}: ${r.text}`);
+    }
+    node.assertAlive();
+  }
+  // Logged once per key and reason, not at every full sync.
+  const lines = skippedLogs(n1).map((l) => l.detail);
+  assert.equal(new Set(lines).size, lines.length, `no repeated line: ${JSON.stringify(lines)}`);
+});
