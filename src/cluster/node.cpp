@@ -595,9 +595,10 @@ void Node::directory_changed(std::string_view session_id, const domain::SessionS
       {spec.host_user_id, participants_json(spec.participants), std::to_string(spec.duration.count()),
        format_iso8601(created_at), keys::session_channel(session_id), encode_changed()},
       [this](std::error_code ec, const Reply& reply) {
-        if (ec)
+        if (ec) {
           log::error("cannot write a session directory entry to redis",
                      {{"node", options_.node_id}, {"error", ec.message()}, {"reply", reply.str}});
+        }
       });
 }
 
