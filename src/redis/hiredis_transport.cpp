@@ -4,6 +4,7 @@
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+
 #include "common/log.hpp"
 #include "redis/asio_adapter.hpp"
 
