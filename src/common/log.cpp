@@ -42,17 +42,90 @@ std::string_view level_name(Level l) {
   return "info";
 }
 
+// Length of the well-formed UTF-8 sequence at s[i] (RFC 3629: no overlong forms, no surrogates,
+// nothing above U+10FFFF), 0 when there is none. Values from outside can hold any bytes (that
+// is often why they are logged); the log line itself stays valid UTF-8.
+// TODO(lead): one copy with src/common/utf8.hpp once both branches are merged.
+std::size_t utf8_sequence(std::string_view s, std::size_t i) noexcept {
+  const auto c = static_cast<unsigned char>(s[i]);
+  if (c < 0x80) return 1;
+  std::size_t len = 0;
+  unsigned char lo = 0x80;
+  unsigned char hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (s.size() - i < len) return 0;
+  const auto c1 = static_cast<unsigned char>(s[i + 1]);
+  if (c1 < lo || c1 > hi) return 0;
+  for (std::size_t k = 2; k < len; ++k) {
+    const auto ck = static_cast<unsigned char>(s[i + k]);
+    if (ck < 0x80 || ck > 0xBF) return 0;
+  }
+  return len;
+}
+
+// JSON format: a byte that is not part of well-formed UTF-8 becomes U+FFFD (a JSON text must be
+// UTF-8, and log shippers refuse or mangle lines that are not).
+void append_json_value(std::string& out, std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const std::size_t n = utf8_sequence(s, i);
+    if (n == 0) break;
+    i += n;
+  }
+  if (i == s.size()) {
+    append_json_string(out, s);
+    return;
+  }
+  std::string fixed(s.substr(0, i));
+  while (i < s.size()) {
+    const std::size_t n = utf8_sequence(s, i);
+    if (n == 0) {
+      fixed += "\xEF\xBF\xBD";
+      ++i;
+    } else {
+      fixed.append(s.substr(i, n));
+      i += n;
+    }
+  }
+  append_json_string(out, fixed);
+}
+
 // Text format: what a client sends must not start a new line or move the cursor, nor be taken
 // for a key=value pair that is not there. Every control byte (below 0x20, and 0x7f) becomes \n,
 // \r, \t or \xHH; a backslash is doubled so that an escape in the input reads as such. With
 // quoted, a value is written "…" (with \" inside) when it would otherwise be ambiguous: empty,
-// or holding a space, '=' or '"'.
+// or holding a space, '=' or '"'. A byte that is not part of well-formed UTF-8 is written \xHH.
 void append_text(std::string& out, std::string_view s, bool quoted) {
   static constexpr char kHex[] = "0123456789abcdef";
   const bool quote = quoted && (s.empty() || s.find_first_of(" =\"") != std::string_view::npos);
   if (quote) out.push_back('"');
-  for (const char c : s) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
     const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x80) {
+      const std::size_t n = utf8_sequence(s, i);
+      if (n == 0) {
+        out += "\\x";
+        out.push_back(kHex[u >> 4U]);
+        out.push_back(kHex[u & 0xFU]);
+      } else {
+        out.append(s.substr(i, n));
+        i += n - 1;
+      }
+      continue;
+    }
     switch (c) {
       case '\\': out += "\\\\"; break;
       case '\n': out += "\\n"; break;
@@ -104,15 +177,15 @@ std::string format_line(Level level, std::string_view message, std::initializer_
     line += R"(","level":")";
     line += level_name(level);
     line += R"(","msg":)";
-    append_json_string(line, message);
+    append_json_value(line, message);
     for (const auto& f : fields) {
       line.push_back(',');
-      append_json_string(line, f.key);
+      append_json_value(line, f.key);
       line.push_back(':');
       if (f.number) {
         line += f.text;
       } else {
-        append_json_string(line, f.text);
+        append_json_value(line, f.text);
       }
     }
     line.push_back('}');

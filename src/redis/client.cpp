@@ -17,14 +17,13 @@
 
 #include <hiredis/hiredis.h>
 #include <openssl/evp.h>
-
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include "common/log.hpp"
 
+#include "common/log.hpp"
 #include "redis/hiredis_transport.hpp"
 #include "redis/tls_transport.hpp"
 #include "redis/transport.hpp"

@@ -4,6 +4,7 @@
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+
 #include "common/log.hpp"
 #include "redis/asio_adapter.hpp"
 
@@ -85,9 +86,10 @@ class HiredisTransport final : public Transport {
   void report_gone(const redisAsyncContext* ac, std::error_code why) {
     if (gone_) return;
     gone_ = true;
-    if (ac->errstr[0] != '\0')
+    if (ac->errstr[0] != '\0') {
       log::debug("redis connection error",
                  {{"client", name_}, {"error", static_cast<const char*>(ac->errstr)}});
+    }
     if (events_ != nullptr) events_->transport_gone(*this, why);
   }
 

@@ -79,6 +79,7 @@ TEST_F(RunIo, TheThrowingConnectionIsReleasedAndItsStrandGoesOn) {
   for (int i = 0; i < 100; ++i)
     boost::asio::post(strand, [&] { ran.fetch_add(1); });
   std::vector<std::thread> pool;
+  pool.reserve(2);
   for (int i = 0; i < 2; ++i)
     pool.emplace_back([&ioc] { run_io(ioc); });
   run_io(ioc);

@@ -88,6 +88,22 @@ TEST(Log, TextNumbersAndPlainValuesAreBare) {
   EXPECT_NE(line.find(" error m n=42 ok=true s=plain"), std::string::npos) << line;
 }
 
+TEST(Log, JsonLinesStayValidUtf8) {
+  // nlohmann refuses a text that is not UTF-8: the line parses, bad bytes became U+FFFD.
+  const auto line =
+      format_line(Level::warn, "m\xff", {{"v", "caf\xc3\xa9 \xc0\xaf \xed\xa0\x80 \xe2\x82"}}, true);
+  const auto j = nlohmann::json::parse(line);
+  EXPECT_EQ(j["msg"], "m\xef\xbf\xbd");
+  EXPECT_EQ(
+      j["v"],
+      "caf\xc3\xa9 \xef\xbf\xbd\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd");
+}
+
+TEST(Log, TextWritesBytesThatAreNotUtf8AsHex) {
+  const auto line = format_line(Level::info, "m", {{"v", "caf\xc3\xa9\xff\xf0\x9f\x98\x80\xf0\x9f"}}, false);
+  EXPECT_NE(line.find(" v=caf\xc3\xa9\\xff\xf0\x9f\x98\x80\\xf0\\x9f"), std::string::npos) << line;
+}
+
 TEST(Log, LevelIsHonoured) {
   Capture capture;
   init("warn", "json");
