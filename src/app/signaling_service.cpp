@@ -87,6 +87,12 @@ std::optional<SignalingService::Request> SignalingService::check_request(std::st
     refused = refuse(ErrorCode::invalid_token, "token rejected: " + ec.message(), connection_id);
     return std::nullopt;
   }
+  if (!options_.only_session.empty() && *session_id != options_.only_session) {
+    refused = refuse(ErrorCode::invalid_token,
+                     "development tokens are valid for the session " + options_.only_session + " only",
+                     connection_id);
+    return std::nullopt;
+  }
   return Request{std::string(*session_id),
                  domain::Identity{std::move(claims.subject), std::move(claims.display_name)}};
 }
