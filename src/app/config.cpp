@@ -172,9 +172,10 @@ void load_secrets(Config& c, const SecretFiles& files) {
 // --dev is for one developer's machine: it must not be able to mint tokens that anything else
 // accepts, nor to write into a shared store, nor to be reached from the network.
 void check_dev(const Config& c, const SecretFiles& files) {
-  if (!c.redis.empty())
+  if (!c.redis.empty()) {
     throw std::runtime_error(
         "--dev cannot be combined with --redis (a development node never joins a cluster)");
+  }
   if (!c.jwt_secret.empty() || !files.jwt_secret.empty() || !c.jwt_public_key_file.empty()) {
     throw std::runtime_error(
         "--dev cannot be combined with --jwt-secret, --jwt-secret-file or --jwt-public-key (it makes a "

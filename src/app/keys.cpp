@@ -29,7 +29,7 @@ std::string read_public_key(const std::string& path) {
                              std::error_code(errno, std::generic_category()).message());
   }
   // A PEM public key is well under 16 KiB (RSA 8192 is about 1.5 KiB); read no more.
-  constexpr std::size_t kMax = 64 * 1024;
+  constexpr std::size_t kMax = std::size_t{64} * 1024;
   std::string text;
   text.resize(kMax + 1);
   in.read(text.data(), static_cast<std::streamsize>(text.size()));

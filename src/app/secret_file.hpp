@@ -9,7 +9,7 @@ namespace sig::app {
 
 // The largest secret file read: a secret is a few dozen bytes; the bound keeps a wrong path (a
 // log, a device) from being read whole.
-inline constexpr std::size_t kMaxSecretFileSize = 64 * 1024;
+inline constexpr std::size_t kMaxSecretFileSize = std::size_t{64} * 1024;
 
 // Reads the secret in `path`. Refuses (std::runtime_error whose text starts with `option`) a
 // file that is not a regular file (after symbolic links, as Kubernetes mounts them), that its

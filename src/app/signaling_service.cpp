@@ -1,5 +1,7 @@
 #include "app/signaling_service.hpp"
 
+#include <utility>
+
 #include "common/log.hpp"
 #include "protocol/client_message.hpp"
 #include "protocol/query.hpp"
@@ -35,7 +37,7 @@ const domain::Payload& plain_heartbeat_ack() {
 
 SignalingService::SignalingService(domain::Hub& hub, const auth::Verifier& verifier, ServiceOptions options,
                                    domain::ClusterPort* cluster)
-    : hub_(hub), verifier_(verifier), options_(options), cluster_(cluster) {}
+    : hub_(hub), verifier_(verifier), options_(std::move(options)), cluster_(cluster) {}
 
 void SignalingService::open(std::string_view target, const std::shared_ptr<domain::Endpoint>& self,
                             std::string connection_id, AdmissionCallback done) {
