@@ -69,6 +69,19 @@ redis::TlsOptions redis_tls_options(const Config& config) {
   return tls;
 }
 
+// The listener on address:port; a failure (address in use, not an address of this host) names
+// the options, not only the system call.
+std::shared_ptr<net::Listener> open_listener(asio::io_context& ioc, const std::string& address,
+                                             unsigned short port, net::ServerContext& context) {
+  try {
+    return std::make_shared<net::Listener>(ioc, net::tcp::endpoint(asio::ip::make_address(address), port),
+                                           context);
+  } catch (const boost::system::system_error& e) {
+    throw std::runtime_error("--listen " + address + " --port " + std::to_string(port) +
+                             ": cannot listen: " + e.code().message());
+  }
+}
+
 std::string render_metrics(const net::NetCounters& net, const ServiceCounters& svc, const domain::Hub& hub) {
   std::ostringstream o;
   auto line = [&o](std::string_view name, std::string_view type, std::string_view help, auto value) {
@@ -208,8 +221,7 @@ int run_server(const Config& config) {
   context.options.write_queue_limit = config.write_queue_limit;
   context.node_id = node_id;
 
-  const auto address = asio::ip::make_address(config.listen);
-  auto listener = std::make_shared<net::Listener>(ioc, net::tcp::endpoint(address, config.port), context);
+  auto listener = open_listener(ioc, config.listen, config.port, context);
 
   // Housekeeping: heartbeat timeouts and session timeouts, on its own strand.
   auto strand = asio::make_strand(ioc);

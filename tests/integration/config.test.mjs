@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -158,6 +159,14 @@ test('other start-up errors name their option (--jwt-public-key, --redis, no key
   await assertRefused(['--listen', '127.0.0.1', '--port', '0', '--jwt-public-key', notPem], ['--jwt-public-key']);
   await assertRefused([...BASE, '--redis', 'http://localhost'], ['--redis']);
   await assertRefused(['--listen', '127.0.0.1', '--port', '0'], ['--jwt-secret']);
+  // A port already taken: the error names --listen and --port, not only bind().
+  const taken = net.createServer();
+  await new Promise((r) => taken.listen(0, '127.0.0.1', r));
+  try {
+    await assertRefused(['--listen', '127.0.0.1', '--port', String(taken.address().port), ...SECRET], ['--listen', '--port']);
+  } finally {
+    taken.close();
+  }
 });
 
 test('precedence: a flag wins over the environment, which wins over the config file', async (t) => {
