@@ -88,6 +88,22 @@ CLI::Validator ip_address() {
           "IP"};
 }
 
+// A node id: it prefixes connection ids ("<node-id>:<n>") and Redis entries, and a node matches
+// its own entries by that prefix, so a ':' (node "a" would take "a:b"'s entries) or an unbounded
+// length is refused.
+CLI::Validator node_id_text() {
+  return {[](std::string& text) -> std::string {
+            if (text.size() > 64) return "at most 64 characters";
+            for (const char ch : text) {
+              const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                              (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.';
+              if (!ok) return "only letters, digits, '-', '_' and '.' (got \"" + text + "\")";
+            }
+            return {};
+          },
+          "ID"};
+}
+
 bool env_set(const std::string& name) {
   if (name.empty()) return false;
   const char* value =
@@ -261,8 +277,10 @@ void add_options(CLI::App& app, Config& c, SecretFiles& files) {
                "UNSAFE development mode: a demo session and /dev/token hand out tokens to anyone (loopback "
                "only, a random secret, tokens for the demo session only)")
       ->envname("SIGNALING_DEV");
-  app.add_option("--node-id", c.node_id, "Prefix of connection ids (random when empty)")
-      ->envname("SIGNALING_NODE_ID");
+  app.add_option("--node-id", c.node_id,
+                 "Prefix of connection ids (random when empty; up to 64 letters, digits, '-', '_', '.')")
+      ->envname("SIGNALING_NODE_ID")
+      ->check(node_id_text());
 
   app.add_option(
          "--redis", c.redis,

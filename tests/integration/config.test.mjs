@@ -137,6 +137,8 @@ test('numbers: NaN, infinities and out-of-range values are refused, naming the o
     [['--node-ttl', '100ms'], '--node-ttl'],
     [['--cluster-sync', '10ms'], '--cluster-sync'],
     [['--max-participants', '0'], '--max-participants'],
+    [['--node-id', 'a:b'], '--node-id'],
+    [['--node-id', 'n'.repeat(65)], '--node-id'],
   ];
   for (const [args, name] of cases) await assertRefused([...BASE, ...args], [name]);
 });
