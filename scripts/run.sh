@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds, and starts the server with the demo room (development mode:
 # UNSAFE, it hands out tokens to anyone; for trying it on this machine only).
-# PORT (default 8080) and LISTEN (default 127.0.0.1) change where it listens.
+# PORT (default 8080) and LISTEN (default 127.0.0.1; --dev accepts a loopback address only)
+# change where it listens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh

@@ -53,10 +53,22 @@ async function credentials() {
   if (token && sessionId) return { token, sessionId };
   const userId = params.get('userId');
   if (!userId) throw new Error('no token: open the room from the index page, or pass ?sessionId=...&token=...');
+  const body = await devToken(userId);
+  // Development tokens are short-lived: every later (re)connection asks for a fresh one.
+  let first = body.token;
+  const fresh = async () => {
+    if (first === null) return (await devToken(userId)).token;
+    const t = first;
+    first = null;
+    return t;
+  };
+  return { token: fresh, sessionId: body.sessionId };
+}
+
+async function devToken(userId) {
   const res = await fetch(`/dev/token?userId=${encodeURIComponent(userId)}`);
   if (!res.ok) throw new Error(`/dev/token answered ${res.status}: is the server running with --dev?`);
-  const body = await res.json();
-  return { token: body.token, sessionId: body.sessionId };
+  return res.json();
 }
 
 async function openCamera() {

@@ -295,6 +295,10 @@ HttpResponse AdminApi::dev_token(std::string_view query) const {
   const auto session = protocol::query_param(query, "sessionId").value_or(dev_->session_id);
   if (!user || user->empty())
     return problem(protocol::ErrorCode::invalid_body, "the userId parameter is required");
+  if (session != dev_->session_id) {
+    return problem(protocol::ErrorCode::bad_request,
+                   "development tokens are for the session " + dev_->session_id + " only");
+  }
   const auto snap = hub_.snapshot(session);
   if (!snap) return problem(protocol::ErrorCode::not_found, "no such session");
   const auto* who = snap->spec.find(*user);

@@ -14,9 +14,11 @@
 namespace sig::app {
 
 struct DevMode {
-  const auth::Signer* signer = nullptr;  // signs demo tokens
-  std::string session_id = "demo";
-  std::chrono::seconds token_lifetime{12 * 3600};
+  const auth::Signer* signer = nullptr;  // signs demo tokens (with the dev node's own random secret)
+  std::string session_id = "demo";       // the only session /dev/token signs for (and dev tokens join)
+  // Short: a token copied out of a developer's browser is soon worthless; the demo page asks
+  // /dev/token again on every (re)connection.
+  std::chrono::seconds token_lifetime{10 * 60};
 };
 
 class AdminApi final : public net::HttpHandler {

@@ -2,44 +2,224 @@
 
 #include <CLI/CLI.hpp>
 
+#include <boost/asio/ip/address.hpp>
+#include <charconv>
+#include <cmath>
 #include <cstdlib>
 #include <iostream>
+#include <stdexcept>
+#include <string_view>
+#include <vector>
 
+#include "app/secret_file.hpp"
 #include "common/duration.hpp"
+#include "redis/url.hpp"
 
 namespace sig::app {
 
 namespace {
 
-// A duration option: "500ms", "15s", "2m", "1h" or seconds.
-CLI::Option* add_duration(CLI::App& app, const std::string& name, std::chrono::milliseconds& target,
-                          const std::string& help, const std::string& env) {
-  auto* opt = app.add_option_function<std::string>(
-      name,
-      [&target, name](const std::string& text) {
-        const auto d = parse_duration(text);
-        if (!d) throw CLI::ValidationError(name, "expected a duration such as 500ms, 15s, 2m or 1h");
-        target = *d;
-      },
-      help + " (default " + std::to_string(target.count()) + "ms)");
-  opt->envname(env);
-  return opt;
+using std::chrono::milliseconds;
+using namespace std::chrono_literals;
+
+// Ranges of the durations (docs: README.md, options table). Each lower bound keeps a timer from
+// spinning; each upper bound keeps a value far from any overflow (int64 milliseconds, and the
+// browsers' setTimeout, which fires at once past 2^31 ms) and from "forever" by mistake.
+struct DurationRange {
+  milliseconds min;
+  milliseconds max;
+};
+constexpr DurationRange kLeeway{0ms, 10min};
+constexpr DurationRange kHeartbeatInterval{100ms, 5min};
+constexpr DurationRange kHeartbeatTimeout{200ms, 15min};
+constexpr DurationRange kSessionTimer{100ms, std::chrono::hours(24 * 30)};
+constexpr DurationRange kNodeTtl{300ms, 10min};
+constexpr DurationRange kClusterSync{100ms, 1h};
+
+std::string show(milliseconds d) {
+  const auto ms = d.count();
+  if (ms != 0 && ms % 3'600'000 == 0) return std::to_string(ms / 3'600'000) + "h";
+  if (ms != 0 && ms % 60'000 == 0) return std::to_string(ms / 60'000) + "m";
+  if (ms != 0 && ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
 }
 
-}  // namespace
+// A duration option: "500ms", "15s", "2m", "1h" or seconds, within range.
+void add_duration(CLI::App& app, const std::string& name, milliseconds& target, const std::string& help,
+                  const std::string& env, DurationRange range) {
+  app.add_option_function<std::string>(
+         name,
+         [&target, name, range](const std::string& text) {
+           const auto d = parse_duration(text);
+           if (!d) throw CLI::ValidationError(name, "expected a duration such as 500ms, 15s, 2m or 1h");
+           if (*d < range.min || *d > range.max) {
+             throw CLI::ValidationError(name, "must be between " + show(range.min) + " and " +
+                                                  show(range.max) + " (got " + text + ")");
+           }
+           target = *d;
+         },
+         help + " (default " + show(target) + ", " + show(range.min) + ".." + show(range.max) + ")")
+      ->envname(env);
+}
 
-Config parse_config(int argc, char** argv) {
-  Config c;
-  CLI::App app{"signaling-server: WebRTC signaling for small group sessions (full mesh, 2-6 participants)"};
-  app.set_config("--config", "", "Read options from a TOML/INI file");
-  app.option_defaults()->always_capture_default();
+// A finite number in [min, max]. CLI11's own Range lets NaN through (every comparison with NaN
+// is false): `--rate-limit nan` turned the limit off.
+CLI::Validator finite_range(double min, double max) {
+  const std::string range = "[" + std::to_string(min) + ", " + std::to_string(max) + "]";
+  return {[min, max, range](std::string& text) -> std::string {
+            double value = 0;
+            const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+            if (ec != std::errc{} || end != text.data() + text.size()) return "not a number: " + text;
+            if (!std::isfinite(value)) return "must be a finite number (got " + text + ")";
+            if (value < min || value > max) return "must be in " + range + " (got " + text + ")";
+            return {};
+          },
+          "NUMBER in " + range};
+}
 
-  app.add_option("--listen", c.listen, "Address to listen on")->envname("SIGNALING_LISTEN");
-  app.add_option("--port", c.port, "TCP port; 0 picks a free one")->envname("SIGNALING_PORT");
-  app.add_option("--threads", c.threads, "Network threads; 0 = one per core")->envname("SIGNALING_THREADS");
+// An IP address literal (no name is resolved here).
+CLI::Validator ip_address() {
+  return {[](std::string& text) -> std::string {
+            boost::system::error_code ec;
+            (void)boost::asio::ip::make_address(text, ec);
+            if (ec) return "not an IP address: \"" + text + "\" (use e.g. 0.0.0.0, 127.0.0.1 or ::)";
+            return {};
+          },
+          "IP"};
+}
+
+// A node id: it prefixes connection ids ("<node-id>:<n>") and Redis entries, and a node matches
+// its own entries by that prefix, so a ':' (node "a" would take "a:b"'s entries) or an unbounded
+// length is refused.
+CLI::Validator node_id_text() {
+  return {[](std::string& text) -> std::string {
+            if (text.size() > 64) return "at most 64 characters";
+            for (const char ch : text) {
+              const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                              (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.';
+              if (!ok) return "only letters, digits, '-', '_' and '.' (got \"" + text + "\")";
+            }
+            return {};
+          },
+          "ID"};
+}
+
+bool env_set(const std::string& name) {
+  if (name.empty()) return false;
+  const char* value =
+      std::getenv(name.c_str());  // NOLINT(concurrency-mt-unsafe): start-up, before any thread
+  return value != nullptr && *value != '\0';
+}
+
+// The config file's reader: refuses a key that names no option (a misspelled `jwt-isuer` must not
+// leave the issuer unchecked), and drops the keys whose environment variable is set, so that the
+// environment wins over the file (CLI11 alone reads the file first and lets it win).
+class StrictConfig final : public CLI::ConfigTOML {
+ public:
+  explicit StrictConfig(const CLI::App& app) : app_(app) {}
+
+  std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
+    auto parsed = CLI::ConfigTOML::from_config(input);
+    std::vector<CLI::ConfigItem> kept;
+    std::string unknown;
+    for (auto& item : parsed) {
+      if (item.name == "++" || item.name == "--") continue;  // section markers
+      const CLI::Option* opt = item.parents.empty() ? app_.get_option_no_throw("--" + item.name) : nullptr;
+      if (opt == nullptr || item.name == "config" || item.name == "help") {
+        unknown += (unknown.empty() ? "" : ", ") + item.fullname();
+        continue;
+      }
+      if (!env_set(opt->get_envname())) kept.push_back(std::move(item));
+    }
+    if (!unknown.empty()) throw CLI::ConfigError("--config: unknown option(s) in the file: " + unknown);
+    return kept;
+  }
+
+ private:
+  const CLI::App& app_;
+};
+
+[[noreturn]] void fail(const std::string& message) {
+  std::cerr << "signaling-server: " << message << '\n';
+  std::exit(2);  // NOLINT(concurrency-mt-unsafe): start-up, before any thread
+}
+
+bool is_loopback(const std::string& address) {
+  boost::system::error_code ec;
+  const auto a = boost::asio::ip::make_address(address, ec);
+  if (ec) return false;
+  if (a.is_v6() && a.to_v6().is_v4_mapped())
+    return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, a.to_v6()).is_loopback();
+  return a.is_loopback();
+}
+
+struct SecretFiles {
+  std::string jwt_secret;
+  std::string admin_key;
+  std::string redis_password;
+};
+
+// Reads the secret files into the configuration; every error names its option.
+void load_secrets(Config& c, const SecretFiles& files) {
+  if (!files.jwt_secret.empty()) {
+    if (!c.jwt_secret.empty()) throw std::runtime_error("give --jwt-secret or --jwt-secret-file, not both");
+    c.jwt_secret = read_secret_file(files.jwt_secret, "--jwt-secret-file");
+  }
+  if (!files.admin_key.empty()) {
+    if (!c.admin_key.empty()) throw std::runtime_error("give --admin-key or --admin-key-file, not both");
+    c.admin_key = read_secret_file(files.admin_key, "--admin-key-file");
+  }
+  if (!c.redis.empty()) {
+    std::string why;
+    auto url = redis::parse_redis_url(c.redis, &why);
+    if (!url) throw std::runtime_error("--redis: " + why);
+    if (!files.redis_password.empty()) {
+      if (!url->password.empty())
+        throw std::runtime_error("--redis-password-file: the --redis URL already has a password");
+      url->password = read_secret_file(files.redis_password, "--redis-password-file");
+      // The password travels inside the URL from here on, in memory only (logs mask it).
+      c.redis = url->to_string(true);
+    }
+  } else if (!files.redis_password.empty()) {
+    throw std::runtime_error("--redis-password-file needs --redis");
+  }
+}
+
+// --dev is for one developer's machine: it must not be able to mint tokens that anything else
+// accepts, nor to write into a shared store, nor to be reached from the network.
+void check_dev(const Config& c, const SecretFiles& files) {
+  if (!c.redis.empty()) {
+    throw std::runtime_error(
+        "--dev cannot be combined with --redis (a development node never joins a cluster)");
+  }
+  if (!c.jwt_secret.empty() || !files.jwt_secret.empty() || !c.jwt_public_key_file.empty()) {
+    throw std::runtime_error(
+        "--dev cannot be combined with --jwt-secret, --jwt-secret-file or --jwt-public-key (it makes a "
+        "random "
+        "secret of its own, so its tokens are worthless elsewhere)");
+  }
+  if (!is_loopback(c.listen)) {
+    throw std::runtime_error("--dev listens on a loopback address only (127.0.0.1 or ::1); --listen is " +
+                             c.listen);
+  }
+}
+
+void add_options(CLI::App& app, Config& c, SecretFiles& files) {
+  app.add_option("--listen", c.listen, "Address to listen on (with --dev: 127.0.0.1 by default)")
+      ->envname("SIGNALING_LISTEN")
+      ->check(ip_address());
+  app.add_option("--port", c.port, "TCP port; 0 picks a free one")
+      ->envname("SIGNALING_PORT")
+      ->check(CLI::Range(0, 65535));
+  app.add_option("--threads", c.threads, "Network threads; 0 = one per core")
+      ->envname("SIGNALING_THREADS")
+      ->check(CLI::Range(0, 256));
 
   app.add_option("--jwt-secret", c.jwt_secret, "Shared secret for HS256/HS384/HS512 tokens")
       ->envname("SIGNALING_JWT_SECRET");
+  app.add_option("--jwt-secret-file", files.jwt_secret,
+                 "File holding the --jwt-secret (mode 0600 or 0400; one trailing newline is ignored)")
+      ->envname("SIGNALING_JWT_SECRET_FILE");
   app.add_option("--jwt-public-key", c.jwt_public_key_file,
                  "PEM file with an RSA (RS256) or P-256 (ES256) public key")
       ->envname("SIGNALING_JWT_PUBLIC_KEY")
@@ -52,16 +232,20 @@ Config parse_config(int argc, char** argv) {
                  "Claim that carries the display name (the user id is sub)")
       ->envname("SIGNALING_JWT_NAME_CLAIM");
   add_duration(app, "--jwt-leeway", c.jwt_leeway, "Clock skew allowed for exp and nbf",
-               "SIGNALING_JWT_LEEWAY");
+               "SIGNALING_JWT_LEEWAY", kLeeway);
 
   app.add_option("--admin-key", c.admin_key,
                  "Bearer key of the admin API; without it the API refuses every call")
       ->envname("SIGNALING_ADMIN_KEY");
+  app.add_option("--admin-key-file", files.admin_key,
+                 "File holding the --admin-key (mode 0600 or 0400; one trailing newline is ignored)")
+      ->envname("SIGNALING_ADMIN_KEY_FILE");
 
   add_duration(app, "--heartbeat-interval", c.heartbeat_interval, "Heartbeat interval told to clients",
-               "SIGNALING_HEARTBEAT_INTERVAL");
-  add_duration(app, "--heartbeat-timeout", c.heartbeat_timeout, "Close a connection silent for this long",
-               "SIGNALING_HEARTBEAT_TIMEOUT");
+               "SIGNALING_HEARTBEAT_INTERVAL", kHeartbeatInterval);
+  add_duration(app, "--heartbeat-timeout", c.heartbeat_timeout,
+               "Close a connection silent for this long (more than --heartbeat-interval)",
+               "SIGNALING_HEARTBEAT_TIMEOUT", kHeartbeatTimeout);
   app.add_option("--max-participants", c.max_participants, "Connected participants per session")
       ->envname("SIGNALING_MAX_PARTICIPANTS")
       ->check(CLI::Range(1, 1000));
@@ -70,35 +254,43 @@ Config parse_config(int argc, char** argv) {
       ->check(CLI::Range(256, 16 << 20));
   app.add_option("--rate-limit", c.rate_limit, "Messages per second per connection; 0 disables the limit")
       ->envname("SIGNALING_RATE_LIMIT")
-      ->check(CLI::NonNegativeNumber);
+      ->check(finite_range(0, 1e6));
   app.add_option("--rate-burst", c.rate_burst, "Burst size of the per-connection rate limit")
       ->envname("SIGNALING_RATE_BURST")
-      ->check(CLI::PositiveNumber);
+      ->check(finite_range(1, 1e6));
   app.add_option("--write-queue-limit", c.write_queue_limit,
                  "Bytes queued for one connection before it is closed as a slow consumer")
       ->envname("SIGNALING_WRITE_QUEUE_LIMIT")
       ->check(CLI::Range(4096, 1 << 30));
   add_duration(app, "--start-timeout", c.start_timeout,
-               "End a session not started this long after its creation", "SIGNALING_START_TIMEOUT");
+               "End a session not started this long after its creation", "SIGNALING_START_TIMEOUT",
+               kSessionTimer);
   add_duration(app, "--empty-timeout", c.empty_timeout, "End a started session that stays empty this long",
-               "SIGNALING_EMPTY_TIMEOUT");
+               "SIGNALING_EMPTY_TIMEOUT", kSessionTimer);
   add_duration(app, "--ended-retention", c.ended_retention, "Forget an ended session after this long",
-               "SIGNALING_ENDED_RETENTION");
+               "SIGNALING_ENDED_RETENTION", kSessionTimer);
 
   app.add_option("--web-root", c.web_root, "Directory of static pages served at / (the demo room)")
       ->envname("SIGNALING_WEB_ROOT")
       ->check(CLI::ExistingDirectory);
   app.add_flag("--dev", c.dev,
-               "UNSAFE development mode: a demo session and /dev/token hand out tokens to anyone")
+               "UNSAFE development mode: a demo session and /dev/token hand out tokens to anyone (loopback "
+               "only, a random secret, tokens for the demo session only)")
       ->envname("SIGNALING_DEV");
-  app.add_option("--node-id", c.node_id, "Prefix of connection ids (random when empty)")
-      ->envname("SIGNALING_NODE_ID");
+  app.add_option("--node-id", c.node_id,
+                 "Prefix of connection ids (random when empty; up to 64 letters, digits, '-', '_', '.')")
+      ->envname("SIGNALING_NODE_ID")
+      ->check(node_id_text());
 
   app.add_option(
          "--redis", c.redis,
          "Shared Redis for several nodes: redis://[[user]:password@]host[:port][/db], or rediss:// for "
          "TLS (see --redis-tls-*); without it the state stays in this process")
       ->envname("SIGNALING_REDIS");
+  app.add_option("--redis-password-file", files.redis_password,
+                 "File holding the password of --redis (AUTH; mode 0600 or 0400; one trailing newline is "
+                 "ignored); the URL then has none")
+      ->envname("SIGNALING_REDIS_PASSWORD_FILE");
   app.add_option(
          "--redis-tls-ca", c.redis_tls_ca,
          "rediss://: PEM file of the CA certificate(s) that sign Redis's certificate (default: the system "
@@ -117,11 +309,11 @@ Config parse_config(int argc, char** argv) {
       ->envname("SIGNALING_REDIS_TLS_SERVER_NAME");
   add_duration(app, "--node-ttl", c.node_ttl,
                "Several nodes: a node whose alive key is older than this is dead and its participants leave",
-               "SIGNALING_NODE_TTL");
+               "SIGNALING_NODE_TTL", kNodeTtl);
   add_duration(app, "--cluster-sync", c.cluster_sync,
                "Several nodes: re-read every session from Redis this often (directory entries written by the "
                "platform)",
-               "SIGNALING_CLUSTER_SYNC");
+               "SIGNALING_CLUSTER_SYNC", kClusterSync);
 
   app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error")
       ->envname("SIGNALING_LOG_LEVEL")
@@ -129,6 +321,21 @@ Config parse_config(int argc, char** argv) {
   app.add_option("--log-format", c.log_format, "json or text")
       ->envname("SIGNALING_LOG_FORMAT")
       ->check(CLI::IsMember({"json", "text"}));
+}
+
+}  // namespace
+
+Config parse_config(int argc, char** argv) {
+  Config c;
+  SecretFiles files;
+  CLI::App app{"signaling-server: WebRTC signaling for small group sessions (full mesh, 2-6 participants)"};
+  app.set_config(
+      "--config", "",
+      "Read options from a TOML/INI file (a flag wins over the environment, which wins over the file)");
+  app.config_formatter(std::make_shared<StrictConfig>(app));
+  app.allow_config_extras(CLI::config_extras_mode::error);
+  app.option_defaults()->always_capture_default();
+  add_options(app, c, files);
 
   try {
     app.parse(argc, argv);
@@ -136,17 +343,18 @@ Config parse_config(int argc, char** argv) {
     std::exit(app.exit(e));  // NOLINT(concurrency-mt-unsafe): start-up, before any thread
   }
   if (c.heartbeat_timeout <= c.heartbeat_interval) {
-    std::cerr << "--heartbeat-timeout must be longer than --heartbeat-interval\n";
-    std::exit(2);  // NOLINT(concurrency-mt-unsafe): start-up, before any thread
+    fail("--heartbeat-timeout (" + show(c.heartbeat_timeout) +
+         ") must be longer than --heartbeat-interval (" + show(c.heartbeat_interval) + ")");
   }
-  if (c.node_ttl < std::chrono::milliseconds(300)) {
-    std::cerr << "--node-ttl must be at least 300ms\n";
-    std::exit(2);  // NOLINT(concurrency-mt-unsafe): start-up, before any thread
+  if (c.dev && app.count("--listen") == 0) c.listen = "127.0.0.1";
+  try {
+    if (c.dev) check_dev(c, files);
+    load_secrets(c, files);
+  } catch (const std::exception& e) {
+    fail(e.what());
   }
-  if (c.jwt_secret.empty() && c.jwt_public_key_file.empty() && !c.dev) {
-    std::cerr << "no token key: give --jwt-secret or --jwt-public-key (or --dev for a demo)\n";
-    std::exit(2);  // NOLINT(concurrency-mt-unsafe): start-up, before any thread
-  }
+  if (c.jwt_secret.empty() && c.jwt_public_key_file.empty() && !c.dev)
+    fail("no token key: give --jwt-secret, --jwt-secret-file or --jwt-public-key (or --dev for a demo)");
   return c;
 }
 

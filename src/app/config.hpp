@@ -1,6 +1,9 @@
 #pragma once
 // Every option of the server, with its documented default. Flags, environment variables
-// (SIGNALING_<NAME>) and an optional config file (--config, TOML/INI) all fill this one struct.
+// (SIGNALING_<NAME>) and an optional config file (--config, TOML/INI) all fill this one struct;
+// a flag wins over the environment, which wins over the file. Everything is checked here, at
+// start-up: an unknown key, a number out of its range or a bad combination is an error that
+// names the option (the configuration fails closed).
 #include <chrono>
 #include <cstddef>
 #include <optional>
@@ -9,18 +12,18 @@
 namespace sig::app {
 
 struct Config {
-  std::string listen = "0.0.0.0";
-  unsigned short port = 8080;  // 0: any free port (printed in the "listening" log line)
-  unsigned threads = 0;        // 0: one per core
+  std::string listen = "0.0.0.0";  // with --dev and no --listen: 127.0.0.1
+  unsigned short port = 8080;      // 0: any free port (printed in the "listening" log line)
+  unsigned threads = 0;            // 0: one per core
 
-  std::string jwt_secret;           // HS256/384/512
+  std::string jwt_secret;           // HS256/384/512 (--jwt-secret or the content of --jwt-secret-file)
   std::string jwt_public_key_file;  // RS256 or ES256 public key, PEM
   std::string jwt_issuer;           // checked when not empty
   std::string jwt_audience;         // checked when not empty
   std::string jwt_name_claim = "name";
   std::chrono::milliseconds jwt_leeway{30'000};
 
-  std::string admin_key;  // empty: the admin API answers 401
+  std::string admin_key;  // empty: the admin API answers 401 (--admin-key or --admin-key-file)
 
   std::chrono::milliseconds heartbeat_interval{15'000};
   std::chrono::milliseconds heartbeat_timeout{30'000};
@@ -38,7 +41,8 @@ struct Config {
   std::string node_id;   // prefix of connection ids; random when empty
 
   // Several nodes: the shared Redis (empty: the embedded single-node store).
-  std::string redis;                               // redis[s]://[[user]:password@]host[:port][/db]
+  // redis[s]://[[user]:password@]host[:port][/db]; the password of --redis-password-file is put in it.
+  std::string redis;
   std::string redis_tls_ca;                        // rediss://: PEM CA file; empty: the system trust store
   std::string redis_tls_cert;                      // rediss://: client certificate (mutual TLS), PEM
   std::string redis_tls_key;                       // rediss://: its private key, PEM, unencrypted

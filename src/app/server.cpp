@@ -1,7 +1,5 @@
 #include "app/server.hpp"
 
-#include <openssl/rand.h>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -20,7 +18,9 @@
 #include <vector>
 
 #include "app/admin_api.hpp"
+#include "app/dev_mode.hpp"
 #include "app/io_runner.hpp"
+#include "app/keys.hpp"
 #include "app/signaling_service.hpp"
 #include "cluster/node.hpp"
 #include "common/log.hpp"
@@ -36,25 +36,6 @@ namespace sig::app {
 namespace {
 
 namespace asio = boost::asio;
-
-std::string random_hex(std::size_t bytes) {
-  std::vector<unsigned char> raw(bytes);
-  if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1)
-    throw std::runtime_error("RAND_bytes failed");
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (const auto b : raw) {
-    out.push_back(kHex[b >> 4U]);
-    out.push_back(kHex[b & 0xFU]);
-  }
-  return out;
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 bool any_redis_tls_option(const Config& config) {
   return !config.redis_tls_ca.empty() || !config.redis_tls_cert.empty() || !config.redis_tls_key.empty() ||
@@ -88,15 +69,17 @@ redis::TlsOptions redis_tls_options(const Config& config) {
   return tls;
 }
 
-domain::SessionSpec demo_session() {
-  domain::SessionSpec spec;
-  spec.host_user_id = "alice";
-  for (const auto* name : {"Alice", "Bob", "Carol", "Dave", "Erin", "Frank"}) {
-    std::string id(name);
-    id[0] = static_cast<char>(id[0] - 'A' + 'a');
-    spec.participants.push_back({id, name});
+// The listener on address:port; a failure (address in use, not an address of this host) names
+// the options, not only the system call.
+std::shared_ptr<net::Listener> open_listener(asio::io_context& ioc, const std::string& address,
+                                             unsigned short port, net::ServerContext& context) {
+  try {
+    return std::make_shared<net::Listener>(ioc, net::tcp::endpoint(asio::ip::make_address(address), port),
+                                           context);
+  } catch (const boost::system::system_error& e) {
+    throw std::runtime_error("--listen " + address + " --port " + std::to_string(port) +
+                             ": cannot listen: " + e.code().message());
   }
-  return spec;
 }
 
 std::string render_metrics(const net::NetCounters& net, const ServiceCounters& svc, const domain::Hub& hub) {
@@ -140,16 +123,8 @@ std::string render_metrics(const net::NetCounters& net, const ServiceCounters& s
 int run_server(const Config& config) {
   log::init(config.log_level, config.log_format);
 
-  auth::VerifierOptions vopts;
-  if (!config.jwt_issuer.empty()) vopts.issuer = config.jwt_issuer;
-  if (!config.jwt_audience.empty()) vopts.audience = config.jwt_audience;
-  vopts.name_claim = config.jwt_name_claim;
-  vopts.leeway = std::chrono::duration_cast<std::chrono::seconds>(config.jwt_leeway);
-  auth::Verifier verifier(vopts);
-  std::string secret = config.jwt_secret;
-  if (secret.empty() && config.dev && config.jwt_public_key_file.empty()) secret = random_hex(32);
-  if (!secret.empty()) verifier.set_hmac_secret(secret);
-  if (!config.jwt_public_key_file.empty()) verifier.set_public_key_pem(read_file(config.jwt_public_key_file));
+  auto keys = make_token_keys(config);
+  const auth::Verifier& verifier = keys.verifier;
 
   domain::SystemClock clock;
   store::MemoryPresence presence;
@@ -198,14 +173,12 @@ int run_server(const Config& config) {
   domain::Hub hub(clock, settings, node ? static_cast<domain::PresenceSink*>(node.get()) : &presence);
   if (node) node->attach(hub);
 
-  SignalingService service(hub, verifier, ServiceOptions{config.rate_limit, config.rate_burst}, node.get());
+  SignalingService service(hub, verifier, service_options(config), node.get());
 
   std::optional<auth::Signer> dev_signer;
   std::optional<DevMode> dev;
   if (config.dev) {
-    if (secret.empty())
-      throw std::runtime_error("--dev needs an HMAC secret (omit --jwt-public-key or add --jwt-secret)");
-    dev_signer.emplace(auth::Signer::hmac(auth::Algorithm::HS256, secret));
+    dev_signer.emplace(auth::Signer::hmac(auth::Algorithm::HS256, keys.dev_secret));
     dev = DevMode{&*dev_signer};
     if (!node) hub.put_session(dev->session_id, demo_session());  // with Redis: once connected
     log::warn(
@@ -233,7 +206,13 @@ int run_server(const Config& config) {
   if (node) admin.set_cluster(node.get());
 
   net::StaticFiles static_files;
-  if (!config.web_root.empty()) static_files.load(config.web_root);
+  if (!config.web_root.empty()) {
+    try {
+      static_files.load(config.web_root);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(std::string("--web-root: ") + e.what());
+    }
+  }
 
   net::ServerContext context(service, admin);
   if (!config.web_root.empty()) context.static_files = &static_files;
@@ -242,8 +221,7 @@ int run_server(const Config& config) {
   context.options.write_queue_limit = config.write_queue_limit;
   context.node_id = node_id;
 
-  const auto address = asio::ip::make_address(config.listen);
-  auto listener = std::make_shared<net::Listener>(ioc, net::tcp::endpoint(address, config.port), context);
+  auto listener = open_listener(ioc, config.listen, config.port, context);
 
   // Housekeeping: heartbeat timeouts and session timeouts, on its own strand.
   auto strand = asio::make_strand(ioc);

@@ -1,5 +1,7 @@
 #include "app/signaling_service.hpp"
 
+#include <utility>
+
 #include "common/log.hpp"
 #include "protocol/client_message.hpp"
 #include "protocol/query.hpp"
@@ -35,7 +37,7 @@ const domain::Payload& plain_heartbeat_ack() {
 
 SignalingService::SignalingService(domain::Hub& hub, const auth::Verifier& verifier, ServiceOptions options,
                                    domain::ClusterPort* cluster)
-    : hub_(hub), verifier_(verifier), options_(options), cluster_(cluster) {}
+    : hub_(hub), verifier_(verifier), options_(std::move(options)), cluster_(cluster) {}
 
 void SignalingService::open(std::string_view target, const std::shared_ptr<domain::Endpoint>& self,
                             std::string connection_id, AdmissionCallback done) {
@@ -89,6 +91,12 @@ std::optional<SignalingService::Request> SignalingService::check_request(std::st
       std::chrono::duration_cast<std::chrono::seconds>(hub_.clock().wall_now().time_since_epoch()).count();
   if (const auto ec = verifier_.verify(*token, now_unix, claims)) {
     refused = refuse(ErrorCode::invalid_token, "token rejected: " + ec.message(), connection_id);
+    return std::nullopt;
+  }
+  if (!options_.only_session.empty() && *session_id != options_.only_session) {
+    refused = refuse(ErrorCode::invalid_token,
+                     "development tokens are valid for the session " + options_.only_session + " only",
+                     connection_id);
     return std::nullopt;
   }
   return Request{std::string(*session_id),

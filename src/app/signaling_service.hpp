@@ -17,6 +17,9 @@ namespace sig::app {
 struct ServiceOptions {
   double rate_limit = 50;
   double rate_burst = 200;
+  // --dev: every token is a development token, valid for this session only; a join to any other
+  // session is refused as invalid_token. Empty: no such restriction.
+  std::string only_session;
 };
 
 struct ServiceCounters {

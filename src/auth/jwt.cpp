@@ -326,6 +326,31 @@ const char* hmac_digest_name(Alg a) noexcept {
 constexpr std::size_t kEs256SigSize = 64;  // R || S, 32 bytes each
 constexpr std::size_t kEs256CoordSize = 32;
 
+// The order n of P-256, and floor(n / 2), big-endian. (R, S) and (R, n - S) are both valid
+// ECDSA signatures of the same message: the verifier accepts only the "low S" one (S <= n / 2),
+// so that a token has exactly one valid signature (no malleability), and the signer makes it.
+constexpr std::array<unsigned char, kEs256CoordSize> kP256Order = {
+    0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xBC, 0xE6, 0xFA, 0xAD, 0xA7, 0x17, 0x9E, 0x84, 0xF3, 0xB9, 0xCA, 0xC2, 0xFC, 0x63, 0x25, 0x51};
+constexpr std::array<unsigned char, kEs256CoordSize> kP256HalfOrder = {
+    0x7F, 0xFF, 0xFF, 0xFF, 0x80, 0x00, 0x00, 0x00, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xDE, 0x73, 0x7D, 0x56, 0xD3, 0x8B, 0xCF, 0x42, 0x79, 0xDC, 0xE5, 0x61, 0x7E, 0x31, 0x92, 0xA8};
+
+// S of a raw R || S signature is above n / 2 (equal-length big-endian: memcmp orders them).
+bool es256_high_s(const unsigned char* raw) {
+  return std::memcmp(raw + kEs256CoordSize, kP256HalfOrder.data(), kEs256CoordSize) > 0;
+}
+
+// S := n - S, in place (32 bytes, big-endian): the low-S twin of a signature.
+void to_low_s(unsigned char* s) {
+  unsigned borrow = 0;
+  for (std::size_t i = kEs256CoordSize; i-- > 0;) {
+    const unsigned diff = 0x100U + kP256Order[i] - s[i] - borrow;
+    s[i] = static_cast<unsigned char>(diff & 0xFFU);
+    borrow = diff < 0x100U ? 1U : 0U;
+  }
+}
+
 // R || S (JWS) -> DER ECDSA-Sig-Value. Returns the DER length, 0 on failure.
 std::size_t es256_raw_to_der(const unsigned char* raw, unsigned char* der, std::size_t der_cap) {
   EcdsaSigPtr sig(ECDSA_SIG_new());
@@ -591,6 +616,7 @@ JwtError Verifier::Impl::verify(std::string_view token, std::int64_t now, Claims
     case Alg::ES256: {
       if (!ec_key) return JwtError::unsupported_alg;
       if (sig.size() != kEs256SigSize) return JwtError::bad_signature;
+      if (es256_high_s(reinterpret_cast<const unsigned char*>(sig.data()))) return JwtError::bad_signature;
       unsigned char der[80];
       const std::size_t der_len =
           es256_raw_to_der(reinterpret_cast<const unsigned char*>(sig.data()), der, sizeof der);
@@ -765,6 +791,7 @@ struct Signer::Impl {
             0) {
       throw_openssl("encoding the ECDSA signature");
     }
+    if (es256_high_s(r)) to_low_s(r + kEs256CoordSize);
     return raw;
   }
 };

@@ -42,16 +42,18 @@ export async function startServer({ extraArgs = [] } = {}) {
   // BROWSER_TEST_WEB_ROOT: another web root (e.g. a copy with web/lib dereferenced), for a
   // server that does not follow the web/lib symlink.
   const webRoot = process.env.BROWSER_TEST_WEB_ROOT ?? path.join(ROOT, 'web');
+  // --dev makes its own secret and refuses a --jwt-secret: its tokens come from /dev/token only.
+  const dev = extraArgs.includes('--dev');
   const server = await spawnServer(bin, [
     '--listen', '127.0.0.1',
     '--port', '0',
-    '--jwt-secret', secret,
+    ...(dev ? [] : ['--jwt-secret', secret]),
     '--admin-key', adminKey,
     '--web-root', webRoot,
     '--log-level', 'info',
     ...extraArgs,
   ]);
-  Object.assign(server, { secret, adminKey, webRoot });
+  Object.assign(server, { secret: dev ? null : secret, adminKey, webRoot });
   // The page imports the library through web/lib, a symlink to clients/js/src.
   const res = await fetch(`${server.baseUrl}/lib/index.js`);
   if (res.status !== 200) {

@@ -12,12 +12,23 @@ import { startServer, randomId, expectRefused } from './harness.mjs';
 const b64url = (s) => Buffer.from(s).toString('base64url');
 const nowSec = () => Math.floor(Date.now() / 1000);
 
+// The order n of P-256. The server accepts only low-S ES256 signatures (S <= n / 2, one valid
+// signature per token); Node's ECDSA gives a high S half of the time, so it is normalised here as
+// an issuer must do.
+const P256_N = BigInt('0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551');
+
+function lowS(raw) {
+  const s = BigInt(`0x${raw.subarray(32).toString('hex')}`);
+  if (s <= P256_N / 2n) return raw;
+  return Buffer.concat([raw.subarray(0, 32), Buffer.from((P256_N - s).toString(16).padStart(64, '0'), 'hex')]);
+}
+
 function signWithKey(alg, privateKey, payload) {
   const input = `${b64url(JSON.stringify({ alg, typ: 'JWT' }))}.${b64url(JSON.stringify(payload))}`;
   const signature =
     alg === 'RS256'
       ? crypto.sign('sha256', Buffer.from(input), privateKey)
-      : crypto.sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+      : lowS(crypto.sign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' }));
   return `${input}.${signature.toString('base64url')}`;
 }
 
@@ -45,6 +56,16 @@ for (const [alg, keyType, options] of [
     const joined = await a.next((m) => m.type === 'joined' || m.type === 'error', 5000, 'joined');
     assert.equal(joined.type, 'joined', JSON.stringify(joined));
     assert.deepEqual(joined.self, { userId: 'a', displayName: 'Key Holder' });
+
+    if (alg === 'ES256') {
+      // The high-S twin of a valid signature (S -> n - S) is refused: no malleable tokens.
+      const low = signWithKey(alg, privateKey, { sub: 'b', exp: nowSec() + 600 });
+      const raw = Buffer.from(low.slice(low.lastIndexOf('.') + 1), 'base64url');
+      const s = BigInt(`0x${raw.subarray(32).toString('hex')}`);
+      const high = Buffer.concat([raw.subarray(0, 32), Buffer.from((P256_N - s).toString(16).padStart(64, '0'), 'hex')]);
+      const twin = `${low.slice(0, low.lastIndexOf('.'))}.${high.toString('base64url')}`;
+      await expectRefused(await server.connect({ token: twin, sessionId }), 'invalid_token', 4401);
+    }
 
     const other = crypto.generateKeyPairSync(keyType, options).privateKey;
     const forged = signWithKey(alg, other, { sub: 'b', exp: nowSec() + 600 });

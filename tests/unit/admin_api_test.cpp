@@ -141,6 +141,8 @@ TEST_F(AdminTest, DevModeHandsOutTokensForListedUsersOnly) {
   EXPECT_EQ(claims.subject, "b");
   r.target = "/dev/token?userId=zed";
   EXPECT_EQ(dev_api.answer(r).status, 404U);
+  r.target = "/dev/token?userId=b&sessionId=other";
+  EXPECT_EQ(dev_api.answer(r).status, 400U) << "development tokens are for the dev session only";
 }
 
 // Issue 9, point 3: these paths used to abort the process (nlohmann's dump() threw

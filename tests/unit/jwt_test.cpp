@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 #include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -393,6 +395,92 @@ TEST(JwtSignature, Es256SignatureOfWrongLength) {
   EXPECT_EQ(verify(ec_verifier(), signing_input + "." + base64url_encode(std::string(64, '\0'))),
             JwtError::bad_signature);
   EXPECT_EQ(verify(ec_verifier(), signing_input + "."), JwtError::bad_signature);
+}
+
+// ----- ES256 malleability: only the low-S form of a signature is valid ------------------------
+
+struct BnFree {
+  void operator()(BIGNUM* p) const noexcept { BN_free(p); }
+};
+using BnPtr = std::unique_ptr<BIGNUM, BnFree>;
+
+BnPtr p256_order() {
+  BIGNUM* n = nullptr;
+  if (BN_hex2bn(&n, "FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551") == 0)
+    throw std::runtime_error("BN_hex2bn");
+  return BnPtr(n);
+}
+
+// The raw R || S signature with S replaced by n - S (the other valid signature of the same input).
+std::string flip_s(const std::string& raw) {
+  const auto n = p256_order();
+  BnPtr s(BN_bin2bn(reinterpret_cast<const unsigned char*>(raw.data()) + 32, 32, nullptr));
+  BnPtr flipped(BN_new());
+  if (!s || !flipped || BN_sub(flipped.get(), n.get(), s.get()) != 1) throw std::runtime_error("BN_sub");
+  std::string out = raw;
+  if (BN_bn2binpad(flipped.get(), reinterpret_cast<unsigned char*>(out.data()) + 32, 32) != 32)
+    throw std::runtime_error("BN_bn2binpad");
+  return out;
+}
+
+bool s_is_low(const std::string& raw) {
+  const auto n = p256_order();
+  BnPtr half(BN_new());
+  BnPtr s(BN_bin2bn(reinterpret_cast<const unsigned char*>(raw.data()) + 32, 32, nullptr));
+  if (!half || !s || BN_rshift1(half.get(), n.get()) != 1) throw std::runtime_error("BN_rshift1");
+  return BN_cmp(s.get(), half.get()) <= 0;
+}
+
+// OpenSSL's own verdict on a raw ES256 signature, without the verifier's low-S rule: shows that
+// the flipped signature is mathematically valid, so its refusal comes from that rule.
+bool openssl_accepts_es256(const std::string& signing_input, const std::string& raw) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(ec().public_pem.data(), static_cast<int>(ec().public_pem.size())), &BIO_free);
+  PkeyPtr key(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
+  std::unique_ptr<ECDSA_SIG, decltype(&ECDSA_SIG_free)> sig(ECDSA_SIG_new(), &ECDSA_SIG_free);
+  const auto* bytes = reinterpret_cast<const unsigned char*>(raw.data());
+  if (!key || !sig ||
+      ECDSA_SIG_set0(sig.get(), BN_bin2bn(bytes, 32, nullptr), BN_bin2bn(bytes + 32, 32, nullptr)) != 1)
+    throw std::runtime_error("ECDSA_SIG_set0");
+  unsigned char* der = nullptr;
+  const int der_len = i2d_ECDSA_SIG(sig.get(), &der);
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  const bool ok = der_len > 0 &&
+                  EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key.get()) == 1 &&
+                  EVP_DigestVerify(ctx.get(), der, static_cast<std::size_t>(der_len),
+                                   reinterpret_cast<const unsigned char*>(signing_input.data()),
+                                   signing_input.size()) == 1;
+  OPENSSL_free(der);
+  ERR_clear_error();
+  return ok;
+}
+
+TEST(JwtSignature, Es256HighSIsRefused) {
+  const Verifier v = ec_verifier();
+  const Signer signer = Signer::private_key_pem(Algorithm::ES256, ec().private_pem);
+  for (int i = 0; i < 8; ++i) {
+    const std::string token = signer.sign(claims_json("ec-user-" + std::to_string(i)));
+    const std::string signing_input = token.substr(0, token.rfind('.'));
+    const std::string raw = *base64url_decode(token.substr(token.rfind('.') + 1));
+    ASSERT_EQ(raw.size(), 64u);
+    EXPECT_EQ(verify(v, token), JwtError::ok) << "the original (low-S) token passes";
+    const std::string high = flip_s(raw);
+    ASSERT_NE(high, raw);
+    ASSERT_TRUE(openssl_accepts_es256(signing_input, high)) << "n - S is a valid ECDSA signature too";
+    EXPECT_EQ(verify(v, signing_input + "." + base64url_encode(high)), JwtError::bad_signature)
+        << "the high-S twin is refused";
+  }
+}
+
+TEST(JwtSignature, Es256SignerMakesLowS) {
+  // OpenSSL's ECDSA gives a high S about half of the time: 32 signatures all low is the signer's doing.
+  const Signer signer = Signer::private_key_pem(Algorithm::ES256, ec().private_pem);
+  for (int i = 0; i < 32; ++i) {
+    const std::string token = signer.sign(claims_json("u" + std::to_string(i)));
+    const std::string raw = *base64url_decode(token.substr(token.rfind('.') + 1));
+    EXPECT_TRUE(s_is_low(raw)) << token;
+    EXPECT_EQ(verify(ec_verifier(), token), JwtError::ok);
+  }
 }
 
 TEST(JwtSignature, HeaderAlgDifferentFromTheMacUsed) {

@@ -18,7 +18,7 @@ class ServiceTest : public ::testing::Test {
       : verifier(auth::VerifierOptions{}),
         signer(auth::Signer::hmac(auth::Algorithm::HS256, "secret")),
         hub(clock, domain::SessionSettings{}),
-        service(hub, verifier, app::ServiceOptions{20, 40}) {
+        service(hub, verifier, app::ServiceOptions{20, 40, {}}) {
     verifier.set_hmac_secret("secret");
     domain::SessionSpec spec;
     spec.host_user_id = "a";
@@ -66,6 +66,26 @@ class ServiceTest : public ::testing::Test {
 };
 
 }  // namespace
+
+TEST_F(ServiceTest, DevModeTokensJoinTheirSessionOnly) {
+  // --dev: only_session set; a valid token for a listed user is refused on any other session.
+  domain::SessionSpec spec;
+  spec.host_user_id = "a";
+  spec.participants = {{"a", "Alice"}};
+  hub.put_session("demo", spec);
+  app::SignalingService dev(hub, verifier, app::ServiceOptions{20, 40, "demo"});
+  auto admit = [&](const std::string& session) {
+    auto ep = std::make_shared<RecordingEndpoint>();
+    net::Admission got;
+    dev.open("/ws/signaling?token=" + token("a") + "&sessionId=" + session, ep,
+             "n:" + std::to_string(++serial), [&got](net::Admission a) { got = std::move(a); });
+    return got;
+  };
+  const auto other = admit("s1");
+  EXPECT_EQ(other.state, nullptr);
+  EXPECT_EQ(other.error, protocol::ErrorCode::invalid_token);
+  EXPECT_NE(admit("demo").state, nullptr) << "the same token joins the dev session";
+}
 
 TEST_F(ServiceTest, RefusalsCarryTheirCodes) {
   EXPECT_EQ(open("/ws/signaling?token=" + token("a")).admission.error, protocol::ErrorCode::bad_request);
