@@ -233,6 +233,10 @@ void add_options(CLI::App& app, Config& c, SecretFiles& files) {
       ->envname("SIGNALING_JWT_NAME_CLAIM");
   add_duration(app, "--jwt-leeway", c.jwt_leeway, "Clock skew allowed for exp and nbf",
                "SIGNALING_JWT_LEEWAY", kLeeway);
+  app.add_flag("--jwt-es256-require-low-s", c.jwt_es256_require_low_s,
+               "Refuse ES256 tokens whose signature has a high S (default: normalise it to low S; only for "
+               "issuers that sign with low S)")
+      ->envname("SIGNALING_JWT_ES256_REQUIRE_LOW_S");
 
   app.add_option("--admin-key", c.admin_key,
                  "Bearer key of the admin API; without it the API refuses every call")

@@ -22,6 +22,7 @@ struct Config {
   std::string jwt_audience;         // checked when not empty
   std::string jwt_name_claim = "name";
   std::chrono::milliseconds jwt_leeway{30'000};
+  bool jwt_es256_require_low_s = false;  // refuse high-S ES256 signatures instead of normalising them
 
   std::string admin_key;  // empty: the admin API answers 401 (--admin-key or --admin-key-file)
 

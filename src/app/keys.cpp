@@ -19,6 +19,7 @@ auth::VerifierOptions verifier_options(const Config& config) {
   if (!config.jwt_audience.empty()) vopts.audience = config.jwt_audience;
   vopts.name_claim = config.jwt_name_claim;
   vopts.leeway = std::chrono::duration_cast<std::chrono::seconds>(config.jwt_leeway);
+  vopts.es256_require_low_s = config.jwt_es256_require_low_s;
   return vopts;
 }
 

@@ -327,8 +327,9 @@ constexpr std::size_t kEs256SigSize = 64;  // R || S, 32 bytes each
 constexpr std::size_t kEs256CoordSize = 32;
 
 // The order n of P-256, and floor(n / 2), big-endian. (R, S) and (R, n - S) are both valid
-// ECDSA signatures of the same message: the verifier accepts only the "low S" one (S <= n / 2),
-// so that a token has exactly one valid signature (no malleability), and the signer makes it.
+// ECDSA signatures of the same message: the verifier checks the "low S" one (S <= n / 2), after
+// normalising a high S or refusing it (VerifierOptions::es256_require_low_s), and the signer
+// makes it, so a token has one canonical signature (no malleability).
 constexpr std::array<unsigned char, kEs256CoordSize> kP256Order = {
     0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
     0xBC, 0xE6, 0xFA, 0xAD, 0xA7, 0x17, 0x9E, 0x84, 0xF3, 0xB9, 0xCA, 0xC2, 0xFC, 0x63, 0x25, 0x51};
@@ -616,10 +617,14 @@ JwtError Verifier::Impl::verify(std::string_view token, std::int64_t now, Claims
     case Alg::ES256: {
       if (!ec_key) return JwtError::unsupported_alg;
       if (sig.size() != kEs256SigSize) return JwtError::bad_signature;
-      if (es256_high_s(reinterpret_cast<const unsigned char*>(sig.data()))) return JwtError::bad_signature;
+      std::array<unsigned char, kEs256SigSize> raw{};
+      std::memcpy(raw.data(), sig.data(), raw.size());
+      if (es256_high_s(raw.data())) {
+        if (options.es256_require_low_s) return JwtError::bad_signature;
+        to_low_s(raw.data() + kEs256CoordSize);
+      }
       unsigned char der[80];
-      const std::size_t der_len =
-          es256_raw_to_der(reinterpret_cast<const unsigned char*>(sig.data()), der, sizeof der);
+      const std::size_t der_len = es256_raw_to_der(raw.data(), der, sizeof der);
       if (der_len == 0) {
         ERR_clear_error();
         return JwtError::bad_signature;

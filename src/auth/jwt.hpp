@@ -36,6 +36,11 @@ struct VerifierOptions {
   std::string name_claim = "name";      // the claim that carries the display name
   std::chrono::seconds leeway{30};      // allowed clock skew for exp and nbf
   std::size_t max_token_length = 8192;  // longer tokens are malformed (bounds the work per join)
+  // ES256: (R, S) and (R, n - S) are both valid signatures of one token. By default a high S is
+  // normalised to its low-S twin before verification, so both spellings are the same token to
+  // the server (nothing here is keyed on a token's bytes) and issuers that do not normalise
+  // (Java, Node, Go: half of their signatures) keep working. true: a high S is refused.
+  bool es256_require_low_s = false;
 };
 
 struct Claims {

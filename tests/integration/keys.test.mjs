@@ -12,9 +12,9 @@ import { startServer, randomId, expectRefused } from './harness.mjs';
 const b64url = (s) => Buffer.from(s).toString('base64url');
 const nowSec = () => Math.floor(Date.now() / 1000);
 
-// The order n of P-256. The server accepts only low-S ES256 signatures (S <= n / 2, one valid
-// signature per token); Node's ECDSA gives a high S half of the time, so it is normalised here as
-// an issuer must do.
+// The order n of P-256. Node's ECDSA gives a high S half of the time; the server normalises it,
+// and with --jwt-es256-require-low-s it accepts only low S (S <= n / 2), so this test's issuer
+// normalises (the high-S case is built on purpose below).
 const P256_N = BigInt('0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551');
 
 function lowS(raw) {
@@ -58,13 +58,28 @@ for (const [alg, keyType, options] of [
     assert.deepEqual(joined.self, { userId: 'a', displayName: 'Key Holder' });
 
     if (alg === 'ES256') {
-      // The high-S twin of a valid signature (S -> n - S) is refused: no malleable tokens.
+      // The high-S twin of a valid signature (S -> n - S) is normalised to low S and accepted
+      // (issuers that do not normalise keep working); with --jwt-es256-require-low-s, refused.
       const low = signWithKey(alg, privateKey, { sub: 'b', exp: nowSec() + 600 });
       const raw = Buffer.from(low.slice(low.lastIndexOf('.') + 1), 'base64url');
       const s = BigInt(`0x${raw.subarray(32).toString('hex')}`);
       const high = Buffer.concat([raw.subarray(0, 32), Buffer.from((P256_N - s).toString(16).padStart(64, '0'), 'hex')]);
       const twin = `${low.slice(0, low.lastIndexOf('.'))}.${high.toString('base64url')}`;
-      await expectRefused(await server.connect({ token: twin, sessionId }), 'invalid_token', 4401);
+      const b = await server.connect({ token: twin, sessionId });
+      const bJoined = await b.next((m) => m.type === 'joined' || m.type === 'error', 5000, 'joined (high S)');
+      assert.equal(bJoined.type, 'joined', JSON.stringify(bJoined));
+      await a.next((m) => m.type === 'participant-joined' && m.participant.userId === 'b', 5000, 'b joined');
+      b.close();
+      await a.next((m) => m.type === 'participant-left' && m.userId === 'b', 5000, 'b left');
+      const strict = await startServer(t, {
+        args: ['--jwt-public-key', tempFile(t, 'strict.pem', pem), '--jwt-es256-require-low-s'],
+      });
+      await strict.createSession(sessionId, { host: 'a', participants: ['a', 'b'] });
+      await expectRefused(await strict.connect({ token: twin, sessionId }), 'invalid_token', 4401);
+      const bLow = await strict.connect({ token: low, sessionId });
+      const lowJoined = await bLow.next((m) => m.type === 'joined' || m.type === 'error', 5000, 'joined (low S)');
+      assert.equal(lowJoined.type, 'joined', JSON.stringify(lowJoined));
+      bLow.close();
     }
 
     const other = crypto.generateKeyPairSync(keyType, options).privateKey;

@@ -455,7 +455,8 @@ bool openssl_accepts_es256(const std::string& signing_input, const std::string& 
   return ok;
 }
 
-TEST(JwtSignature, Es256HighSIsRefused) {
+// A high S is normalised: the twin verifies to the same claims as the low-S original.
+TEST(JwtSignature, Es256HighSIsNormalisedToLowS) {
   const Verifier v = ec_verifier();
   const Signer signer = Signer::private_key_pem(Algorithm::ES256, ec().private_pem);
   for (int i = 0; i < 8; ++i) {
@@ -463,9 +464,34 @@ TEST(JwtSignature, Es256HighSIsRefused) {
     const std::string signing_input = token.substr(0, token.rfind('.'));
     const std::string raw = *base64url_decode(token.substr(token.rfind('.') + 1));
     ASSERT_EQ(raw.size(), 64u);
-    EXPECT_EQ(verify(v, token), JwtError::ok) << "the original (low-S) token passes";
+    Claims low_claims;
+    ASSERT_FALSE(v.verify(token, kNow, low_claims)) << "the original (low-S) token passes";
     const std::string high = flip_s(raw);
     ASSERT_NE(high, raw);
+    ASSERT_TRUE(openssl_accepts_es256(signing_input, high)) << "n - S is a valid ECDSA signature too";
+    Claims high_claims;
+    ASSERT_FALSE(v.verify(signing_input + "." + base64url_encode(high), kNow, high_claims));
+    EXPECT_EQ(high_claims.subject, low_claims.subject);
+    EXPECT_EQ(high_claims.expires_at, low_claims.expires_at);
+    // A high S whose low twin is not a signature stays refused (normalising forges nothing).
+    std::string bad = high;
+    bad[63] = static_cast<char>(bad[63] ^ 1);
+    EXPECT_EQ(verify(v, signing_input + "." + base64url_encode(bad)), JwtError::bad_signature);
+  }
+}
+
+TEST(JwtSignature, Es256HighSIsRefusedWhenLowSIsRequired) {
+  VerifierOptions options;
+  options.es256_require_low_s = true;
+  Verifier v(options);
+  v.set_public_key_pem(ec().public_pem);
+  const Signer signer = Signer::private_key_pem(Algorithm::ES256, ec().private_pem);
+  for (int i = 0; i < 8; ++i) {
+    const std::string token = signer.sign(claims_json("ec-user-" + std::to_string(i)));
+    const std::string signing_input = token.substr(0, token.rfind('.'));
+    const std::string raw = *base64url_decode(token.substr(token.rfind('.') + 1));
+    EXPECT_EQ(verify(v, token), JwtError::ok) << "the original (low-S) token passes";
+    const std::string high = flip_s(raw);
     ASSERT_TRUE(openssl_accepts_es256(signing_input, high)) << "n - S is a valid ECDSA signature too";
     EXPECT_EQ(verify(v, signing_input + "." + base64url_encode(high)), JwtError::bad_signature)
         << "the high-S twin is refused";
