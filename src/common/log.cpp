@@ -8,6 +8,7 @@
 
 #include "common/json_text.hpp"
 #include "common/time.hpp"
+#include "common/utf8.hpp"
 
 namespace sig::log {
 
@@ -42,45 +43,12 @@ std::string_view level_name(Level l) {
   return "info";
 }
 
-// Length of the well-formed UTF-8 sequence at s[i] (RFC 3629: no overlong forms, no surrogates,
-// nothing above U+10FFFF), 0 when there is none. Values from outside can hold any bytes (that
-// is often why they are logged); the log line itself stays valid UTF-8.
-// TODO(lead): one copy with src/common/utf8.hpp once both branches are merged.
-std::size_t utf8_sequence(std::string_view s, std::size_t i) noexcept {
-  const auto c = static_cast<unsigned char>(s[i]);
-  if (c < 0x80) return 1;
-  std::size_t len = 0;
-  unsigned char lo = 0x80;
-  unsigned char hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF) {
-    len = 2;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
-  } else {
-    return 0;
-  }
-  if (s.size() - i < len) return 0;
-  const auto c1 = static_cast<unsigned char>(s[i + 1]);
-  if (c1 < lo || c1 > hi) return 0;
-  for (std::size_t k = 2; k < len; ++k) {
-    const auto ck = static_cast<unsigned char>(s[i + k]);
-    if (ck < 0x80 || ck > 0xBF) return 0;
-  }
-  return len;
-}
-
 // JSON format: a byte that is not part of well-formed UTF-8 becomes U+FFFD (a JSON text must be
 // UTF-8, and log shippers refuse or mangle lines that are not).
 void append_json_value(std::string& out, std::string_view s) {
   std::size_t i = 0;
   while (i < s.size()) {
-    const std::size_t n = utf8_sequence(s, i);
+    const std::size_t n = utf8::sequence_length(s, i);
     if (n == 0) break;
     i += n;
   }
@@ -90,7 +58,7 @@ void append_json_value(std::string& out, std::string_view s) {
   }
   std::string fixed(s.substr(0, i));
   while (i < s.size()) {
-    const std::size_t n = utf8_sequence(s, i);
+    const std::size_t n = utf8::sequence_length(s, i);
     if (n == 0) {
       fixed += "\xEF\xBF\xBD";
       ++i;
@@ -115,7 +83,7 @@ void append_text(std::string& out, std::string_view s, bool quoted) {
     const char c = s[i];
     const auto u = static_cast<unsigned char>(c);
     if (u >= 0x80) {
-      const std::size_t n = utf8_sequence(s, i);
+      const std::size_t n = utf8::sequence_length(s, i);
       if (n == 0) {
         out += "\\x";
         out.push_back(kHex[u >> 4U]);

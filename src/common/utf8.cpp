@@ -50,6 +50,11 @@ std::ptrdiff_t sequence_length(const unsigned char* p, const unsigned char* end)
 
 }  // namespace
 
+std::size_t sequence_length(std::string_view s, std::size_t i) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  return static_cast<std::size_t>(sequence_length(p + i, p + s.size()));
+}
+
 bool valid(std::string_view s) noexcept {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto* const end = p + s.size();

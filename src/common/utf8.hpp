@@ -13,6 +13,10 @@ namespace sig::utf8 {
 // callers that must refuse control characters check them separately.
 bool valid(std::string_view s) noexcept;
 
+// The length (1..4) of the well-formed sequence that starts at s[i], 0 when there is none there
+// (i < s.size()). For writers that keep the valid sequences and replace the rest.
+std::size_t sequence_length(std::string_view s, std::size_t i) noexcept;
+
 // `s` for a log line or an error message: its valid sequences as they are, every byte that is not
 // part of one as `\xNN` (so the text is valid UTF-8 and says what the bytes were).
 std::string printable(std::string_view s);

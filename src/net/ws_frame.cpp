@@ -2,50 +2,9 @@
 
 #include <cstring>
 
+#include "common/utf8.hpp"
+
 namespace sig::net::ws {
-
-namespace {
-
-// Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF.
-// TODO(lead): one copy with src/common/utf8.hpp once both branches are merged.
-bool valid_utf8(std::string_view s) noexcept {
-  std::size_t i = 0;
-  const std::size_t n = s.size();
-  while (i < n) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t len = 0;
-    unsigned char lo = 0x80;  // the bounds of the second byte, which rule out the overlong forms,
-    unsigned char hi = 0xBF;  // the surrogates and what lies above U+10FFFF
-    if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      if (c == 0xE0) lo = 0xA0;
-      if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      if (c == 0xF0) lo = 0x90;
-      if (c == 0xF4) hi = 0x8F;
-    } else {
-      return false;  // a continuation byte first, C0, C1, or F5..FF
-    }
-    if (n - i < len) return false;
-    const auto c1 = static_cast<unsigned char>(s[i + 1]);
-    if (c1 < lo || c1 > hi) return false;
-    for (std::size_t k = 2; k < len; ++k) {
-      const auto ck = static_cast<unsigned char>(s[i + k]);
-      if (ck < 0x80 || ck > 0xBF) return false;
-    }
-    i += len;
-  }
-  return true;
-}
-
-}  // namespace
 
 HeaderStatus parse_header(const std::uint8_t* data, std::size_t size, FrameHeader& out) {
   if (size < 2) return HeaderStatus::incomplete;
@@ -153,7 +112,7 @@ CloseCheck parse_close_payload(std::string_view payload) {
     check.code =
         static_cast<std::uint16_t>((static_cast<unsigned>(static_cast<unsigned char>(payload[0])) << 8U) |
                                    static_cast<unsigned char>(payload[1]));
-    check.valid = close_code_allowed(check.code) && valid_utf8(payload.substr(2));
+    check.valid = close_code_allowed(check.code) && utf8::valid(payload.substr(2));
   }
   check.reply = check.valid ? check.code : kProtocolError;
   return check;
