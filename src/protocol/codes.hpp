@@ -82,11 +82,10 @@ struct ErrorInfo {
   std::string_view text;  // the default message
 };
 
-inline constexpr std::size_t kErrorCount = 0
-#define SIG_ERROR_COUNT(name, close, status, text) +1
-    SIG_ERROR_TABLE(SIG_ERROR_COUNT)
+// One row counts one: the enum's values are 0 .. kErrorCount - 1.
+#define SIG_ERROR_COUNT(name, close, status, text) 1U +
+inline constexpr std::size_t kErrorCount = SIG_ERROR_TABLE(SIG_ERROR_COUNT) 0U;
 #undef SIG_ERROR_COUNT
-    ;
 
 const ErrorInfo& info(ErrorCode code) noexcept;
 std::string_view to_string(ErrorCode code) noexcept;
