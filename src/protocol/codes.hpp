@@ -83,7 +83,7 @@ struct ErrorInfo {
 };
 
 // One row counts one: the enum's values are 0 .. kErrorCount - 1.
-#define SIG_ERROR_COUNT(name, close, status, text) 1U +
+#define SIG_ERROR_COUNT(name, close, status, text) 1U +  // NOLINT(bugprone-macro-parentheses): a sum
 inline constexpr std::size_t kErrorCount = SIG_ERROR_TABLE(SIG_ERROR_COUNT) 0U;
 #undef SIG_ERROR_COUNT
 
