@@ -2,9 +2,11 @@
 # Installs what is needed, builds, and runs every test:
 #   1. release build: unit tests and fuzz-corpus replays (ctest), integration tests (Node, real
 #      binary), browser tests (Debian's Chromium), load-tool smoke;
-#   2. AddressSanitizer + UBSan build: unit tests and integration tests again.
+#   2. libFuzzer build (clang-15): every fuzz target for 20 s on a copy of its seeds;
+#   3. AddressSanitizer + UBSan build: unit tests and integration tests again.
 # Every step runs even when an earlier one failed; the exit code is non-zero if any failed.
-# SIG_SKIP_ASAN=1 or SIG_SKIP_BROWSER=1 leave those parts out (for a quick local run).
+# SIG_SKIP_ASAN=1, SIG_SKIP_FUZZ=1 or SIG_SKIP_BROWSER=1 leave those parts out (for a quick
+# local run).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,6 +46,9 @@ if [ -f clients/js/package.json ]; then
 fi
 if [ -x bench/smoke.sh ]; then
   step "load tool smoke" bench/smoke.sh
+fi
+if [ "${SIG_SKIP_FUZZ:-0}" != 1 ]; then
+  step "fuzz (libFuzzer, 20 s per target)" scripts/fuzz.sh --ci
 fi
 if [ "${SIG_SKIP_ASAN:-0}" != 1 ]; then
   step "build (asan)" scripts/build.sh asan
