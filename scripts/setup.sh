@@ -10,7 +10,7 @@ packages=(
   libboost1.81-dev libssl-dev nlohmann-json3-dev libsimdjson-dev libspdlog-dev libcli11-dev
   libhiredis-dev libgtest-dev libgmock-dev libbenchmark-dev
   redis-server nginx-light chromium gnuplot-nox iproute2 procps
-  clang-format clang-tidy
+  clang-format clang-tidy clang-15 libfuzzer-15-dev
 )
 # Node.js and npm: Debian's packages only when the machine has none (an image may ship its own
 # Node.js with npm bundled, which Debian's npm package conflicts with).

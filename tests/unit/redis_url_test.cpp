@@ -109,6 +109,10 @@ TEST(RedisUrl, Rejections) {
       "redis://:%4@h",
       "redis://u%g0:p@h",
       "redis://h h",
+      // Brackets only around an IPv6 literal (fuzz_redis_url: "[[x" did not parse back).
+      "redis://[[x]",
+      "redis://a[b",
+      "redis://a]b:1",
   };
   for (const char* text : bad) {
     std::string why;
