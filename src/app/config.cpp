@@ -85,6 +85,25 @@ Config parse_config(int argc, char** argv) {
   add_duration(app, "--ended-retention", c.ended_retention, "Forget an ended session after this long",
                "SIGNALING_ENDED_RETENTION");
 
+  app.add_option("--http-max-header-bytes", c.http_max_header_bytes,
+                 "Largest HTTP request head, chunk extensions and trailer together, bytes (431 beyond)")
+      ->envname("SIGNALING_HTTP_MAX_HEADER_BYTES")
+      ->check(CLI::Range(1024, 65'000));
+  app.add_option("--http-max-body-bytes", c.http_max_body_bytes,
+                 "Largest admin API request body, bytes (413 beyond); other routes take no body")
+      ->envname("SIGNALING_HTTP_MAX_BODY_BYTES")
+      ->check(CLI::Range(1024, 64 << 20));
+  add_duration(app, "--http-head-timeout", c.http_head_timeout,
+               "Time for a request head to arrive, from its first byte", "SIGNALING_HTTP_HEAD_TIMEOUT");
+  add_duration(app, "--http-idle-timeout", c.http_idle_timeout,
+               "Close an HTTP connection that sends no request for this long", "SIGNALING_HTTP_IDLE_TIMEOUT");
+  app.add_option("--http-max-requests", c.http_max_requests, "Requests per HTTP keep-alive connection")
+      ->envname("SIGNALING_HTTP_MAX_REQUESTS")
+      ->check(CLI::Range(1, 1'000'000));
+  add_duration(app, "--http-max-lifetime", c.http_max_lifetime,
+               "No new request on an HTTP keep-alive connection older than this",
+               "SIGNALING_HTTP_MAX_LIFETIME");
+
   app.add_option("--web-root", c.web_root, "Directory of static pages served at / (the demo room)")
       ->envname("SIGNALING_WEB_ROOT")
       ->check(CLI::ExistingDirectory);
@@ -142,6 +161,14 @@ Config parse_config(int argc, char** argv) {
   if (c.node_ttl < std::chrono::milliseconds(300)) {
     std::cerr << "--node-ttl must be at least 300ms\n";
     std::exit(2);  // NOLINT(concurrency-mt-unsafe): start-up, before any thread
+  }
+  for (const auto& [name, d] : {std::pair{"--http-head-timeout", c.http_head_timeout},
+                                std::pair{"--http-idle-timeout", c.http_idle_timeout},
+                                std::pair{"--http-max-lifetime", c.http_max_lifetime}}) {
+    if (d < std::chrono::milliseconds(100) || d > std::chrono::hours(24)) {
+      std::cerr << name << " must be between 100ms and 24h\n";
+      std::exit(2);  // NOLINT(concurrency-mt-unsafe): start-up, before any thread
+    }
   }
   if (c.jwt_secret.empty() && c.jwt_public_key_file.empty() && !c.dev) {
     std::cerr << "no token key: give --jwt-secret or --jwt-public-key (or --dev for a demo)\n";

@@ -33,6 +33,14 @@ struct Config {
   std::chrono::milliseconds empty_timeout{300'000};
   std::chrono::milliseconds ended_retention{3'600'000};
 
+  // The HTTP edge (net::HttpLimits documents why each default).
+  std::size_t http_max_header_bytes = 16'384;   // request line, headers, chunk extensions, trailers
+  std::size_t http_max_body_bytes = 1U << 20U;  // admin API bodies; other routes take none
+  std::chrono::milliseconds http_head_timeout{10'000};
+  std::chrono::milliseconds http_idle_timeout{10'000};
+  std::size_t http_max_requests = 100;  // per keep-alive connection
+  std::chrono::milliseconds http_max_lifetime{60'000};
+
   std::string web_root;  // empty: no static files
   bool dev = false;      // UNSAFE development mode: demo session and /dev/token
   std::string node_id;   // prefix of connection ids; random when empty

@@ -246,6 +246,12 @@ int run_server(const Config& config) {
   context_ptr = &context;
   context.options.max_message_size = config.max_message_size;
   context.options.write_queue_limit = config.write_queue_limit;
+  context.options.http.max_header_bytes = config.http_max_header_bytes;
+  context.options.http.max_body_bytes = config.http_max_body_bytes;
+  context.options.http.head_timeout = config.http_head_timeout;
+  context.options.http.idle_timeout = config.http_idle_timeout;
+  context.options.http.max_requests = config.http_max_requests;
+  context.options.http.max_lifetime = config.http_max_lifetime;
   context.node_id = node_id;
 
   const auto address = asio::ip::make_address(config.listen);

@@ -4,8 +4,9 @@
 
 namespace sig::net {
 
-Listener::Listener(asio::io_context& ioc, const tcp::endpoint& endpoint, ServerContext& context)
-    : ioc_(ioc), acceptor_(asio::make_strand(ioc)), context_(context) {
+Listener::Listener(asio::io_context& ioc, const tcp::endpoint& endpoint, ServerContext& context,
+                   ListenerRole role)
+    : ioc_(ioc), acceptor_(asio::make_strand(ioc)), context_(context), role_(role) {
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(asio::socket_base::reuse_address(true));
   acceptor_.bind(endpoint);
@@ -38,7 +39,7 @@ void Listener::on_accept(error_code ec, tcp::socket socket) {
     context_.counters.connections_accepted.fetch_add(1, std::memory_order_relaxed);
     error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    std::make_shared<HttpConnection>(std::move(socket), context_)->run();
+    std::make_shared<HttpConnection>(std::move(socket), context_, role_)->run();
     do_accept();
     return;
   }

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "net/http_limits.hpp"
+
 namespace sig::net {
 
 class WsHandler;
@@ -15,8 +17,7 @@ class StaticFiles;
 struct NetOptions {
   std::size_t max_message_size = 65536;     // bytes of one WebSocket message
   std::size_t write_queue_limit = 1 << 20;  // bytes queued for one slow reader before it is dropped
-  std::size_t max_http_body = 1 << 20;      // admin API request bodies
-  std::chrono::seconds http_timeout{30};    // reading an HTTP request or a WebSocket handshake
+  HttpLimits http;                          // request sizes, timeouts, keep-alive
 };
 
 struct NetCounters {
