@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "common/duration.hpp"
+#include "net/client_address.hpp"
 
 namespace sig::app {
 
@@ -103,6 +104,30 @@ Config parse_config(int argc, char** argv) {
   add_duration(app, "--http-max-lifetime", c.http_max_lifetime,
                "No new request on an HTTP keep-alive connection older than this",
                "SIGNALING_HTTP_MAX_LIFETIME");
+
+  app.add_option("--max-connections", c.max_connections,
+                 "Open connections at most; 0 = the open-file limit minus max(256, 5 %) of it")
+      ->envname("SIGNALING_MAX_CONNECTIONS")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{10'000'000}));
+  app.add_option("--max-connections-per-ip", c.max_connections_per_ip,
+                 "Open connections per client address (behind --trusted-proxy: the forwarded one)")
+      ->envname("SIGNALING_MAX_CONNECTIONS_PER_IP")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}));
+  app.add_option(
+         "--max-pending-connections", c.max_pending_connections,
+         "Connections not yet joined to a session (HTTP, handshake); 0 = a quarter of --max-connections")
+      ->envname("SIGNALING_MAX_PENDING_CONNECTIONS")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{10'000'000}));
+  app.add_option("--trusted-proxy", c.trusted_proxies,
+                 "CIDR of a reverse proxy whose X-Forwarded-For / Forwarded names the client (repeatable)")
+      ->envname("SIGNALING_TRUSTED_PROXY")
+      ->check([](const std::string& v) {
+        return sig::net::parse_cidr(v) ? std::string() : "expected an address or CIDR such as 10.0.0.0/8";
+      });
+  app.add_option("--admin-listen", c.admin_listen,
+                 "ADDR:PORT of a second listener for the admin API and /metrics (the public port then "
+                 "answers 404 for them)")
+      ->envname("SIGNALING_ADMIN_LISTEN");
 
   app.add_option("--web-root", c.web_root, "Directory of static pages served at / (the demo room)")
       ->envname("SIGNALING_WEB_ROOT")

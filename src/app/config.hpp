@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace sig::app {
 
@@ -40,6 +41,13 @@ struct Config {
   std::chrono::milliseconds http_idle_timeout{10'000};
   std::size_t http_max_requests = 100;  // per keep-alive connection
   std::chrono::milliseconds http_max_lifetime{60'000};
+
+  // Connection budgets (net::ConnectionLimiter). 0: computed at start-up (see server.cpp).
+  std::size_t max_connections = 0;  // 0: RLIMIT_NOFILE soft limit - max(256, 5 %)
+  std::size_t max_connections_per_ip = 1000;
+  std::size_t max_pending_connections = 0;   // 0: a quarter of max_connections
+  std::vector<std::string> trusted_proxies;  // CIDRs whose X-Forwarded-For/Forwarded is believed
+  std::string admin_listen;                  // ADDR:PORT of a listener for /api/ and /metrics
 
   std::string web_root;  // empty: no static files
   bool dev = false;      // UNSAFE development mode: demo session and /dev/token

@@ -1,6 +1,7 @@
 #include "app/server.hpp"
 
 #include <openssl/rand.h>
+#include <sys/resource.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -20,9 +21,9 @@
 #include <vector>
 
 #include "app/admin_api.hpp"
-#include "common/log.hpp"
 #include "app/signaling_service.hpp"
 #include "cluster/node.hpp"
+#include "common/log.hpp"
 #include "domain/clock.hpp"
 #include "domain/hub.hpp"
 #include "net/listener.hpp"
@@ -87,6 +88,53 @@ redis::TlsOptions redis_tls_options(const Config& config) {
   return tls;
 }
 
+// --admin-listen: "127.0.0.1:9091", "[::1]:9091".
+net::tcp::endpoint parse_listen_endpoint(const std::string& text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon + 1 == text.size())
+    throw std::runtime_error("--admin-listen: expected ADDR:PORT, got \"" + text + "\"");
+  std::string host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(host, ec);
+  if (ec) throw std::runtime_error("--admin-listen: \"" + host + "\" is not an IP address");
+  unsigned long port = 0;
+  try {
+    std::size_t used = 0;
+    port = std::stoul(text.substr(colon + 1), &used);
+    if (used != text.size() - colon - 1) throw std::invalid_argument("trailing characters");
+  } catch (const std::exception&) {
+    throw std::runtime_error("--admin-listen: bad port in \"" + text + "\"");
+  }
+  if (port > 65535) throw std::runtime_error("--admin-listen: port out of range in \"" + text + "\"");
+  return {address, static_cast<unsigned short>(port)};
+}
+
+// The connection budgets: flags, or derived from the open-file limit (logged either way).
+net::ConnectionLimits connection_limits(const Config& config) {
+  rlimit nofile{};
+  std::uint64_t soft = 1024;
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0)
+    soft = nofile.rlim_cur == RLIM_INFINITY ? 10'000'000 : static_cast<std::uint64_t>(nofile.rlim_cur);
+  net::ConnectionLimits limits;
+  limits.max_connections =
+      config.max_connections != 0 ? config.max_connections : net::default_max_connections(soft);
+  limits.max_per_ip = config.max_connections_per_ip;
+  limits.max_pending = config.max_pending_connections != 0
+                           ? config.max_pending_connections
+                           : std::max<std::size_t>(1, limits.max_connections / 4);
+  log::info("connection limits", {{"max_connections", static_cast<std::uint64_t>(limits.max_connections)},
+                                  {"computed", config.max_connections == 0},
+                                  {"nofile_soft_limit", soft},
+                                  {"max_per_ip", static_cast<std::uint64_t>(limits.max_per_ip)},
+                                  {"max_pending", static_cast<std::uint64_t>(limits.max_pending)}});
+  if (limits.max_connections + 64 > soft)
+    log::warn("--max-connections leaves little room under the open-file limit",
+              {{"max_connections", static_cast<std::uint64_t>(limits.max_connections)},
+               {"nofile_soft_limit", soft}});
+  return limits;
+}
+
 domain::SessionSpec demo_session() {
   domain::SessionSpec spec;
   spec.host_user_id = "alice";
@@ -98,7 +146,8 @@ domain::SessionSpec demo_session() {
   return spec;
 }
 
-std::string render_metrics(const net::NetCounters& net, const ServiceCounters& svc, const domain::Hub& hub) {
+std::string render_metrics(const net::NetCounters& net, const net::ConnectionLimiter* limiter,
+                           const ServiceCounters& svc, const domain::Hub& hub) {
   std::ostringstream o;
   auto line = [&o](std::string_view name, std::string_view type, std::string_view help, auto value) {
     o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n'
@@ -111,6 +160,17 @@ std::string render_metrics(const net::NetCounters& net, const ServiceCounters& s
   line("signaling_websockets_open", "gauge", "Open WebSocket connections", net.websockets_open.load());
   line("signaling_connections_accepted_total", "counter", "TCP connections accepted",
        net.connections_accepted.load());
+  if (limiter != nullptr) {
+    line("signaling_connections_open", "gauge", "Open connections (all kinds)",
+         static_cast<std::uint64_t>(limiter->open()));
+    line("signaling_connections_pending", "gauge", "Connections not joined to a session yet",
+         static_cast<std::uint64_t>(limiter->pending()));
+    o << "# HELP signaling_connections_refused_total Connections refused at a limit, by limit\n"
+         "# TYPE signaling_connections_refused_total counter\n";
+    for (const auto r : {net::Refusal::max_connections, net::Refusal::per_ip, net::Refusal::pending})
+      o << "signaling_connections_refused_total{reason=\"" << net::to_string(r) << "\"} "
+        << limiter->refused(r) << '\n';
+  }
   line("signaling_messages_in_total", "counter", "WebSocket messages received", net.messages_in.load());
   line("signaling_messages_out_total", "counter", "WebSocket messages sent", net.messages_out.load());
   line("signaling_slow_consumers_total", "counter", "Connections closed for a full write queue",
@@ -225,7 +285,8 @@ int run_server(const Config& config) {
   AdminApi admin(
       hub, config.admin_key,
       [&] {
-        auto text = render_metrics(context_ptr->counters, service.counters(), hub);
+        auto text =
+            render_metrics(context_ptr->counters, context_ptr->limiter.get(), service.counters(), hub);
         if (node) {
           text +=
               "# HELP signaling_redis_ready 1 while Redis is reachable and the sessions are loaded\n"
@@ -254,8 +315,19 @@ int run_server(const Config& config) {
   context.options.http.max_lifetime = config.http_max_lifetime;
   context.node_id = node_id;
 
+  context.limiter = std::make_shared<net::ConnectionLimiter>(connection_limits(config));
+  for (const auto& cidr : config.trusted_proxies)
+    context.trusted_proxies.add(*net::parse_cidr(cidr));  // checked by the option's validator
+
   const auto address = asio::ip::make_address(config.listen);
-  auto listener = std::make_shared<net::Listener>(ioc, net::tcp::endpoint(address, config.port), context);
+  std::shared_ptr<net::Listener> admin_listener;
+  if (!config.admin_listen.empty()) {
+    admin_listener = std::make_shared<net::Listener>(ioc, parse_listen_endpoint(config.admin_listen), context,
+                                                     net::ListenerRole::admin_only);
+  }
+  auto listener = std::make_shared<net::Listener>(
+      ioc, net::tcp::endpoint(address, config.port), context,
+      admin_listener ? net::ListenerRole::public_only : net::ListenerRole::combined);
 
   // Housekeeping: heartbeat timeouts and session timeouts, on its own strand.
   auto strand = asio::make_strand(ioc);
@@ -270,6 +342,11 @@ int run_server(const Config& config) {
     });
   };
   auto serve = [&] {
+    if (admin_listener) {
+      admin_listener->run();
+      log::info("admin listening",
+                {{"address", config.admin_listen}, {"port", static_cast<unsigned>(admin_listener->port())}});
+    }
     listener->run();
     asio::post(strand, schedule);
     if (!node) admin.set_ready(true);
@@ -312,6 +389,7 @@ int run_server(const Config& config) {
       admin.set_ready(false);
       timer.cancel();
       listener->stop();
+      if (admin_listener) admin_listener->stop();
       hub.shutdown();
       if (node) node->stop();
       grace.expires_after(std::chrono::milliseconds(500));

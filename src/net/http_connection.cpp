@@ -36,11 +36,17 @@ constexpr std::chrono::seconds kLinger{2};
 
 }  // namespace
 
-HttpConnection::HttpConnection(tcp::socket&& socket, ServerContext& context, ListenerRole role)
+HttpConnection::HttpConnection(tcp::socket&& socket, ServerContext& context, ListenerRole role,
+                               ConnectionSlot slot)
     : stream_(std::move(socket)),
       context_(context),
+      slot_(std::move(slot)),
       reader_(context.options.http, role),
-      end_of_life_(Clock::now() + context.options.http.max_lifetime) {}
+      end_of_life_(Clock::now() + context.options.http.max_lifetime) {
+  error_code ec;
+  peer_ = stream_.socket().remote_endpoint(ec).address();
+  via_proxy_ = !ec && context_.trusted_proxies.contains(peer_);
+}
 
 void HttpConnection::run() {
   asio::dispatch(stream_.get_executor(),
@@ -90,6 +96,7 @@ void HttpConnection::on_parsed(RequestReader::Status status) {
   switch (status) {
     case RequestReader::Status::need_more: do_read(); return;
     case RequestReader::Status::head_done:
+      if (via_proxy_ && !attribute_client()) return;
       // The body, the handler and the answer.
       stream_.expires_after(context_.options.http.body_timeout);
       on_parsed(reader_.parse());
@@ -100,6 +107,36 @@ void HttpConnection::on_parsed(RequestReader::Status status) {
       refuse(reader_.error(), reader_.error_text());
       return;
   }
+}
+
+namespace {
+// Every value of a header that may come on several lines, joined by commas.
+std::string joined(const http::request<http::string_body>& req, std::string_view name) {
+  std::string out;
+  for (auto [it, end] = req.equal_range(name); it != end; ++it) {
+    if (!out.empty()) out += ',';
+    out.append(it->value().data(), it->value().size());
+  }
+  return out;
+}
+}  // namespace
+
+bool HttpConnection::attribute_client() {
+  const auto& req = reader_.request();
+  const auto client =
+      forwarded_client(joined(req, "X-Forwarded-For"), joined(req, "Forwarded"), context_.trusted_proxies)
+          .value_or(peer_);
+  const auto refusal = slot_.attribute_to(client);
+  if (refusal == Refusal::none) {
+    if (log::enabled(log::Level::debug))
+      log::debug("forwarded client", {{"client", client.to_string()}, {"proxy", peer_.to_string()}});
+    return true;
+  }
+  context_.limiter->count_refusal(refusal);
+  log::warn("connection refused",
+            {{"client", client.to_string()}, {"proxy", peer_.to_string()}, {"reason", to_string(refusal)}});
+  refuse(protocol::ErrorCode::overloaded);
+  return false;
 }
 
 bool HttpConnection::may_keep_alive(bool requested) const {
@@ -194,7 +231,8 @@ void HttpConnection::upgrade() {
         if (ec) return;
         self->stream_.expires_never();
         std::string leftover(self->reader_.leftover());
-        std::make_shared<WsConnection>(self->stream_.release_socket(), self->context_, std::move(leftover))
+        std::make_shared<WsConnection>(self->stream_.release_socket(), self->context_, std::move(leftover),
+                                       std::move(self->slot_))
             ->run(target);
       });
 }

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "net/beast.hpp"
+#include "net/connection_limits.hpp"
 #include "net/http_limits.hpp"
 #include "net/server_context.hpp"
 
@@ -16,7 +17,7 @@ namespace sig::net {
 
 class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
  public:
-  HttpConnection(tcp::socket&& socket, ServerContext& context, ListenerRole role);
+  HttpConnection(tcp::socket&& socket, ServerContext& context, ListenerRole role, ConnectionSlot slot);
   void run();
 
  private:
@@ -27,6 +28,8 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void on_read(error_code ec, std::size_t bytes);
   void on_parsed(RequestReader::Status status);
   void on_request();
+  // Behind a trusted proxy: counts the connection against the client the proxy names.
+  bool attribute_client();
   void call_handler(bool keep_alive);
   void upgrade();
   void refuse(protocol::ErrorCode code, std::string_view text = {});
@@ -39,12 +42,16 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
 
   beast::tcp_stream stream_;
   ServerContext& context_;
+  ConnectionSlot slot_;  // goes with the socket to the WsConnection
   RequestReader reader_;
   std::shared_ptr<http::response<http::string_body>> response_;
   std::string upgrade_answer_;
   Clock::time_point end_of_life_;  // no new request after this
   std::size_t requests_ = 0;
-  bool head_timer_ = false;  // the head's deadline is set (the request's first bytes arrived)
+  bool head_timer_ = false;
+  asio::ip::address peer_;
+  bool via_proxy_ = false;  // the peer is a --trusted-proxy  // the head's deadline is set (the request's
+                            // first bytes arrived)
 };
 
 }  // namespace sig::net

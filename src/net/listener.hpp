@@ -20,6 +20,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
  private:
   void do_accept();
   void on_accept(error_code ec, tcp::socket socket);
+  // Takes a connection slot (or refuses with 503 at once) and starts the HTTP connection.
+  void admit(tcp::socket socket);
 
   asio::io_context& ioc_;
   tcp::acceptor acceptor_;

@@ -4,7 +4,11 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
+
+#include "net/client_address.hpp"
+#include "net/connection_limits.hpp"
 
 #include "net/http_limits.hpp"
 
@@ -38,6 +42,8 @@ struct ServerContext {
   std::string node_id;  // prefix of connection ids
   std::atomic<std::uint64_t> next_connection{1};
   NetCounters counters;
+  std::shared_ptr<ConnectionLimiter> limiter;  // null: no connection limits
+  TrustedProxies trusted_proxies;              // peers that may name the client (X-Forwarded-For)
 
   std::string new_connection_id() {
     return node_id + ":" + std::to_string(next_connection.fetch_add(1, std::memory_order_relaxed));

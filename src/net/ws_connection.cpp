@@ -36,9 +36,11 @@ struct FrameSink {
   void on_control(ws::Opcode opcode, std::string_view payload) { c.on_control(opcode, payload); }
 };
 
-WsConnection::WsConnection(tcp::socket&& socket, ServerContext& context, std::string leftover)
+WsConnection::WsConnection(tcp::socket&& socket, ServerContext& context, std::string leftover,
+                           ConnectionSlot slot)
     : socket_(std::move(socket)),
       context_(context),
+      slot_(std::move(slot)),
       assembler_(context.options.max_message_size),
       partial_(std::move(leftover)) {
   context_.counters.websockets_open.fetch_add(1, std::memory_order_relaxed);
@@ -75,6 +77,7 @@ void WsConnection::on_admitted(Admission admission) {
   } else {
     state_ = std::move(admission.state);
     admitted_ = true;
+    slot_.joined();  // a participant: no longer in the budget of connections not yet joined
     if (!partial_.empty() && !consume(nullptr, 0, true)) return;
   }
   do_wait();
