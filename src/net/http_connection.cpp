@@ -135,6 +135,10 @@ bool HttpConnection::attribute_client() {
   context_.limiter->count_refusal(refusal);
   log::warn("connection refused",
             {{"client", client.to_string()}, {"proxy", peer_.to_string()}, {"reason", to_string(refusal)}});
+  if (reader_.route() == Route::websocket) {
+    refuse_after_upgrade_ = true;
+    return true;
+  }
   refuse(protocol::ErrorCode::overloaded);
   return false;
 }
@@ -231,9 +235,13 @@ void HttpConnection::upgrade() {
         if (ec) return;
         self->stream_.expires_never();
         std::string leftover(self->reader_.leftover());
-        std::make_shared<WsConnection>(self->stream_.release_socket(), self->context_, std::move(leftover),
-                                       std::move(self->slot_))
-            ->run(target);
+        auto ws = std::make_shared<WsConnection>(self->stream_.release_socket(), self->context_,
+                                                 std::move(leftover), std::move(self->slot_));
+        if (self->refuse_after_upgrade_) {
+          ws->refuse(protocol::ErrorCode::overloaded);
+        } else {
+          ws->run(target);
+        }
       });
 }
 

@@ -50,8 +50,11 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   std::size_t requests_ = 0;
   bool head_timer_ = false;
   asio::ip::address peer_;
-  bool via_proxy_ = false;  // the peer is a --trusted-proxy  // the head's deadline is set (the request's
-                            // first bytes arrived)
+  bool via_proxy_ = false;  // the peer is a --trusted-proxy
+  // A WebSocket client over its limit is refused after the upgrade (close 1013), which it can
+  // read, where a refused handshake is only a failure to it.
+  bool refuse_after_upgrade_ = false;  // the head's deadline is set (the request's
+                                       // first bytes arrived)
 };
 
 }  // namespace sig::net

@@ -64,6 +64,16 @@ void WsConnection::run(const std::string& target) {
   });
 }
 
+void WsConnection::refuse(protocol::ErrorCode code) {
+  error_code ec;
+  socket_.non_blocking(true, ec);
+  Admission refusal;
+  refusal.error = code;
+  asio::dispatch(socket_.get_executor(), [self = shared_from_this(), a = std::move(refusal)]() mutable {
+    self->on_admitted(std::move(a));
+  });
+}
+
 void WsConnection::on_admitted(Admission admission) {
   if (finished_) {
     // The peer went away before the store answered: undo the join.

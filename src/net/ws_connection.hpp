@@ -29,6 +29,9 @@ class WsConnection final : public domain::Endpoint, public std::enable_shared_fr
 
   // The 101 answer has been written: ask the handler to admit this connection.
   void run(const std::string& target);
+  // The 101 has been written but the connection is refused (a limit reached after the upgrade
+  // request was read): one error message, then the close frame with the error's close code.
+  void refuse(protocol::ErrorCode code);
 
   void send(domain::Payload message) override;
   void close(protocol::CloseCode code, domain::Payload last_message) override;

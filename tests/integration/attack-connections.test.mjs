@@ -135,6 +135,15 @@ test('--trusted-proxy: the per-address limit applies to the forwarded client, on
   const status = socks.map((s) => receivedText(s).slice(9, 12));
   assert.deepEqual(status, ['200', '200', '200', '200', '503', '200']);
   assert.ok(server.logs.some((l) => l.msg === 'connection refused' && l.client === '203.0.113.7' && l.proxy === '127.0.0.4'));
+  // A WebSocket client over the limit is upgraded, then closed with 1013 (retryable), which a
+  // browser can read where a refused handshake is only a failure.
+  const ws = new WebSocket(server.wsUrl({ token: server.token('a'), sessionId: 'x' }), {
+    localAddress: '127.0.0.4', headers: { 'X-Forwarded-For': '203.0.113.7' },
+  });
+  const errorMessage = new Promise((r) => ws.on('message', (d) => r(JSON.parse(d.toString()))));
+  const [code] = await withTimeout(new Promise((r) => ws.once('close', (c, reason) => r([c, reason]))), 5000, 'close 1013');
+  assert.equal(code, 1013);
+  assert.equal((await errorMessage).code, 'overloaded');
   // From an untrusted peer the header is ignored: the limit is on 127.0.0.5 itself.
   const direct = await idleConnections(server.port, 5, '127.0.0.5');
   for (const [i, s] of direct.entries()) s.write(request(`192.0.2.${i}`));
