@@ -128,6 +128,8 @@ RequestReader::Status RequestReader::finish() {
 }
 
 RequestReader::Status RequestReader::parse_eof() {
+  // Beast asserts that the parser got something (found by fuzz_http_request).
+  if (!parser_->got_some()) return fail(protocol::ErrorCode::bad_request, "the request ends early");
   error_code ec;
   try {
     parser_->put_eof(ec);
