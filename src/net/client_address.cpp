@@ -124,7 +124,7 @@ std::optional<address> parse_forwarded_node(std::string_view text) {
     if (close == std::string_view::npos) return std::nullopt;
     const auto rest = text.substr(close + 1);
     if (!rest.empty() && !(rest.front() == ':' && is_port(rest.substr(1)))) return std::nullopt;
-    const auto a = parse_address(text.substr(1, close - 1));
+    auto a = parse_address(text.substr(1, close - 1));
     if (!a || !a->is_v6()) return std::nullopt;
     return a;
   }
@@ -132,7 +132,7 @@ std::optional<address> parse_forwarded_node(std::string_view text) {
   if (colon != std::string_view::npos && text.find(':', colon + 1) == std::string_view::npos) {
     // v4:port
     if (!is_port(text.substr(colon + 1))) return std::nullopt;
-    const auto a = parse_address(text.substr(0, colon));
+    auto a = parse_address(text.substr(0, colon));
     if (!a || !a->is_v4()) return std::nullopt;
     return a;
   }

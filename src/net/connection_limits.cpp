@@ -35,7 +35,7 @@ std::size_t default_max_connections(std::uint64_t nofile_soft_limit) noexcept {
 
 ConnectionSlot::ConnectionSlot(ConnectionSlot&& other) noexcept
     : limiter_(std::move(other.limiter_)),
-      ip_(other.ip_),
+      ip_(std::move(other.ip_)),
       counts_ip_(other.counts_ip_),
       pending_(other.pending_) {
   other.limiter_.reset();

@@ -100,14 +100,15 @@ RequestReader::Status RequestReader::parse() {
     }
     buffer_.consume(used);
     if (!head_done_) head_bytes_ += used;
-    if (ec == http::error::need_more)
-      used = 0;
-    else if (ec == http::error::header_limit || ec == http::error::buffer_overflow)
+    if (ec == http::error::need_more) {
+      used = 0;  // an element is incomplete: read more (below)
+    } else if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
       return fail(protocol::ErrorCode::header_too_large);
-    else if (ec == http::error::body_limit)
+    } else if (ec == http::error::body_limit) {
       return fail(protocol::ErrorCode::body_too_large);
-    else if (ec)
+    } else if (ec) {
       return fail(protocol::ErrorCode::bad_request, "malformed HTTP request");
+    }
     if (!head_done_ && parser_->is_header_done()) return on_head();
     if (parser_->is_done()) return finish();
     if (used == 0) {
