@@ -115,6 +115,7 @@ class RequestReader {
   std::size_t extension_bytes_ = 0;  // chunk extensions of this request, so far
   std::size_t head_bytes_ = 0;       // the head as parsed
   std::size_t head_fields_ = 0;      // bytes of the head's fields (the trailer adds to them)
+  std::size_t wanted_more_at_ = 0;   // buffer size when the parser last asked for more
   ChunkCounter chunk_counter_{this};
   Route route_ = Route::not_found;
   bool head_done_ = false;
