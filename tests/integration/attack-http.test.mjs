@@ -8,9 +8,10 @@ import {
 } from './net-attack-support.mjs';
 
 const HEAD = 'GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n';
-// Bound on the server's growth while an attack runs: the fixed 16 KB limits of each connection
+// Bound on the server's growth while an attack runs (measured: ~150 KiB for 8 connections): the
+// fixed 16 KB limits of each connection
 // are far below it; without them one connection grew by ~140 MB.
-const RSS_BOUND_KIB = 64 * 1024 * RSS_SCALE;
+const RSS_BOUND_KIB = 16 * 1024 * RSS_SCALE;
 
 test('a chunked trailer field of 65,534 bytes: 431, the server lives on', async (t) => {
   const server = await startServer(t);
@@ -59,6 +60,7 @@ for (const [name, first, filler] of [
     assert.ok(closed.every(Boolean), 'the server closed every attacking connection');
     for (const s of socks) assert.match(receivedText(s), /^HTTP\/1\.1 (431|400) /, receivedText(s).slice(0, 100));
     assert.ok(Math.max(...written) < 32 << 20, 'the server answered before 32 MB were sent');
+    t.diagnostic(`RSS grew by ${peak - g.rss} KiB during the attack (bound ${RSS_BOUND_KIB})`);
     assert.ok(peak - g.rss < RSS_BOUND_KIB, `RSS grew by ${peak - g.rss} KiB (bound ${RSS_BOUND_KIB})`);
     await g.after();
   });
