@@ -9,8 +9,8 @@ import {
 
 const HEAD = 'GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n';
 // Bound on the server's growth while an attack runs (measured: ~150 KiB for 8 connections): the
-// fixed 16 KB limits of each connection
-// are far below it; without them one connection grew by ~140 MB.
+// fixed 16 KB limits of each connection are far below it; without them one connection grew by
+// ~140 MB.
 const RSS_BOUND_KIB = 16 * 1024 * RSS_SCALE;
 
 test('a chunked trailer field of 65,534 bytes: 431, the server lives on', async (t) => {
