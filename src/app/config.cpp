@@ -13,6 +13,7 @@
 
 #include "app/secret_file.hpp"
 #include "common/duration.hpp"
+#include "net/client_address.hpp"
 #include "redis/url.hpp"
 
 namespace sig::app {
@@ -35,6 +36,7 @@ constexpr DurationRange kHeartbeatTimeout{200ms, 15min};
 constexpr DurationRange kSessionTimer{100ms, std::chrono::hours(24 * 30)};
 constexpr DurationRange kNodeTtl{300ms, 10min};
 constexpr DurationRange kClusterSync{100ms, 1h};
+constexpr DurationRange kHttpTimer{100ms, 24h};
 
 std::string show(milliseconds d) {
   const auto ms = d.count();
@@ -273,6 +275,51 @@ void add_options(CLI::App& app, Config& c, SecretFiles& files) {
                "SIGNALING_EMPTY_TIMEOUT", kSessionTimer);
   add_duration(app, "--ended-retention", c.ended_retention, "Forget an ended session after this long",
                "SIGNALING_ENDED_RETENTION", kSessionTimer);
+
+  app.add_option("--http-max-header-bytes", c.http_max_header_bytes,
+                 "Largest HTTP request head, chunk extensions and trailer together, bytes (431 beyond)")
+      ->envname("SIGNALING_HTTP_MAX_HEADER_BYTES")
+      ->check(CLI::Range(1024, 65'000));
+  app.add_option("--http-max-body-bytes", c.http_max_body_bytes,
+                 "Largest admin API request body, bytes (413 beyond); other routes take no body")
+      ->envname("SIGNALING_HTTP_MAX_BODY_BYTES")
+      ->check(CLI::Range(1024, 64 << 20));
+  add_duration(app, "--http-head-timeout", c.http_head_timeout,
+               "Time for a request head to arrive, from its first byte", "SIGNALING_HTTP_HEAD_TIMEOUT",
+               kHttpTimer);
+  add_duration(app, "--http-idle-timeout", c.http_idle_timeout,
+               "Close an HTTP connection that sends no request for this long", "SIGNALING_HTTP_IDLE_TIMEOUT",
+               kHttpTimer);
+  app.add_option("--http-max-requests", c.http_max_requests, "Requests per HTTP keep-alive connection")
+      ->envname("SIGNALING_HTTP_MAX_REQUESTS")
+      ->check(CLI::Range(1, 1'000'000));
+  add_duration(app, "--http-max-lifetime", c.http_max_lifetime,
+               "No new request on an HTTP keep-alive connection older than this",
+               "SIGNALING_HTTP_MAX_LIFETIME", kHttpTimer);
+
+  app.add_option("--max-connections", c.max_connections,
+                 "Open connections at most; 0 = the open-file limit minus max(256, 5 %) of it")
+      ->envname("SIGNALING_MAX_CONNECTIONS")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{10'000'000}));
+  app.add_option("--max-connections-per-ip", c.max_connections_per_ip,
+                 "Open connections per client address (behind --trusted-proxy: the forwarded one)")
+      ->envname("SIGNALING_MAX_CONNECTIONS_PER_IP")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}));
+  app.add_option(
+         "--max-pending-connections", c.max_pending_connections,
+         "Connections not yet joined to a session (HTTP, handshake); 0 = a quarter of --max-connections")
+      ->envname("SIGNALING_MAX_PENDING_CONNECTIONS")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{10'000'000}));
+  app.add_option("--trusted-proxy", c.trusted_proxies,
+                 "CIDR of a reverse proxy whose X-Forwarded-For / Forwarded names the client (repeatable)")
+      ->envname("SIGNALING_TRUSTED_PROXY")
+      ->check([](const std::string& v) {
+        return sig::net::parse_cidr(v) ? std::string() : "expected an address or CIDR such as 10.0.0.0/8";
+      });
+  app.add_option("--admin-listen", c.admin_listen,
+                 "ADDR:PORT of a second listener for the admin API and /metrics (the public port then "
+                 "answers 404 for them)")
+      ->envname("SIGNALING_ADMIN_LISTEN");
 
   app.add_option("--web-root", c.web_root, "Directory of static pages served at / (the demo room)")
       ->envname("SIGNALING_WEB_ROOT")

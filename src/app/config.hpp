@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace sig::app {
 
@@ -36,6 +37,21 @@ struct Config {
   std::chrono::milliseconds start_timeout{3'600'000};
   std::chrono::milliseconds empty_timeout{300'000};
   std::chrono::milliseconds ended_retention{3'600'000};
+
+  // The HTTP edge (net::HttpLimits documents why each default).
+  std::size_t http_max_header_bytes = 16'384;   // request line, headers, chunk extensions, trailers
+  std::size_t http_max_body_bytes = 1U << 20U;  // admin API bodies; other routes take none
+  std::chrono::milliseconds http_head_timeout{10'000};
+  std::chrono::milliseconds http_idle_timeout{10'000};
+  std::size_t http_max_requests = 100;  // per keep-alive connection
+  std::chrono::milliseconds http_max_lifetime{60'000};
+
+  // Connection budgets (net::ConnectionLimiter). 0: computed at start-up (see server.cpp).
+  std::size_t max_connections = 0;  // 0: RLIMIT_NOFILE soft limit - max(256, 5 %)
+  std::size_t max_connections_per_ip = 1000;
+  std::size_t max_pending_connections = 0;   // 0: a quarter of max_connections
+  std::vector<std::string> trusted_proxies;  // CIDRs whose X-Forwarded-For/Forwarded is believed
+  std::string admin_listen;                  // ADDR:PORT of a listener for /api/ and /metrics
 
   std::string web_root;  // empty: no static files
   bool dev = false;      // UNSAFE development mode: demo session and /dev/token

@@ -21,12 +21,12 @@
 #include "app/dev_mode.hpp"
 #include "app/io_runner.hpp"
 #include "app/keys.hpp"
+#include "app/listeners.hpp"
 #include "app/signaling_service.hpp"
 #include "cluster/node.hpp"
 #include "common/log.hpp"
 #include "domain/clock.hpp"
 #include "domain/hub.hpp"
-#include "net/listener.hpp"
 #include "net/static_files.hpp"
 #include "redis/url.hpp"
 #include "store/memory_presence.hpp"
@@ -69,20 +69,8 @@ redis::TlsOptions redis_tls_options(const Config& config) {
   return tls;
 }
 
-// The listener on address:port; a failure (address in use, not an address of this host) names
-// the options, not only the system call.
-std::shared_ptr<net::Listener> open_listener(asio::io_context& ioc, const std::string& address,
-                                             unsigned short port, net::ServerContext& context) {
-  try {
-    return std::make_shared<net::Listener>(ioc, net::tcp::endpoint(asio::ip::make_address(address), port),
-                                           context);
-  } catch (const boost::system::system_error& e) {
-    throw std::runtime_error("--listen " + address + " --port " + std::to_string(port) +
-                             ": cannot listen: " + e.code().message());
-  }
-}
-
-std::string render_metrics(const net::NetCounters& net, const ServiceCounters& svc, const domain::Hub& hub) {
+std::string render_metrics(const net::NetCounters& net, const net::ConnectionLimiter* limiter,
+                           const ServiceCounters& svc, const domain::Hub& hub) {
   std::ostringstream o;
   auto line = [&o](std::string_view name, std::string_view type, std::string_view help, auto value) {
     o << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n'
@@ -95,6 +83,17 @@ std::string render_metrics(const net::NetCounters& net, const ServiceCounters& s
   line("signaling_websockets_open", "gauge", "Open WebSocket connections", net.websockets_open.load());
   line("signaling_connections_accepted_total", "counter", "TCP connections accepted",
        net.connections_accepted.load());
+  if (limiter != nullptr) {
+    line("signaling_connections_open", "gauge", "Open connections (all kinds)",
+         static_cast<std::uint64_t>(limiter->open()));
+    line("signaling_connections_pending", "gauge", "Connections not joined to a session yet",
+         static_cast<std::uint64_t>(limiter->pending()));
+    o << "# HELP signaling_connections_refused_total Connections refused at a limit, by limit\n"
+         "# TYPE signaling_connections_refused_total counter\n";
+    for (const auto r : {net::Refusal::max_connections, net::Refusal::per_ip, net::Refusal::pending})
+      o << "signaling_connections_refused_total{reason=\"" << net::to_string(r) << "\"} "
+        << limiter->refused(r) << '\n';
+  }
   line("signaling_messages_in_total", "counter", "WebSocket messages received", net.messages_in.load());
   line("signaling_messages_out_total", "counter", "WebSocket messages sent", net.messages_out.load());
   line("signaling_slow_consumers_total", "counter", "Connections closed for a full write queue",
@@ -192,7 +191,8 @@ int run_server(const Config& config) {
   AdminApi admin(
       hub, config.admin_key,
       [&] {
-        auto text = render_metrics(context_ptr->counters, service.counters(), hub);
+        auto text =
+            render_metrics(context_ptr->counters, context_ptr->limiter.get(), service.counters(), hub);
         if (node) {
           text +=
               "# HELP signaling_redis_ready 1 while Redis is reachable and the sessions are loaded\n"
@@ -219,9 +219,18 @@ int run_server(const Config& config) {
   context_ptr = &context;
   context.options.max_message_size = config.max_message_size;
   context.options.write_queue_limit = config.write_queue_limit;
+  context.options.http.max_header_bytes = config.http_max_header_bytes;
+  context.options.http.max_body_bytes = config.http_max_body_bytes;
+  context.options.http.head_timeout = config.http_head_timeout;
+  context.options.http.idle_timeout = config.http_idle_timeout;
+  context.options.http.max_requests = config.http_max_requests;
+  context.options.http.max_lifetime = config.http_max_lifetime;
   context.node_id = node_id;
 
-  auto listener = open_listener(ioc, config.listen, config.port, context);
+  context.limiter = std::make_shared<net::ConnectionLimiter>(connection_limits(config));
+  for (const auto& cidr : config.trusted_proxies)
+    context.trusted_proxies.add(*net::parse_cidr(cidr));  // checked by the option's validator
+  const auto listeners = open_listeners(ioc, config, context);
 
   // Housekeeping: heartbeat timeouts and session timeouts, on its own strand.
   auto strand = asio::make_strand(ioc);
@@ -236,11 +245,15 @@ int run_server(const Config& config) {
     });
   };
   auto serve = [&] {
-    listener->run();
+    listeners.run();
+    if (listeners.admin) {
+      log::info("admin listening",
+                {{"address", config.admin_listen}, {"port", static_cast<unsigned>(listeners.admin->port())}});
+    }
     asio::post(strand, schedule);
     if (!node) admin.set_ready(true);
     log::info("listening", {{"address", config.listen},
-                            {"port", static_cast<unsigned>(listener->port())},
+                            {"port", static_cast<unsigned>(listeners.main->port())},
                             {"threads", threads},
                             {"node", context.node_id},
                             {"redis", redis_shown},
@@ -277,7 +290,7 @@ int run_server(const Config& config) {
       stopping = true;
       admin.set_ready(false);
       timer.cancel();
-      listener->stop();
+      listeners.stop();
       hub.shutdown();
       if (node) node->stop();
       grace.expires_after(std::chrono::milliseconds(500));

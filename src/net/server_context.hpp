@@ -4,7 +4,13 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
+
+#include "net/client_address.hpp"
+#include "net/connection_limits.hpp"
+
+#include "net/http_limits.hpp"
 
 namespace sig::net {
 
@@ -15,8 +21,7 @@ class StaticFiles;
 struct NetOptions {
   std::size_t max_message_size = 65536;     // bytes of one WebSocket message
   std::size_t write_queue_limit = 1 << 20;  // bytes queued for one slow reader before it is dropped
-  std::size_t max_http_body = 1 << 20;      // admin API request bodies
-  std::chrono::seconds http_timeout{30};    // reading an HTTP request or a WebSocket handshake
+  HttpLimits http;                          // request sizes, timeouts, keep-alive
 };
 
 struct NetCounters {
@@ -37,6 +42,8 @@ struct ServerContext {
   std::string node_id;  // prefix of connection ids
   std::atomic<std::uint64_t> next_connection{1};
   NetCounters counters;
+  std::shared_ptr<ConnectionLimiter> limiter;  // null: no connection limits
+  TrustedProxies trusted_proxies;              // peers that may name the client (X-Forwarded-For)
 
   std::string new_connection_id() {
     return node_id + ":" + std::to_string(next_connection.fetch_add(1, std::memory_order_relaxed));

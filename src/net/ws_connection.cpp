@@ -36,9 +36,11 @@ struct FrameSink {
   void on_control(ws::Opcode opcode, std::string_view payload) { c.on_control(opcode, payload); }
 };
 
-WsConnection::WsConnection(tcp::socket&& socket, ServerContext& context, std::string leftover)
+WsConnection::WsConnection(tcp::socket&& socket, ServerContext& context, std::string leftover,
+                           ConnectionSlot slot)
     : socket_(std::move(socket)),
       context_(context),
+      slot_(std::move(slot)),
       assembler_(context.options.max_message_size),
       partial_(std::move(leftover)) {
   context_.counters.websockets_open.fetch_add(1, std::memory_order_relaxed);
@@ -62,6 +64,16 @@ void WsConnection::run(const std::string& target) {
   });
 }
 
+void WsConnection::refuse(protocol::ErrorCode code) {
+  error_code ec;
+  socket_.non_blocking(true, ec);
+  Admission refusal;
+  refusal.error = code;
+  asio::dispatch(socket_.get_executor(), [self = shared_from_this(), a = std::move(refusal)]() mutable {
+    self->on_admitted(std::move(a));
+  });
+}
+
 void WsConnection::on_admitted(Admission admission) {
   if (finished_) {
     // The peer went away before the store answered: undo the join.
@@ -75,6 +87,7 @@ void WsConnection::on_admitted(Admission admission) {
   } else {
     state_ = std::move(admission.state);
     admitted_ = true;
+    slot_.joined();  // a participant: no longer in the budget of connections not yet joined
     if (!partial_.empty() && !consume(nullptr, 0, true)) return;
   }
   do_wait();

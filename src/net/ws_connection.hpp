@@ -13,6 +13,7 @@
 
 #include "domain/endpoint.hpp"
 #include "net/beast.hpp"
+#include "net/connection_limits.hpp"
 #include "net/server_context.hpp"
 #include "net/write_queue.hpp"
 #include "net/ws_frame.hpp"
@@ -23,11 +24,14 @@ namespace sig::net {
 class WsConnection final : public domain::Endpoint, public std::enable_shared_from_this<WsConnection> {
  public:
   // `leftover`: bytes the HTTP connection read after the upgrade request, if any.
-  WsConnection(tcp::socket&& socket, ServerContext& context, std::string leftover);
+  WsConnection(tcp::socket&& socket, ServerContext& context, std::string leftover, ConnectionSlot slot);
   ~WsConnection() override;
 
   // The 101 answer has been written: ask the handler to admit this connection.
   void run(const std::string& target);
+  // The 101 has been written but the connection is refused (a limit reached after the upgrade
+  // request was read): one error message, then the close frame with the error's close code.
+  void refuse(protocol::ErrorCode code);
 
   void send(domain::Payload message) override;
   void close(protocol::CloseCode code, domain::Payload last_message) override;
@@ -53,6 +57,7 @@ class WsConnection final : public domain::Endpoint, public std::enable_shared_fr
 
   tcp::socket socket_;
   ServerContext& context_;
+  ConnectionSlot slot_;  // the connection budgets (pending until admitted)
   ws::MessageAssembler assembler_;
   std::string partial_;  // an incomplete frame, kept between reads (padded)
   // The wait for data is a read of a few bytes: Asio performs a read speculatively and keeps the
