@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace sig::app {
 
@@ -36,6 +37,13 @@ struct Config {
   std::chrono::milliseconds start_timeout{3'600'000};
   std::chrono::milliseconds empty_timeout{300'000};
   std::chrono::milliseconds ended_retention{3'600'000};
+
+  // ICE servers handed to the clients in `joined` (docs/deployment.md, coturn).
+  std::vector<std::string> stun_uris;              // stun:host[:port]
+  std::vector<std::string> turn_uris;              // turn:/turns:host[:port][?transport=udp|tcp]
+  std::string turn_secret;                         // coturn's static-auth-secret (or --turn-secret-file)
+  std::chrono::milliseconds turn_ttl{14'400'000};  // lifetime of the TURN credentials (4 h)
+  std::string ice_transport_policy = "all";        // default of the sessions: all | relay
 
   std::string web_root;  // empty: no static files
   bool dev = false;      // UNSAFE development mode: demo session and /dev/token

@@ -117,7 +117,8 @@ HubJoin Hub::join(std::string_view session_id, const Identity& identity, std::st
                   std::weak_ptr<Endpoint> endpoint, const ClusterJoin* cluster) {
   auto session = find(session_id);
   if (!session) return {protocol::ErrorCode::session_not_found, nullptr, nullptr};
-  auto result = session->join(identity, std::move(connection_id), std::move(endpoint), clock_.now(), cluster);
+  auto result = session->join(identity, std::move(connection_id), std::move(endpoint), clock_.now(),
+                              clock_.wall_now(), cluster);
   if (result.error) return {result.error, nullptr, nullptr};
   return {std::nullopt, std::move(session), std::move(result.participant)};
 }
