@@ -46,3 +46,17 @@ test('coturn accepts the credentials of joined, and refuses expired or wrongly s
   const extended = `${Number(ice.username.split(':')[0]) + 86400}:alice`;
   assert.deepEqual(await turnAllocate(turn.port, { username: extended, credential: ice.credential }), { ok: false, code: 401 });
 });
+
+test('rotating the secret: coturn with two static-auth-secret lines accepts credentials of both', async (t) => {
+  if (skipWithoutTurn(t)) return;
+  const oldSecret = crypto.randomBytes(24).toString('hex');
+  const newSecret = crypto.randomBytes(24).toString('hex');
+  const turn = await startTurn(t, { secret: newSecret, extra: [`static-auth-secret=${oldSecret}`] });
+  const username = `${Math.floor(Date.now() / 1000) + 600}:alice`;
+  for (const secret of [oldSecret, newSecret]) {
+    const r = await turnAllocate(turn.port, { username, credential: sign(secret, username) });
+    assert.equal(r.ok, true, `refused (${r.code}); coturn log:\n${turn.log.slice(-2000)}`);
+  }
+  assert.deepEqual(await turnAllocate(turn.port, { username, credential: sign('a-third-secret-0123456789', username) }),
+    { ok: false, code: 401 });
+});
