@@ -3,7 +3,7 @@
 // /usr/bin/turnserver in the foreground and stops it. Plus a minimal TURN client over UDP (RFC
 // 5766 Allocate with the long-term credential mechanism of RFC 5389), enough to check that a
 // credential is accepted (a relayed address) or refused (401).
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
@@ -44,10 +44,20 @@ export async function freeTurnPort() {
   throw new Error('no port free for both TCP and UDP after 20 attempts');
 }
 
+/**
+ * One turnserver. By default on 127.0.0.1 at a free port; with `netns`, inside that network
+ * namespace (`ip netns exec`) on `listenIp` (relays on `relayIp`), port 3478 unless `port`.
+ * `transports`: 'udp+tcp' (default) or 'tcp' (no-udp: TURN over TCP only).
+ */
 export class TurnServer {
-  constructor({ secret, extra = [] }) {
+  constructor({ secret, extra = [], netns = null, listenIp = '127.0.0.1', relayIp = listenIp, port = null, transports = 'udp+tcp' }) {
     this.secret = secret;
     this.extra = extra;
+    this.netns = netns;
+    this.listenIp = listenIp;
+    this.relayIp = relayIp;
+    this.wantedPort = port;
+    this.transports = transports;
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sig-coturn-'));
     this.port = null;
     this.proc = null;
@@ -55,13 +65,13 @@ export class TurnServer {
   }
 
   get uri() {
-    return `turn:127.0.0.1:${this.port}?transport=udp`;
+    return `turn:${this.listenIp}:${this.port}?transport=${this.transports === 'tcp' ? 'tcp' : 'udp'}`;
   }
 
   config() {
     return [
-      'listening-ip=127.0.0.1',
-      'relay-ip=127.0.0.1',
+      `listening-ip=${this.listenIp}`,
+      `relay-ip=${this.relayIp}`,
       `listening-port=${this.port}`,
       // Relay ports from a range of their own; coturn takes a free one in it.
       'min-port=40000',
@@ -74,7 +84,8 @@ export class TurnServer {
       'no-tls',
       'no-dtls',
       'no-multicast-peers',
-      'allow-loopback-peers', // the peers of the tests are on 127.0.0.1
+      ...(this.listenIp.startsWith('127.') ? ['allow-loopback-peers'] : []), // peers on 127.0.0.1
+      ...(this.transports === 'tcp' ? ['no-udp'] : []),
       'no-software-attribute',
       'log-file=stdout',
       'simple-log',
@@ -85,10 +96,12 @@ export class TurnServer {
   }
 
   async start() {
-    this.port = await freeTurnPort();
+    this.port = this.wantedPort ?? (this.netns ? 3478 : await freeTurnPort());
     const file = path.join(this.dir, 'turnserver.conf');
     fs.writeFileSync(file, this.config(), { mode: 0o600 });
-    const proc = spawn(TURN_BIN, ['-c', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = this.netns
+      ? spawn('ip', ['netns', 'exec', this.netns, TURN_BIN, '-c', file], { stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(TURN_BIN, ['-c', file], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     this.exited = new Promise((r) => proc.on('exit', (code, signal) => r({ code, signal })));
     const keep = (d) => {
@@ -97,11 +110,17 @@ export class TurnServer {
     };
     proc.stdout.setEncoding('utf8').on('data', keep);
     proc.stderr.setEncoding('utf8').on('data', keep);
-    // Ready when it answers a STUN Binding request on its port.
+    // Ready when it answers a STUN Binding request on its port (in a namespace: when its TCP
+    // listener is bound, seen with ss from inside).
     await waitFor(async () => {
       if (proc.exitCode !== null) throw new Error(`turnserver exited at start-up:\n${this.log}`);
+      if (this.netns || this.transports === 'tcp') {
+        const ss = ['ss', '-H', '-ltn', `sport = :${this.port}`];
+        const out = this.netns ? execFileSync('ip', ['netns', 'exec', this.netns, ...ss]) : execFileSync(ss[0], ss.slice(1));
+        return out.toString().includes(`:${this.port}`);
+      }
       return (await stunRequest(this.port, buildMessage(0x0001, []), 300).catch(() => null)) !== null;
-    }, { timeoutMs: 10_000, what: `turnserver answering on 127.0.0.1:${this.port}` });
+    }, { timeoutMs: 10_000, what: `turnserver listening on ${this.listenIp}:${this.port}` });
   }
 
   async stop() {
@@ -115,8 +134,8 @@ export class TurnServer {
 }
 
 /** Starts a coturn for `t` (stopped with t.after). */
-export async function startTurn(t, { secret, extra } = {}) {
-  const s = new TurnServer({ secret, extra });
+export async function startTurn(t, options = {}) {
+  const s = new TurnServer(options);
   t.after(() => s.stop());
   await s.start();
   return s;

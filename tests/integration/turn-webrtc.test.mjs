@@ -6,66 +6,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { createRequire } from 'node:module';
 
 import WebSocket from 'ws';
 
 import { startServer, randomId, waitFor } from './harness.mjs';
 import { startTurn, skipWithoutTurn } from './turn-support.mjs';
+import { loadWrtc, makePeerConnectionClass, selectedPair, sdpCandidateTypes } from './wrtc-support.mjs';
 import { SignalingClient } from '../../clients/js/src/index.js';
 
-const require = createRequire(import.meta.url);
-let wrtc = null;
-try {
-  wrtc = require('@roamhq/wrtc');
-} catch {
-  wrtc = null;
-}
+const wrtc = loadWrtc();
 
 const USERS = ['ann', 'ben', 'cat', 'dan'];
 const CONNECT_MS = 45_000;
-
-/**
- * libwebrtc of @roamhq/wrtc lacks the parameterless setLocalDescription() the client library uses
- * (perfect negotiation): it is added here. Every connection also gets a negotiated data channel
- * (id 0, in the first offer, so no renegotiation) for the data check.
- */
-function makePeerConnectionClass(registry) {
-  return class TestPeerConnection extends wrtc.RTCPeerConnection {
-    constructor(config) {
-      super(config);
-      this.testConfig = config;
-      this.channel = this.createDataChannel('test', { negotiated: true, id: 0 });
-      this.received = [];
-      this.channel.onmessage = (ev) => this.received.push(String(ev.data));
-      registry.push(this);
-    }
-
-    async setLocalDescription(description) {
-      if (description && description.type) return super.setLocalDescription(description);
-      const answering = this.signalingState === 'have-remote-offer' || this.signalingState === 'have-local-pranswer';
-      const made = answering ? await this.createAnswer() : await this.createOffer();
-      return super.setLocalDescription(made);
-    }
-  };
-}
-
-/** The types of the candidates of an SDP's a=candidate lines. */
-function sdpCandidateTypes(sdp) {
-  return [...sdp.matchAll(/a=candidate:.* typ (\w+)/g)].map((m) => m[1]);
-}
-
-async function selectedPair(pc) {
-  const report = await pc.getStats();
-  const stats = [...report.values()];
-  const byId = new Map(stats.map((s) => [s.id, s]));
-  const transport = stats.find((s) => s.type === 'transport' && s.selectedCandidatePairId);
-  const pair = transport
-    ? byId.get(transport.selectedCandidatePairId)
-    : stats.find((s) => s.type === 'candidate-pair' && s.state === 'succeeded' && s.nominated);
-  if (!pair) return null;
-  return { local: byId.get(pair.localCandidateId), remote: byId.get(pair.remoteCandidateId) };
-}
 
 test('relay-only session: four wrtc peers form the mesh through coturn, relay pairs, data both ways', async (t) => {
   if (skipWithoutTurn(t)) return;
@@ -98,7 +50,7 @@ test('relay-only session: four wrtc peers form the mesh through coturn, relay pa
       token: server.token(user),
       sessionId,
       WebSocket,
-      RTCPeerConnection: makePeerConnectionClass(pcs[user]),
+      RTCPeerConnection: makePeerConnectionClass(wrtc, pcs[user]),
       MediaStream: wrtc.MediaStream,
       receiveKinds: [],
       reconnect: false,
