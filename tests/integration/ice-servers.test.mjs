@@ -67,13 +67,35 @@ test('joined carries iceServers: STUN, then TURN with credentials coturn can che
   assert.match(joinedBob.iceServers[1].username, /^\d+:bob$/);
 });
 
-test('without --stun-uri and --turn-uri, joined has no iceServers', async (t) => {
+test('without --stun-uri and --turn-uri, joined has no iceServers, and relay-only sessions are refused', async (t) => {
   const server = await startServer(t);
   const sessionId = randomId();
   await server.createSession(sessionId, { participants: ['alice'] });
   const [, joined] = await server.join(sessionId, 'alice');
   assert.equal('iceServers' in joined, false);
   assert.equal(joined.iceTransportPolicy, 'all');
+  const relay = await server.admin('PUT', `/api/sessions/${randomId()}`, {
+    hostUserId: 'alice', participants: [{ userId: 'alice' }], iceTransportPolicy: 'relay',
+  });
+  assert.equal(relay.status, 400);
+  assert.match(relay.json.message, /--turn-uri/);
+});
+
+test('ice-servers: fresh credentials before the old ones expire (--turn-ttl 10s: at 8 s)', async (t) => {
+  const server = await startServer(t, { args: ['--turn-uri', TURN[0], '--turn-secret', SECRET, '--turn-ttl', '10s'] });
+  const sessionId = randomId();
+  await server.createSession(sessionId, { participants: ['alice'] });
+  const [alice, joined] = await server.join(sessionId, 'alice');
+  const first = Number(joined.iceServers[0].username.split(':')[0]);
+  const update = await alice.next((m) => m.type === 'ice-servers', 15_000, 'ice-servers');
+  const renewed = update.iceServers[0];
+  assert.deepEqual(Object.keys(update).sort(), ['iceServers', 'type']);
+  assert.deepEqual(renewed.urls, [TURN[0]]);
+  const [expiry, user] = renewed.username.split(':');
+  assert.equal(user, 'alice');
+  assert.ok(Number(expiry) > first, `the new expiry ${expiry} is after the first ${first}`);
+  assert.ok(Number(expiry) - 10 <= Math.floor(Date.now() / 1000) + 1, 'made now, for 10 s');
+  assert.equal(renewed.credential, crypto.createHmac('sha1', SECRET).update(renewed.username).digest('base64'));
 });
 
 test('iceTransportPolicy: the session (admin API) wins over --ice-transport-policy', async (t) => {
@@ -113,6 +135,7 @@ test('bad ICE options are refused at start-up, naming the option', async (t) => 
     [['--turn-uri', TURN[0], '--turn-secret', SECRET, '--turn-ttl', '5s'], '--turn-ttl'],
     [['--turn-uri', TURN[0], '--turn-secret', SECRET, '--turn-ttl', '2d'], '--turn-ttl'],
     [['--turn-uri', TURN[0], '--turn-secret', SECRET, '--ice-transport-policy', 'none'], '--ice-transport-policy'],
+    [['--stun-uri', STUN, '--ice-transport-policy', 'relay'], '--ice-transport-policy'],
     [['--turn-uri', TURN[0], '--turn-secret', SECRET, '--turn-secret-file', secretFile(t, SECRET)], '--turn-secret-file'],
   ];
   const loose = secretFile(t, SECRET);
