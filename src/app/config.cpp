@@ -234,12 +234,14 @@ void check_ice(const Config& c) {
     throw std::runtime_error("--turn-uri needs --turn-secret or --turn-secret-file");
   if (c.turn_uris.empty() && !c.turn_secret.empty())
     throw std::runtime_error("--turn-secret without --turn-uri: give the TURN server's URI(s)");
-  if (c.ice_transport_policy == "relay" && c.turn_uris.empty())
+  if (c.ice_transport_policy == "relay" && c.turn_uris.empty()) {
     throw std::runtime_error(
         "--ice-transport-policy relay needs --turn-uri (a relay-only call needs a TURN server)");
-  if (!c.turn_secret.empty() && c.turn_secret.size() < kMinTurnSecret)
+  }
+  if (!c.turn_secret.empty() && c.turn_secret.size() < kMinTurnSecret) {
     throw std::runtime_error("--turn-secret must have at least " + std::to_string(kMinTurnSecret) +
                              " characters (e.g. openssl rand -hex 32)");
+  }
 }
 
 void add_ice_options(CLI::App& app, Config& c, SecretFiles& files) {

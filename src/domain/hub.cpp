@@ -33,8 +33,9 @@ PutResult Hub::put_session(const std::string& session_id, SessionSpec spec) {
   if (auto problem = validate_spec(spec)) return {AdminError::invalid_body, false, *problem};
   // A relay-only session without a TURN server would never connect a pair: refused up front.
   if (spec.ice_transport_policy == IceTransportPolicy::relay &&
-      (!settings_.ice || settings_.ice->turn_uris.empty()))
+      (!settings_.ice || settings_.ice->turn_uris.empty())) {
     return {AdminError::invalid_body, false, "iceTransportPolicy relay needs a TURN server (--turn-uri)"};
+  }
   std::shared_ptr<Session> existing;
   {
     std::unique_lock lock(mu_);

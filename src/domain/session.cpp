@@ -371,8 +371,9 @@ void Session::refresh_ice_locked(SteadyTime now, WallTime wall_now) {
   for (const auto& m : members_) {
     if (!m->local_ || now - m->ice_sent_ < after) continue;
     m->ice_sent_ = now;
-    if (auto ep = m->endpoint())
+    if (auto ep = m->endpoint()) {
       ep->send(make_payload(protocol::ice_servers(ice_servers_json(*settings_.ice, m->user_id(), wall_now))));
+    }
   }
 }
 
