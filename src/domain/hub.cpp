@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <mutex>
 #include <unordered_set>
+#include <utility>
 
 namespace sig::domain {
 
@@ -21,7 +22,7 @@ std::optional<std::string> validate_spec(const SessionSpec& spec) {
 }
 
 Hub::Hub(const Clock& clock, SessionSettings settings, PresenceSink* presence)
-    : clock_(clock), settings_(settings), presence_(presence) {}
+    : clock_(clock), settings_(std::move(settings)), presence_(presence) {}
 
 std::shared_ptr<Session> Hub::find(std::string_view session_id) const {
   std::shared_lock lock(mu_);
