@@ -9,7 +9,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git ccache
   libboost1.81-dev libssl-dev nlohmann-json3-dev libsimdjson-dev libspdlog-dev libcli11-dev
   libhiredis-dev libgtest-dev libgmock-dev libbenchmark-dev
-  redis-server nginx-light chromium gnuplot-nox iproute2 procps
+  redis-server nginx-light chromium gnuplot-nox iproute2 procps coturn
   clang-format clang-tidy clang-15 libfuzzer-15-dev
 )
 # Node.js and npm: Debian's packages only when the machine has none (an image may ship its own
@@ -30,7 +30,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 # Debian's redis-server package starts a system instance; the project never uses it (tests
-# start their own on a free port), so it is left alone.
+# start their own on a free port), so it is left alone. The same for coturn: Debian's package
+# leaves its service disabled (TURNSERVER_ENABLED unset in /etc/default/coturn) and the tests
+# start their own turnserver on loopback at free ports, with a config file of their own; a system
+# coturn, if one runs, listens on 3478/5349 and never collides with them.
 
 if [ -f package-lock.json ]; then
   if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

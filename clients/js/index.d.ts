@@ -40,8 +40,11 @@ export interface SignalingClientOptions {
   /** The JWT, or a function giving one (called before every connection, so it can refresh). */
   token: string | (() => string | Promise<string>);
   sessionId: string;
+  /** The application's ICE servers; the server's (from `joined`, TURN credentials included) follow them. */
   iceServers?: RTCIceServer[];
-  /** Extra RTCConfiguration (iceServers above wins). */
+  /** false: ignore the iceServers the server sends (default true). */
+  useServerIceServers?: boolean;
+  /** Extra RTCConfiguration (iceServers above wins; a relay session forces iceTransportPolicy 'relay'). */
   rtcConfig?: RTCConfiguration;
   /** Media sent to every peer. */
   localStream?: MediaStream | null;

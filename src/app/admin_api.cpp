@@ -96,6 +96,15 @@ std::optional<domain::SessionSpec> parse_spec(const json& body, std::string& why
     }
     spec.duration = std::chrono::seconds(d.get<std::int64_t>());
   }
+  if (body.contains("iceTransportPolicy") && !body["iceTransportPolicy"].is_null()) {
+    const auto& p = body["iceTransportPolicy"];
+    auto policy = p.is_string() ? domain::ice_transport_policy_from(p.get<std::string>()) : std::nullopt;
+    if (!policy) {
+      why = R"(iceTransportPolicy must be "all" or "relay" (or null: the server's default))";
+      return std::nullopt;
+    }
+    spec.ice_transport_policy = policy;
+  }
   if (auto problem_text = domain::validate_spec(spec)) {
     why = *problem_text;
     return std::nullopt;
@@ -112,16 +121,19 @@ std::string session_json(const domain::SessionSnapshot& s) {
     participants.push_back(
         {{"userId", p.user_id}, {"displayName", p.display_name}, {"connected", connected}});
   }
-  json body{{"sessionId", s.session_id},
-            {"hostUserId", s.spec.host_user_id},
-            {"status", domain::to_string(s.status)},
-            {"startedAt", optional_time(s.started_at)},
-            {"endedAt", optional_time(s.ended_at)},
-            {"endReason", s.end_reason ? json(domain::to_string(*s.end_reason)) : json(nullptr)},
-            {"durationSeconds", s.spec.duration.count()},
-            {"createdAt", format_iso8601(s.created_at)},
-            {"participants", participants},
-            {"connected", s.connected}};
+  json body{
+      {"sessionId", s.session_id},
+      {"hostUserId", s.spec.host_user_id},
+      {"status", domain::to_string(s.status)},
+      {"startedAt", optional_time(s.started_at)},
+      {"endedAt", optional_time(s.ended_at)},
+      {"endReason", s.end_reason ? json(domain::to_string(*s.end_reason)) : json(nullptr)},
+      {"durationSeconds", s.spec.duration.count()},
+      {"iceTransportPolicy",
+       s.spec.ice_transport_policy ? json(domain::to_string(*s.spec.ice_transport_policy)) : json(nullptr)},
+      {"createdAt", format_iso8601(s.created_at)},
+      {"participants", participants},
+      {"connected", s.connected}};
   return dump(body);
 }
 

@@ -13,6 +13,7 @@
 
 #include "app/secret_file.hpp"
 #include "common/duration.hpp"
+#include "domain/ice_servers.hpp"
 #include "net/client_address.hpp"
 #include "redis/url.hpp"
 
@@ -37,6 +38,13 @@ constexpr DurationRange kSessionTimer{100ms, std::chrono::hours(24 * 30)};
 constexpr DurationRange kNodeTtl{300ms, 10min};
 constexpr DurationRange kClusterSync{100ms, 1h};
 constexpr DurationRange kHttpTimer{100ms, 24h};
+// TURN credentials: under a minute only for tests (a refresh every 80 % of it); a day at most,
+// since a leaked credential cannot be revoked before it expires (the server refreshes them on
+// long sessions anyway).
+constexpr DurationRange kTurnTtl{10s, 24h};
+// A shorter --turn-secret lets anyone who sees one credential guess the secret offline and mint
+// credentials for the relay.
+constexpr std::size_t kMinTurnSecret = 16;
 
 std::string show(milliseconds d) {
   const auto ms = d.count();
@@ -159,6 +167,7 @@ struct SecretFiles {
   std::string jwt_secret;
   std::string admin_key;
   std::string redis_password;
+  std::string turn_secret;
 };
 
 // Reads the secret files into the configuration; every error names its option.
@@ -170,6 +179,11 @@ void load_secrets(Config& c, const SecretFiles& files) {
   if (!files.admin_key.empty()) {
     if (!c.admin_key.empty()) throw std::runtime_error("give --admin-key or --admin-key-file, not both");
     c.admin_key = read_secret_file(files.admin_key, "--admin-key-file");
+  }
+  if (!files.turn_secret.empty()) {
+    if (!c.turn_secret.empty())
+      throw std::runtime_error("give --turn-secret or --turn-secret-file, not both");
+    c.turn_secret = read_secret_file(files.turn_secret, "--turn-secret-file");
   }
   if (!c.redis.empty()) {
     std::string why;
@@ -204,6 +218,60 @@ void check_dev(const Config& c, const SecretFiles& files) {
     throw std::runtime_error("--dev listens on a loopback address only (127.0.0.1 or ::1); --listen is " +
                              c.listen);
   }
+}
+
+// A STUN or TURN URI (domain::check_ice_uri).
+CLI::Validator ice_uri(bool turn) {
+  return {[turn](std::string& text) -> std::string {
+            auto why = domain::check_ice_uri(text, turn);
+            return why ? "\"" + text + "\": " + *why : std::string();
+          },
+          "URI"};
+}
+
+// TURN needs its secret and the secret needs TURN URIs; a secret too short to resist guessing is
+// refused.
+void check_ice(const Config& c) {
+  if (!c.turn_uris.empty() && c.turn_secret.empty())
+    throw std::runtime_error("--turn-uri needs --turn-secret or --turn-secret-file");
+  if (c.turn_uris.empty() && !c.turn_secret.empty())
+    throw std::runtime_error("--turn-secret without --turn-uri: give the TURN server's URI(s)");
+  if (c.ice_transport_policy == "relay" && c.turn_uris.empty()) {
+    throw std::runtime_error(
+        "--ice-transport-policy relay needs --turn-uri (a relay-only call needs a TURN server)");
+  }
+  if (!c.turn_secret.empty() && c.turn_secret.size() < kMinTurnSecret) {
+    throw std::runtime_error("--turn-secret must have at least " + std::to_string(kMinTurnSecret) +
+                             " characters (e.g. openssl rand -hex 32)");
+  }
+}
+
+void add_ice_options(CLI::App& app, Config& c, SecretFiles& files) {
+  app.add_option("--stun-uri", c.stun_uris, "STUN server handed to clients (repeatable): stun:host[:port]")
+      ->envname("SIGNALING_STUN_URI")
+      ->delimiter(',')
+      ->check(ice_uri(false));
+  app.add_option(
+         "--turn-uri", c.turn_uris,
+         "TURN server handed to clients with credentials (repeatable): turn:host[:port][?transport=udp|tcp] "
+         "or turns:host[:port][?transport=tcp]")
+      ->envname("SIGNALING_TURN_URI")
+      ->delimiter(',')
+      ->check(ice_uri(true));
+  app.add_option("--turn-secret", c.turn_secret,
+                 "coturn's static-auth-secret (use-auth-secret): signs the TURN credentials")
+      ->envname("SIGNALING_TURN_SECRET");
+  app.add_option("--turn-secret-file", files.turn_secret,
+                 "File holding the --turn-secret (mode 0600 or 0400; one trailing newline is ignored)")
+      ->envname("SIGNALING_TURN_SECRET_FILE");
+  add_duration(app, "--turn-ttl", c.turn_ttl,
+               "Lifetime of the TURN credentials; fresh ones are sent at 80 % of it", "SIGNALING_TURN_TTL",
+               kTurnTtl);
+  app.add_option("--ice-transport-policy", c.ice_transport_policy,
+                 "Default of the sessions: all, or relay (TURN only: participants never see each other's "
+                 "addresses)")
+      ->envname("SIGNALING_ICE_TRANSPORT_POLICY")
+      ->check(CLI::IsMember({"all", "relay"}));
 }
 
 void add_options(CLI::App& app, Config& c, SecretFiles& files) {
@@ -320,6 +388,7 @@ void add_options(CLI::App& app, Config& c, SecretFiles& files) {
                  "ADDR:PORT of a second listener for the admin API and /metrics (the public port then "
                  "answers 404 for them)")
       ->envname("SIGNALING_ADMIN_LISTEN");
+  add_ice_options(app, c, files);
 
   app.add_option("--web-root", c.web_root, "Directory of static pages served at / (the demo room)")
       ->envname("SIGNALING_WEB_ROOT")
@@ -401,6 +470,7 @@ Config parse_config(int argc, char** argv) {
   try {
     if (c.dev) check_dev(c, files);
     load_secrets(c, files);
+    check_ice(c);
   } catch (const std::exception& e) {
     fail(e.what());
   }

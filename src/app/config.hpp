@@ -53,6 +53,13 @@ struct Config {
   std::vector<std::string> trusted_proxies;  // CIDRs whose X-Forwarded-For/Forwarded is believed
   std::string admin_listen;                  // ADDR:PORT of a listener for /api/ and /metrics
 
+  // ICE servers handed to the clients in `joined` (docs/deployment.md, coturn).
+  std::vector<std::string> stun_uris;              // stun:host[:port]
+  std::vector<std::string> turn_uris;              // turn:/turns:host[:port][?transport=udp|tcp]
+  std::string turn_secret;                         // coturn's static-auth-secret (or --turn-secret-file)
+  std::chrono::milliseconds turn_ttl{14'400'000};  // lifetime of the TURN credentials (4 h)
+  std::string ice_transport_policy = "all";        // default of the sessions: all | relay
+
   std::string web_root;  // empty: no static files
   bool dev = false;      // UNSAFE development mode: demo session and /dev/token
   std::string node_id;   // prefix of connection ids; random when empty

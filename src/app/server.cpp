@@ -134,6 +134,16 @@ int run_server(const Config& config) {
   settings.start_timeout = config.start_timeout;
   settings.empty_timeout = config.empty_timeout;
   settings.ended_retention = config.ended_retention;
+  if (!config.stun_uris.empty() || !config.turn_uris.empty() || config.ice_transport_policy != "all") {
+    auto ice = std::make_shared<domain::IceSettings>();
+    ice->stun_uris = config.stun_uris;
+    ice->turn_uris = config.turn_uris;
+    ice->turn_secret = config.turn_secret;
+    ice->turn_ttl = config.turn_ttl;
+    ice->default_policy = domain::ice_transport_policy_from(config.ice_transport_policy)
+                              .value_or(domain::IceTransportPolicy::all);
+    settings.ice = std::move(ice);
+  }
 
   const unsigned threads =
       config.threads == 0 ? std::max(1U, std::thread::hardware_concurrency()) : config.threads;

@@ -156,6 +156,10 @@ std::optional<domain::SessionSnapshot> record_from_fields(std::string_view sessi
     }
     r.spec.duration = std::chrono::seconds(secs);
   }
+  if (const auto* p = field(dir, "iceTransportPolicy"); p != nullptr && !p->empty()) {
+    r.spec.ice_transport_policy = domain::ice_transport_policy_from(*p);
+    if (!r.spec.ice_transport_policy) return fail(why, "iceTransportPolicy is not all or relay");
+  }
   std::optional<domain::WallTime> created;
   if (!stored_time(dir, "createdAt", created, why) || !stored_time(dir, "startedAt", r.started_at, why) ||
       !stored_time(dir, "endedAt", r.ended_at, why)) {
@@ -190,6 +194,8 @@ Fields fields_of_record(const domain::SessionSnapshot& r) {
   if (r.started_at) f.emplace_back("startedAt", format_iso8601(*r.started_at));
   if (r.ended_at) f.emplace_back("endedAt", format_iso8601(*r.ended_at));
   if (r.end_reason) f.emplace_back("endReason", std::string(domain::to_string(*r.end_reason)));
+  if (r.spec.ice_transport_policy)
+    f.emplace_back("iceTransportPolicy", std::string(domain::to_string(*r.spec.ice_transport_policy)));
   return f;
 }
 

@@ -642,7 +642,9 @@ void Node::directory_changed(std::string_view session_id, const domain::SessionS
   client_->eval(
       scripts::put(), {keys::dir(session_id)},
       {spec.host_user_id, participants_json(spec.participants), std::to_string(spec.duration.count()),
-       format_iso8601(created_at), keys::session_channel(session_id), encode_changed()},
+       format_iso8601(created_at), keys::session_channel(session_id), encode_changed(),
+       spec.ice_transport_policy ? std::string(domain::to_string(*spec.ice_transport_policy))
+                                 : std::string()},
       tracked_write("session directory entry"));
 }
 

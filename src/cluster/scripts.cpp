@@ -80,6 +80,11 @@ const redis::Script& put() {
   static const redis::Script s(R"lua(
 local created = redis.call('EXISTS', KEYS[1]) == 0
 redis.call('HSET', KEYS[1], 'hostUserId', ARGV[1], 'participants', ARGV[2], 'durationSeconds', ARGV[3])
+if ARGV[7] == nil or ARGV[7] == '' then
+  redis.call('HDEL', KEYS[1], 'iceTransportPolicy')
+else
+  redis.call('HSET', KEYS[1], 'iceTransportPolicy', ARGV[7])
+end
 redis.call('HSETNX', KEYS[1], 'status', 'waiting')
 redis.call('HSETNX', KEYS[1], 'createdAt', ARGV[4])
 redis.call('PUBLISH', ARGV[5], ARGV[6])

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <mutex>
 #include <unordered_set>
+#include <utility>
 
 namespace sig::domain {
 
@@ -21,7 +22,7 @@ std::optional<std::string> validate_spec(const SessionSpec& spec) {
 }
 
 Hub::Hub(const Clock& clock, SessionSettings settings, PresenceSink* presence)
-    : clock_(clock), settings_(settings), presence_(presence) {}
+    : clock_(clock), settings_(std::move(settings)), presence_(presence) {}
 
 std::shared_ptr<Session> Hub::find(std::string_view session_id) const {
   std::shared_lock lock(mu_);
@@ -31,6 +32,11 @@ std::shared_ptr<Session> Hub::find(std::string_view session_id) const {
 
 PutResult Hub::put_session(const std::string& session_id, SessionSpec spec) {
   if (auto problem = validate_spec(spec)) return {AdminError::invalid_body, false, *problem};
+  // A relay-only session without a TURN server would never connect a pair: refused up front.
+  if (spec.ice_transport_policy == IceTransportPolicy::relay &&
+      (!settings_.ice || settings_.ice->turn_uris.empty())) {
+    return {AdminError::invalid_body, false, "iceTransportPolicy relay needs a TURN server (--turn-uri)"};
+  }
   std::shared_ptr<Session> existing;
   {
     std::unique_lock lock(mu_);
@@ -117,7 +123,8 @@ HubJoin Hub::join(std::string_view session_id, const Identity& identity, std::st
                   std::weak_ptr<Endpoint> endpoint, const ClusterJoin* cluster) {
   auto session = find(session_id);
   if (!session) return {protocol::ErrorCode::session_not_found, nullptr, nullptr};
-  auto result = session->join(identity, std::move(connection_id), std::move(endpoint), clock_.now(), cluster);
+  auto result = session->join(identity, std::move(connection_id), std::move(endpoint), clock_.now(),
+                              clock_.wall_now(), cluster);
   if (result.error) return {result.error, nullptr, nullptr};
   return {std::nullopt, std::move(session), std::move(result.participant)};
 }

@@ -31,7 +31,8 @@ Participant::Participant(Identity identity, std::string connection_id, std::weak
       endpoint_(std::move(endpoint)),
       last_activity_(now.time_since_epoch().count()),
       local_(local),
-      seq_(seq) {}
+      seq_(seq),
+      ice_sent_(now) {}
 
 Session::Session(std::string id, SessionSpec spec, const SessionSettings& settings, PresenceSink* presence,
                  SteadyTime now, WallTime wall_now)
@@ -44,7 +45,8 @@ Session::Session(std::string id, SessionSpec spec, const SessionSettings& settin
       empty_since_(now) {}
 
 JoinResult Session::join(const Identity& from_token, std::string connection_id,
-                         std::weak_ptr<Endpoint> endpoint, SteadyTime now, const ClusterJoin* cluster) {
+                         std::weak_ptr<Endpoint> endpoint, SteadyTime now, WallTime wall_now,
+                         const ClusterJoin* cluster) {
   std::lock_guard lock(mu_);
   if (status_ == Status::ended) return {ErrorCode::session_ended, nullptr};
   const Identity* listed = spec_.find(from_token.user_id);
@@ -85,6 +87,11 @@ JoinResult Session::join(const Identity& from_token, std::string connection_id,
   info.started = status_ == Status::started;
   info.started_at = started_at_text_;
   info.heartbeat_interval_ms = settings_.heartbeat_interval.count();
+  // Fresh credentials on every join (a reconnection included), named after this user.
+  const std::string ice =
+      settings_.ice ? ice_servers_json(*settings_.ice, participant->user_id(), wall_now) : std::string();
+  info.ice_servers = ice;
+  info.ice_transport_policy = to_string(policy_locked());
   if (auto ep = participant->endpoint()) {
     ep->send(make_payload(protocol::joined(info)));
     for (const auto* m : later)
@@ -312,6 +319,7 @@ TickResult Session::tick(SteadyTime now, WallTime wall_now) {
       ++it;
     }
   }
+  refresh_ice_locked(now, wall_now);
   const bool started = status_ == Status::started;
   const bool completed = started && spec_.duration.count() > 0 && now - started_ >= spec_.duration;
   const bool never_started = status_ == Status::waiting && now - created_ >= settings_.start_timeout;
@@ -349,6 +357,24 @@ std::size_t Session::local_count() const {
   std::lock_guard lock(mu_);
   return static_cast<std::size_t>(
       std::count_if(members_.begin(), members_.end(), [](const auto& m) { return m->local_; }));
+}
+
+IceTransportPolicy Session::policy_locked() const {
+  if (spec_.ice_transport_policy) return *spec_.ice_transport_policy;
+  return settings_.ice ? settings_.ice->default_policy : IceTransportPolicy::all;
+}
+
+void Session::refresh_ice_locked(SteadyTime now, WallTime wall_now) {
+  if (!settings_.ice) return;
+  const auto after = settings_.ice->refresh_after();
+  if (after.count() <= 0) return;
+  for (const auto& m : members_) {
+    if (!m->local_ || now - m->ice_sent_ < after) continue;
+    m->ice_sent_ = now;
+    if (auto ep = m->endpoint()) {
+      ep->send(make_payload(protocol::ice_servers(ice_servers_json(*settings_.ice, m->user_id(), wall_now))));
+    }
+  }
 }
 
 void Session::remove_unlisted_locked(SteadyTime now) {

@@ -13,6 +13,7 @@
 
 #include "domain/clock.hpp"
 #include "domain/endpoint.hpp"
+#include "domain/ice_servers.hpp"
 #include "domain/presence.hpp"
 #include "domain/types.hpp"
 #include "protocol/codes.hpp"
@@ -26,6 +27,8 @@ struct SessionSettings {
   Millis start_timeout{3'600'000};
   Millis empty_timeout{300'000};
   Millis ended_retention{3'600'000};
+  // STUN/TURN servers and the default transport policy; null: none (no iceServers in joined).
+  std::shared_ptr<const IceSettings> ice;
 };
 
 // One connected participant, that is one live connection of a user in a session. With several
@@ -61,8 +64,9 @@ class Participant {
   std::weak_ptr<Endpoint> endpoint_;
   std::atomic<SteadyTime::rep> last_activity_;
   const bool local_;
-  std::uint64_t seq_;   // guarded by the session's mutex
-  bool active_ = true;  // guarded by the session's mutex
+  std::uint64_t seq_;    // guarded by the session's mutex
+  SteadyTime ice_sent_;  // when its TURN credentials were made; guarded by the session's mutex
+  bool active_ = true;   // guarded by the session's mutex
 };
 
 // A participant as the shared store lists it: who, on which connection (`<node-id>:<n>`), when
@@ -116,8 +120,9 @@ class Session {
   // and the others `participant-joined` (and, for a replacement, `participant-left` first).
   // With `cluster`, the shared store has admitted the join already (no cap check here) and the
   // remote participants are first brought in line with its roster.
+  // `wall_now` dates the TURN credentials of `joined`.
   JoinResult join(const Identity& from_token, std::string connection_id, std::weak_ptr<Endpoint> endpoint,
-                  SteadyTime now, const ClusterJoin* cluster = nullptr);
+                  SteadyTime now, WallTime wall_now, const ClusterJoin* cluster = nullptr);
   // The participant's connection is gone or it sent `leave`. Idempotent.
   void leave(const std::shared_ptr<Participant>& participant, SteadyTime now);
   // Where a relayed message from `from` to `to_user_id` goes, or why it cannot.
@@ -138,7 +143,8 @@ class Session {
   // The server is stopping: close every connection (1001), without participant-left.
   void shutdown();
 
-  // Heartbeat timeouts and the session's own timeouts.
+  // Heartbeat timeouts, the session's own timeouts, and fresh TURN credentials (`ice-servers`)
+  // for the local participants whose credentials reach IceSettings::refresh_after().
   TickResult tick(SteadyTime now, WallTime wall_now);
 
   SessionSnapshot snapshot() const;
@@ -181,6 +187,8 @@ class Session {
   void reconcile_locked(const std::vector<RosterEntry>& roster, std::uint64_t seq, SteadyTime now,
                         bool remove_missing);
   void remove_unlisted_locked(SteadyTime now);
+  void refresh_ice_locked(SteadyTime now, WallTime wall_now);
+  IceTransportPolicy policy_locked() const;
 
   const std::string id_;
   const SessionSettings settings_;

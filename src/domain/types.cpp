@@ -27,4 +27,14 @@ std::string_view to_string(EndReason r) noexcept {
   return "unknown";
 }
 
+std::string_view to_string(IceTransportPolicy p) noexcept {
+  return p == IceTransportPolicy::relay ? "relay" : "all";
+}
+
+std::optional<IceTransportPolicy> ice_transport_policy_from(std::string_view text) noexcept {
+  if (text == "all") return IceTransportPolicy::all;
+  if (text == "relay") return IceTransportPolicy::relay;
+  return std::nullopt;
+}
+
 }  // namespace sig::domain

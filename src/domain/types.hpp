@@ -20,11 +20,16 @@ struct Identity {
 // of the nanosecond clocks (about 292 years), which a value of 9.3e9 s reached.
 inline constexpr std::int64_t kMaxSessionDurationSeconds = std::int64_t{7} * 24 * 3600;
 
+// Which ICE candidates the clients gather and use (RTCConfiguration.iceTransportPolicy):
+// relay hides every participant's addresses from the others.
+enum class IceTransportPolicy { all, relay };
+
 // What the platform says about a session (the session directory).
 struct SessionSpec {
   std::string host_user_id;
   std::vector<Identity> participants;
-  std::chrono::seconds duration{0};  // 0: no limit
+  std::chrono::seconds duration{0};                        // 0: no limit
+  std::optional<IceTransportPolicy> ice_transport_policy;  // none: the server's default
 
   const Identity* find(std::string_view user_id) const;
 };
@@ -34,6 +39,8 @@ enum class EndReason { completed, timeout, host_ended };
 
 std::string_view to_string(Status s) noexcept;
 std::string_view to_string(EndReason r) noexcept;
+std::string_view to_string(IceTransportPolicy p) noexcept;
+std::optional<IceTransportPolicy> ice_transport_policy_from(std::string_view text) noexcept;
 
 struct SessionSnapshot {
   std::string session_id;

@@ -54,6 +54,21 @@ std::string joined(const JoinedInfo& info) {
   }
   out += R"(,"heartbeatIntervalMs":)";
   out += std::to_string(info.heartbeat_interval_ms);
+  if (!info.ice_servers.empty()) {
+    out += R"(,"iceServers":)";
+    out += info.ice_servers;  // built by the server (domain/ice_servers.cpp), valid JSON
+  }
+  if (!info.ice_transport_policy.empty()) {
+    out += R"(,"iceTransportPolicy":)";
+    append_json_string(out, info.ice_transport_policy);
+  }
+  out.push_back('}');
+  return out;
+}
+
+std::string ice_servers(std::string_view array_json) {
+  std::string out = R"({"type":"ice-servers","iceServers":)";
+  out += array_json;
   out.push_back('}');
   return out;
 }

@@ -22,6 +22,8 @@ struct JoinedInfo {
   bool started = false;
   std::string_view started_at;  // ISO-8601, when started
   long long heartbeat_interval_ms = 15000;
+  std::string_view ice_servers;           // a JSON array of RTCIceServer; empty: no iceServers field
+  std::string_view ice_transport_policy;  // "all" or "relay"; empty: no iceTransportPolicy field
 };
 
 std::string joined(const JoinedInfo& info);
@@ -29,6 +31,8 @@ std::string participant_joined(PeerRef who);
 std::string participant_left(std::string_view user_id);
 std::string session_started(std::string_view started_at);
 std::string session_ended(std::string_view reason);
+// {"type":"ice-servers","iceServers":<array>}: fresh TURN credentials before the old ones expire.
+std::string ice_servers(std::string_view array_json);
 std::string heartbeat_ack(std::optional<double> ts);
 std::string error(ErrorCode code, std::string_view message, std::string_view to_user_id = {});
 

@@ -246,3 +246,53 @@ TEST_F(AdminTest, AWriteTheStoreRefusedAnswers503NeverA2xx) {
   // A read does not depend on a write.
   EXPECT_EQ(handle("GET", "/api/sessions/s2").status, 200U);
 }
+
+TEST(AdminIce, IceTransportPolicyIsValidatedStoredAndShown) {
+  domain::ManualClock clock;
+  domain::SessionSettings settings;
+  auto ice = std::make_shared<domain::IceSettings>();
+  ice->turn_uris = {"turn:turn.example.org:3478"};
+  ice->turn_secret = "0123456789abcdef";
+  settings.ice = ice;
+  domain::Hub hub(clock, settings);
+  app::AdminApi api(hub, "k3y", [] { return std::string(); });
+  const auto call = [&](std::string method, std::string target, std::string body) {
+    net::HttpRequest r;
+    r.method = std::move(method);
+    r.target = std::move(target);
+    r.body = std::move(body);
+    r.authorization = "Bearer k3y";
+    return api.answer(r);
+  };
+  auto r = call("PUT", "/api/sessions/s1",
+                R"({"hostUserId":"a","participants":[{"userId":"a"}],"iceTransportPolicy":"relay"})");
+  ASSERT_EQ(r.status, 201U);
+  EXPECT_EQ(json::parse(r.body)["iceTransportPolicy"], "relay");
+  auto ep = std::make_shared<test_support::RecordingEndpoint>();
+  ASSERT_FALSE(hub.join("s1", {"a", ""}, "n:1", ep).error);
+  EXPECT_EQ(ep->json().at(0)["iceTransportPolicy"], "relay");
+  // Omitted (or null): the server's default, shown as null.
+  ASSERT_EQ(call("PUT", "/api/sessions/s2", R"({"hostUserId":"a","participants":[{"userId":"a"}]})").status,
+            201U);
+  EXPECT_TRUE(json::parse(call("GET", "/api/sessions/s2", "").body)["iceTransportPolicy"].is_null());
+  for (const auto* body :
+       {R"({"hostUserId":"a","participants":[{"userId":"a"}],"iceTransportPolicy":"none"})",
+        R"({"hostUserId":"a","participants":[{"userId":"a"}],"iceTransportPolicy":1})",
+        R"({"hostUserId":"a","participants":[{"userId":"a"}],"iceTransportPolicy":"RELAY"})"}) {
+    const auto bad = call("PUT", "/api/sessions/s3", body);
+    EXPECT_EQ(bad.status, 400U) << body;
+    EXPECT_EQ(json::parse(bad.body)["error"], "invalid_body") << body;
+  }
+}
+
+TEST_F(AdminTest, RelayOnlyNeedsATurnServer) {
+  const auto r = call("PUT", "/api/sessions/s1",
+                      R"({"hostUserId":"a","participants":[{"userId":"a"}],"iceTransportPolicy":"relay"})");
+  EXPECT_EQ(r.status, 400U);
+  EXPECT_EQ(json::parse(r.body)["error"], "invalid_body");
+  EXPECT_NE(r.body.find("--turn-uri"), std::string::npos);
+  EXPECT_EQ(call("PUT", "/api/sessions/s1",
+                 R"({"hostUserId":"a","participants":[{"userId":"a"}],"iceTransportPolicy":"all"})")
+                .status,
+            201U);
+}

@@ -61,6 +61,26 @@ TEST(ClusterCodec, DirectoryRecordRoundTrip) {
   EXPECT_EQ(back->end_reason, domain::EndReason::completed);
 }
 
+TEST(ClusterCodec, IceTransportPolicyRoundTripAndBadValue) {
+  domain::SessionSnapshot r;
+  r.spec.host_user_id = "a";
+  r.spec.participants = {{"a", ""}};
+  r.created_at = domain::WallTime(std::chrono::milliseconds(1'795'000'000'000));
+  EXPECT_FALSE(
+      record_from_fields("s1", fields_of_record(r), domain::WallTime{}, nullptr)->spec.ice_transport_policy);
+  r.spec.ice_transport_policy = domain::IceTransportPolicy::relay;
+  const auto back = record_from_fields("s1", fields_of_record(r), domain::WallTime{}, nullptr);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->spec.ice_transport_policy, domain::IceTransportPolicy::relay);
+  auto fields = fields_of_record(r);
+  for (auto& [k, v] : fields) {
+    if (k == "iceTransportPolicy") v = "sometimes";
+  }
+  std::string why;
+  EXPECT_FALSE(record_from_fields("s1", fields, domain::WallTime{}, nullptr, &why));
+  EXPECT_NE(why.find("iceTransportPolicy"), std::string::npos);
+}
+
 TEST(ClusterCodec, AMinimalEntryWrittenByThePlatform) {
   const Fields f{{"hostUserId", "a"}, {"participants", R"([{"userId":"a"}])"}};
   const auto now = domain::WallTime(std::chrono::seconds(1'795'000'000));

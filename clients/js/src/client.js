@@ -117,6 +117,10 @@ export class SignalingClient extends Emitter {
   #joinPromise = null;
   #joinSettle = null;
   #hostCommands = [];
+  /** iceServers of the last `joined` / `ice-servers` (null: the server gave none) */
+  #serverIceServers = null;
+  /** the session's iceTransportPolicy from `joined` ('all' | 'relay' | null) */
+  #sessionPolicy = null;
 
   /**
    * @param {object} options see index.d.ts (SignalingClientOptions)
@@ -421,6 +425,8 @@ export class SignalingClient extends Emitter {
           this.emit('rtt', { rttMs: this.rtt });
         }
         return undefined;
+      case 'ice-servers':
+        return this.#onIceServers(msg);
       case 'error':
         return this.#onErrorMessage(msg);
       default:
@@ -442,6 +448,8 @@ export class SignalingClient extends Emitter {
     const previousStatus = this.sessionStatus;
     this.sessionStatus = msg.status === 'started' ? 'started' : 'waiting';
     this.startedAt = msg.startedAt ?? null;
+    this.#serverIceServers = Array.isArray(msg.iceServers) ? msg.iceServers : null;
+    this.#sessionPolicy = msg.iceTransportPolicy === 'relay' || msg.iceTransportPolicy === 'all' ? msg.iceTransportPolicy : null;
     this.#startHeartbeat(msg.heartbeatIntervalMs ?? this.#o.heartbeatIntervalMs ?? 15000);
     this.#setState('joined');
     this.emit('joined', {
@@ -587,14 +595,50 @@ export class SignalingClient extends Emitter {
     }
   }
 
+  /**
+   * The RTCConfiguration of every peer connection: the application's `rtcConfig`, with
+   * `iceServers` = the application's (option `iceServers`, else `rtcConfig.iceServers`) followed
+   * by the server's (from `joined` / `ice-servers`; option `useServerIceServers: false` leaves
+   * them out). A session whose policy is `relay` forces `iceTransportPolicy: 'relay'` whatever the
+   * application asked (the platform's privacy choice); otherwise the application's policy stays.
+   */
+  rtcConfiguration() {
+    const config = { ...(this.#o.rtcConfig ?? {}) };
+    const own = this.#o.iceServers ?? this.#o.rtcConfig?.iceServers ?? [];
+    const fromServer = this.#o.useServerIceServers === false ? [] : (this.#serverIceServers ?? []);
+    if (own.length > 0 || fromServer.length > 0 || this.#o.iceServers) config.iceServers = [...own, ...fromServer];
+    if (this.#sessionPolicy === 'relay') config.iceTransportPolicy = 'relay';
+    return config;
+  }
+
+  /** The session's iceTransportPolicy ('all' | 'relay'), null before `joined` or from an older server. */
+  get iceTransportPolicy() {
+    return this.#sessionPolicy;
+  }
+
+  #onIceServers(msg) {
+    if (!Array.isArray(msg.iceServers)) return;
+    this.#serverIceServers = msg.iceServers;
+    const config = this.rtcConfiguration();
+    // Fresh TURN credentials: relays allocated already stay up; the next allocation (an ICE
+    // restart, a new peer) uses these.
+    for (const peer of this.#peers.values()) {
+      try {
+        peer.pc.setConfiguration?.(config);
+      } catch (err) {
+        this.#emitError({ code: 'set_configuration_failed', message: String(err?.message ?? err), userId: peer.userId });
+      }
+    }
+    this.emit('ice-servers', { iceServers: msg.iceServers });
+  }
+
   // ---- peers ----
 
   #createPeer(userId, initiator) {
     if (this.#peers.has(userId)) this.#closePeer(userId);
     const selfId = this.self?.userId ?? '';
     const polite = (this.#o.polite ?? defaultPolite)(selfId, userId);
-    const rtcConfig = { ...(this.#o.rtcConfig ?? {}) };
-    if (this.#o.iceServers) rtcConfig.iceServers = this.#o.iceServers;
+    const rtcConfig = this.rtcConfiguration();
     const peer = new Peer({
       userId,
       displayName: this.#participants.get(userId)?.displayName ?? userId,

@@ -88,6 +88,8 @@ export class FakeRTCPeerConnection {
   constructor(config = {}) {
     this.id = `pc${nextId++}`;
     this.config = config;
+    /** every configuration given to setConfiguration, in order */
+    this.configurations = [];
     this.signalingState = 'stable';
     this.connectionState = 'new';
     this.iceConnectionState = 'new';
@@ -301,6 +303,19 @@ export class FakeRTCPeerConnection {
     this.remoteCandidates.push(candidate);
   }
 
+  setConfiguration(config) {
+    // Like the browsers: the transport policy and the servers may change, not the bundle policy.
+    if (config.bundlePolicy !== undefined && config.bundlePolicy !== this.config.bundlePolicy) {
+      throw new Error('InvalidModificationError: bundlePolicy cannot change');
+    }
+    this.configurations.push(config);
+    this.config = config;
+  }
+
+  getConfiguration() {
+    return this.config;
+  }
+
   restartIce() {
     this.restartedIce = (this.restartedIce ?? 0) + 1;
   }
@@ -474,8 +489,10 @@ export async function settle(turns = 30) {
  * fromUserId; `participant-left` on close; start/end session from the host.
  */
 export class FakeSignalingServer {
-  constructor({ sessionId = 's1', hostUserId = 'alice', heartbeatIntervalMs = 15000 } = {}) {
+  constructor({ sessionId = 's1', hostUserId = 'alice', heartbeatIntervalMs = 15000, iceServers, iceTransportPolicy } = {}) {
     this.sessionId = sessionId;
+    this.iceServers = iceServers;
+    this.iceTransportPolicy = iceTransportPolicy;
     this.hostUserId = hostUserId;
     this.heartbeatIntervalMs = heartbeatIntervalMs;
     this.status = 'waiting';
@@ -526,6 +543,8 @@ export class FakeSignalingServer {
       hostUserId: this.hostUserId,
       status: this.status,
       heartbeatIntervalMs: this.heartbeatIntervalMs,
+      ...(this.iceServers ? { iceServers: this.iceServers } : {}),
+      ...(this.iceTransportPolicy ? { iceTransportPolicy: this.iceTransportPolicy } : {}),
     });
     for (const other of this.conns.values()) {
       this.#deliver(other, { type: 'participant-joined', participant: { userId: token, displayName: token.toUpperCase() } });

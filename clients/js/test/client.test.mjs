@@ -502,3 +502,89 @@ test('setLocalStream swaps tracks of the same kind without renegotiation; addTra
   await waitFor(() => ws.messages('offer').length === 2, 'a renegotiation offer');
   assert.match(ws.messages('offer')[1].sdp, /m 2 video sendrecv/);
 });
+
+// ---------------------------------------------------------------------------------------------
+// ICE servers and transport policy from the server (docs/protocol.md: joined, ice-servers)
+
+const SERVER_ICE = [
+  { urls: ['stun:stun.example.org:3478'] },
+  { urls: ['turn:turn.example.org:3478?transport=udp'], username: '1790014400:carol', credential: 'c1' },
+];
+
+test("every peer connection gets the application's iceServers followed by the server's", async () => {
+  const ctx = makeClient({ iceServers: [{ urls: 'stun:own.example.org' }], rtcConfig: { bundlePolicy: 'max-bundle' } });
+  await joinAs(ctx, 'carol', ['alice', 'bob'], { iceServers: SERVER_ICE, iceTransportPolicy: 'all' });
+  assert.equal(FakeRTCPeerConnection.instances.length, 2);
+  for (const pc of FakeRTCPeerConnection.instances) {
+    assert.deepEqual(pc.config.iceServers, [{ urls: 'stun:own.example.org' }, ...SERVER_ICE]);
+    assert.equal(pc.config.bundlePolicy, 'max-bundle');
+    assert.equal(pc.config.iceTransportPolicy, undefined);
+  }
+  assert.equal(ctx.client.iceTransportPolicy, 'all');
+});
+
+test('useServerIceServers: false keeps only the application servers; no server list keeps the old behaviour', async () => {
+  const ctx = makeClient({ iceServers: [{ urls: 'stun:own.example.org' }], useServerIceServers: false });
+  await joinAs(ctx, 'carol', ['alice'], { iceServers: SERVER_ICE });
+  assert.deepEqual(FakeRTCPeerConnection.instances[0].config.iceServers, [{ urls: 'stun:own.example.org' }]);
+
+  FakeRTCPeerConnection.instances.length = 0;
+  const bare = makeClient();
+  await joinAs(bare, 'carol', ['alice']);
+  assert.equal('iceServers' in FakeRTCPeerConnection.instances[0].config, false);
+  assert.equal(bare.client.iceTransportPolicy, null);
+});
+
+test("a relay session forces iceTransportPolicy 'relay' on every peer connection, later ones included", async () => {
+  const ctx = makeClient({ rtcConfig: { iceTransportPolicy: 'all' } });
+  const ws = await joinAs(ctx, 'carol', ['alice'], { iceServers: SERVER_ICE, iceTransportPolicy: 'relay' });
+  ws._receive({ type: 'participant-joined', participant: { userId: 'dave', displayName: 'DAVE' } });
+  ws._receive({ type: 'offer', fromUserId: 'dave', toUserId: 'carol', sdp: 'v=0 offer from dave' });
+  await waitFor(() => FakeRTCPeerConnection.instances.length === 2, 'a peer connection for dave');
+  for (const pc of FakeRTCPeerConnection.instances) assert.equal(pc.config.iceTransportPolicy, 'relay');
+  assert.equal(ctx.client.iceTransportPolicy, 'relay');
+});
+
+test("an application may choose relay itself in a session whose policy is 'all'", async () => {
+  const ctx = makeClient({ rtcConfig: { iceTransportPolicy: 'relay' } });
+  await joinAs(ctx, 'carol', ['alice'], { iceServers: SERVER_ICE, iceTransportPolicy: 'all' });
+  assert.equal(FakeRTCPeerConnection.instances[0].config.iceTransportPolicy, 'relay');
+});
+
+test('ice-servers: setConfiguration on every peer connection with the fresh list; new peers use it too', async () => {
+  const ctx = makeClient({ iceServers: [{ urls: 'stun:own.example.org' }] });
+  const seen = [];
+  ctx.client.on('ice-servers', (ev) => seen.push(ev));
+  const ws = await joinAs(ctx, 'carol', ['alice', 'bob'], { iceServers: SERVER_ICE, iceTransportPolicy: 'relay' });
+  const fresh = [{ urls: ['turn:turn.example.org:3478?transport=udp'], username: '1790028800:carol', credential: 'c2' }];
+  ws._receive({ type: 'ice-servers', iceServers: fresh });
+  await settle();
+  for (const pc of FakeRTCPeerConnection.instances) {
+    assert.equal(pc.configurations.length, 1);
+    assert.deepEqual(pc.configurations[0].iceServers, [{ urls: 'stun:own.example.org' }, ...fresh]);
+    assert.equal(pc.configurations[0].iceTransportPolicy, 'relay');
+  }
+  assert.deepEqual(seen, [{ iceServers: fresh }]);
+  ws._receive({ type: 'participant-joined', participant: { userId: 'dave', displayName: 'DAVE' } });
+  ws._receive({ type: 'offer', fromUserId: 'dave', toUserId: 'carol', sdp: 'v=0 offer from dave' });
+  await waitFor(() => FakeRTCPeerConnection.instances.length === 3, 'a peer connection for dave');
+  assert.deepEqual(FakeRTCPeerConnection.instances[2].config.iceServers, [{ urls: 'stun:own.example.org' }, ...fresh]);
+  // A malformed update changes nothing.
+  ws._receive({ type: 'ice-servers', iceServers: 'nope' });
+  await settle();
+  assert.equal(FakeRTCPeerConnection.instances[0].configurations.length, 1);
+});
+
+test('a setConfiguration that throws is reported as an error event, and the others are still updated', async () => {
+  const ctx = makeClient();
+  const ws = await joinAs(ctx, 'carol', ['alice', 'bob'], { iceServers: SERVER_ICE });
+  FakeRTCPeerConnection.instances[0].setConfiguration = () => {
+    throw new Error('boom');
+  };
+  ws._receive({ type: 'ice-servers', iceServers: SERVER_ICE });
+  await settle();
+  const errors = ctx.events.filter((e) => e.type === 'error');
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0].code, 'set_configuration_failed');
+  assert.equal(FakeRTCPeerConnection.instances[1].configurations.length, 1);
+});
