@@ -182,10 +182,30 @@ export const CHROMIUM_ARGS = [
   '--disable-backgrounding-occluded-windows',
 ];
 
-export async function launchBrowser() {
+/**
+ * Launches Debian's Chromium; with `netns`, inside that network namespace (a wrapper script runs
+ * `ip netns exec <netns> chromium`: Playwright drives Chromium over a pipe, which crosses
+ * namespaces; the wrapper execs, so Playwright's process is Chromium itself and it can kill it).
+ */
+export async function launchBrowser({ netns } = {}) {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM} (apt-get install chromium)`);
+  let executablePath = CHROMIUM;
+  let dir = null;
+  if (netns) {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'browser-netns-'));
+    executablePath = path.join(dir, 'chromium-in-netns');
+    const quote = (s) => `'${s.replaceAll("'", "'\\''")}'`;
+    fs.writeFileSync(executablePath, `#!/bin/sh\nexec ip netns exec ${quote(netns)} ${quote(CHROMIUM)} "$@"\n`, { mode: 0o755 });
+  }
   // playwright-core never downloads a browser: it drives Debian's Chromium.
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  try {
+    const browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
+    if (dir) browser.on('disconnected', () => fs.rmSync(dir, { recursive: true, force: true }));
+    return browser;
+  } catch (err) {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
 }
 
 /**
@@ -233,10 +253,13 @@ export async function snapshot(p) {
 
 /**
  * Waits until `fn(arg)` is truthy inside the page; on timeout, fails with `what`, the page's
- * state and its errors.
+ * state and its errors. `fn` may be async: then it is polled with page.evaluate (which awaits its
+ * promise), because waitForFunction does not await a predicate's promise: it takes the promise
+ * itself as truthy and returns at once whatever it resolves to, even false.
  */
 export async function inPage(p, fn, arg, what, timeoutMs) {
   try {
+    if (fn.constructor.name === 'AsyncFunction') return await pollInPage(p.page, fn, arg, timeoutMs);
     const handle = await p.page.waitForFunction(fn, arg, { timeout: timeoutMs, polling: 250 });
     return await handle.jsonValue();
   } catch (err) {
@@ -247,6 +270,26 @@ export async function inPage(p, fn, arg, what, timeoutMs) {
         (p.problems.length ? `  page errors: ${p.problems.slice(-5).join(' | ')}\n` : '') +
         `  (${err.message.split('\n')[0]})`,
     );
+  }
+}
+
+/** Evaluates the async `fn(arg)` in the page every 250 ms until it resolves truthy; bounded by timeoutMs. */
+async function pollInPage(page, fn, arg, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left = deadline - Date.now();
+    let timer;
+    const bound = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Timeout ${timeoutMs}ms exceeded.`)), Math.max(left, 1));
+    });
+    try {
+      const value = await Promise.race([page.evaluate(fn, arg), bound]);
+      if (value) return value;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (Date.now() + 250 > deadline) throw new Error(`Timeout ${timeoutMs}ms exceeded.`);
+    await new Promise((r) => setTimeout(r, 250));
   }
 }
 

@@ -9,101 +9,25 @@
 // Needs root (ip netns); skipped otherwise. The namespaces are removed at the end.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 
 import { startServer, randomId, waitFor } from './harness.mjs';
-import { TurnServer, skipWithoutTurn } from './turn-support.mjs';
+import {
+  NETNS_TURN_IP as TURN_IP, NetnsTopology, TurnServer, canMakeNetns, netnsPeerIp as peerIp, netnsTryConnect as tryConnect,
+  skipWithoutTurn, unixForwarder,
+} from './turn-support.mjs';
 import { loadWrtc } from './wrtc-support.mjs';
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const USERS = ['ann', 'ben', 'cat', 'dan'];
-const TURN_IP = '198.18.255.1';
-const peerIp = (i) => `198.18.${i + 1}.2`;
-const turnSideIp = (i) => `198.18.${i + 1}.1`;
-
-const ip = (...args) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
 
 function skipUnlessPossible(t) {
   if (skipWithoutTurn(t)) return true;
   if (!loadWrtc()) return t.skip('@roamhq/wrtc is not installed (npm ci)') ?? true;
-  if (process.getuid?.() !== 0) return t.skip('network namespaces need root') ?? true;
+  if (!canMakeNetns()) return t.skip('network namespaces need root') ?? true;
   return false;
-}
-
-/** The namespaces and links; remove() deletes them (bounded, idempotent). */
-class Topology {
-  constructor() {
-    const sfx = crypto.randomBytes(2).toString('hex');
-    this.turnNs = `sigturn-${sfx}`;
-    this.peerNs = USERS.map((_, i) => `sigp${i + 1}-${sfx}`);
-    this.sfx = sfx;
-  }
-
-  create() {
-    ip('netns', 'add', this.turnNs);
-    ip('-n', this.turnNs, 'link', 'set', 'lo', 'up');
-    ip('-n', this.turnNs, 'addr', 'add', `${TURN_IP}/32`, 'dev', 'lo');
-    // No forwarding in the TURN namespace: a participant reaches coturn, never another participant.
-    execFileSync('ip', ['netns', 'exec', this.turnNs, 'sysctl', '-qw', 'net.ipv4.ip_forward=0']);
-    this.peerNs.forEach((ns, i) => {
-      ip('netns', 'add', ns);
-      ip('-n', ns, 'link', 'set', 'lo', 'up');
-      const turnEnd = `vt${i + 1}${this.sfx}`;
-      const peerEnd = `vp${i + 1}${this.sfx}`;
-      ip('link', 'add', turnEnd, 'netns', this.turnNs, 'type', 'veth', 'peer', 'name', peerEnd, 'netns', ns);
-      ip('-n', this.turnNs, 'addr', 'add', `${turnSideIp(i)}/24`, 'dev', turnEnd);
-      ip('-n', this.turnNs, 'link', 'set', turnEnd, 'up');
-      ip('-n', ns, 'addr', 'add', `${peerIp(i)}/24`, 'dev', peerEnd);
-      ip('-n', ns, 'link', 'set', peerEnd, 'up');
-      ip('-n', ns, 'route', 'add', `${TURN_IP}/32`, 'via', turnSideIp(i));
-    });
-  }
-
-  remove() {
-    for (const ns of [...this.peerNs, this.turnNs]) {
-      try {
-        ip('netns', 'del', ns); // the veth pairs go with their namespaces
-      } catch {
-        /* not created */
-      }
-    }
-  }
-}
-
-/** From namespace `ns`, the error code of a TCP connection to host:port, or 'connected'. */
-function tryConnect(ns, host, port) {
-  const code = `const s=require('net').connect(${port},'${host}');s.setTimeout(2000);` +
-    "s.on('connect',()=>{console.log('connected');s.destroy()});s.on('timeout',()=>{console.log('ETIMEDOUT');s.destroy()});" +
-    "s.on('error',(e)=>console.log(e.code))";
-  return execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', code], { timeout: 10_000 }).toString().trim();
-}
-
-/** A Unix socket that forwards every connection to 127.0.0.1:port (the signaling server). */
-async function unixForwarder(t, port) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sig-netns-'));
-  const socket = path.join(dir, 'signaling.sock');
-  const conns = new Set();
-  const srv = net.createServer((c) => {
-    const up = net.connect(port, '127.0.0.1');
-    conns.add(c).add(up);
-    c.on('error', () => up.destroy());
-    up.on('error', () => c.destroy());
-    c.on('close', () => conns.delete(c));
-    up.on('close', () => conns.delete(up));
-    c.pipe(up).pipe(c);
-  });
-  await new Promise((r) => srv.listen(socket, r));
-  t.after(() => {
-    for (const c of conns) c.destroy();
-    srv.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  return socket;
 }
 
 function startPeer(ns, config) {
@@ -133,7 +57,7 @@ function startPeer(ns, config) {
 }
 
 async function meshThroughTurn(t, transports) {
-  const topo = new Topology();
+  const topo = new NetnsTopology(USERS.length);
   t.after(() => topo.remove());
   topo.create();
 
@@ -157,7 +81,9 @@ async function meshThroughTurn(t, transports) {
     hostUserId: USERS[0], participants: USERS.map((u) => ({ userId: u })), iceTransportPolicy: 'relay',
   });
   assert.equal(put.status, 201);
-  const socket = await unixForwarder(t, server.port);
+  const forwarder = await unixForwarder(server.port);
+  t.after(() => forwarder.close());
+  const { socket } = forwarder;
 
   const peers = USERS.map((user, i) =>
     startPeer(topo.peerNs[i], { socket, sessionId, token: server.token(user), user, peers: USERS.length - 1 }));

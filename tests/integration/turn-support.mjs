@@ -2,7 +2,8 @@
 // REST API with a static secret, no TLS/DTLS, no CLI, logging to stdout), starts
 // /usr/bin/turnserver in the foreground and stops it. Plus a minimal TURN client over UDP (RFC
 // 5766 Allocate with the long-term credential mechanism of RFC 5389), enough to check that a
-// credential is accepted (a relayed address) or refused (401).
+// credential is accepted (a relayed address) or refused (401). And the network namespaces of the
+// netns tests (integration and browser): participants linked only to coturn's namespace.
 import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import dgram from 'node:dgram';
@@ -139,6 +140,153 @@ export async function startTurn(t, options = {}) {
   t.after(() => s.stop());
   await s.start();
   return s;
+}
+
+// ---- network namespaces: participants that reach coturn and nothing else --------------------
+
+/** coturn's address in its namespace; participant i is peerIp(i), its link's far end turnSideIp(i). */
+export const NETNS_TURN_IP = '198.18.255.1';
+export const netnsPeerIp = (i) => `198.18.${i + 1}.2`;
+const turnSideIp = (i) => `198.18.${i + 1}.1`;
+
+const ipCmd = (...args) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 }).toString();
+
+/** True when this process may make network namespaces (root; `ip netns` needs CAP_SYS_ADMIN). */
+export const canMakeNetns = () => process.getuid?.() === 0;
+
+/**
+ * `count` participant namespaces, each linked by a veth pair only to the TURN namespace (which
+ * does not forward: nothing is routed between participants). Addresses from 198.18.0.0/15 exist
+ * inside these namespaces only. remove() kills what still runs in them and deletes them
+ * (bounded, idempotent).
+ */
+export class NetnsTopology {
+  constructor(count) {
+    const sfx = crypto.randomBytes(2).toString('hex');
+    this.turnNs = `sigturn-${sfx}`;
+    this.peerNs = Array.from({ length: count }, (_, i) => `sigp${i + 1}-${sfx}`);
+    this.sfx = sfx;
+  }
+
+  create() {
+    ipCmd('netns', 'add', this.turnNs);
+    ipCmd('-n', this.turnNs, 'link', 'set', 'lo', 'up');
+    ipCmd('-n', this.turnNs, 'addr', 'add', `${NETNS_TURN_IP}/32`, 'dev', 'lo');
+    // No forwarding in the TURN namespace: a participant reaches coturn, never another participant.
+    execFileSync('ip', ['netns', 'exec', this.turnNs, 'sysctl', '-qw', 'net.ipv4.ip_forward=0'], { timeout: 10_000 });
+    this.peerNs.forEach((ns, i) => {
+      ipCmd('netns', 'add', ns);
+      ipCmd('-n', ns, 'link', 'set', 'lo', 'up');
+      const turnEnd = `vt${i + 1}${this.sfx}`;
+      const peerEnd = `vp${i + 1}${this.sfx}`;
+      ipCmd('link', 'add', turnEnd, 'netns', this.turnNs, 'type', 'veth', 'peer', 'name', peerEnd, 'netns', ns);
+      ipCmd('-n', this.turnNs, 'addr', 'add', `${turnSideIp(i)}/24`, 'dev', turnEnd);
+      ipCmd('-n', this.turnNs, 'link', 'set', turnEnd, 'up');
+      ipCmd('-n', ns, 'addr', 'add', `${netnsPeerIp(i)}/24`, 'dev', peerEnd);
+      ipCmd('-n', ns, 'link', 'set', peerEnd, 'up');
+      ipCmd('-n', ns, 'route', 'add', `${NETNS_TURN_IP}/32`, 'via', turnSideIp(i));
+    });
+  }
+
+  /** The pids running in namespace `ns` (none if it does not exist). */
+  static pidsIn(ns) {
+    try {
+      return ipCmd('netns', 'pids', ns).split(/\s+/).filter(Boolean).map(Number);
+    } catch {
+      return []; // not created
+    }
+  }
+
+  /** The pids still running in the namespaces (only what the test started lives there). */
+  pids() {
+    return [...this.peerNs, this.turnNs].flatMap((ns) => NetnsTopology.pidsIn(ns));
+  }
+
+  remove() {
+    for (const pid of this.pids()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    for (const ns of [...this.peerNs, this.turnNs]) {
+      try {
+        ipCmd('netns', 'del', ns); // the veth pairs go with their namespaces
+      } catch {
+        /* not created */
+      }
+    }
+  }
+}
+
+/** From namespace `ns`, the error code of a TCP connection to host:port, or 'connected'. */
+export function netnsTryConnect(ns, host, port) {
+  const code = `const s=require('net').connect(${port},'${host}');s.setTimeout(2000);` +
+    "s.on('connect',()=>{console.log('connected');s.destroy()});s.on('timeout',()=>{console.log('ETIMEDOUT');s.destroy()});" +
+    "s.on('error',(e)=>console.log(e.code))";
+  return execFileSync('ip', ['netns', 'exec', ns, process.execPath, '-e', code], { timeout: 10_000 }).toString().trim();
+}
+
+/**
+ * A Unix socket that forwards every connection to 127.0.0.1:port (the signaling server): the
+ * file system crosses namespaces, the network does not. Resolves with {socket, close()}.
+ */
+export async function unixForwarder(port) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sig-netns-'));
+  const socket = path.join(dir, 'signaling.sock');
+  const conns = new Set();
+  const srv = net.createServer((c) => {
+    const up = net.connect(port, '127.0.0.1');
+    conns.add(c).add(up);
+    c.on('error', () => up.destroy());
+    up.on('error', () => c.destroy());
+    c.on('close', () => conns.delete(c));
+    up.on('close', () => conns.delete(up));
+    c.pipe(up).pipe(c);
+  });
+  await new Promise((r) => srv.listen(socket, r));
+  return {
+    socket,
+    close() {
+      for (const c of conns) c.destroy();
+      srv.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Inside namespace `ns`, a process listening on 127.0.0.1:port that forwards every connection to
+ * the Unix socket `socket` (so that a browser there loads http://127.0.0.1:port/..., a secure
+ * context, from the server outside). Resolves once it listens; stop() kills it (bounded).
+ */
+export async function netnsTcpToUnix(ns, port, socket) {
+  const code = "const net=require('net');const [port,sock]=process.argv.slice(1);" +
+    "net.createServer((c)=>{const u=net.connect(sock);c.on('error',()=>u.destroy());u.on('error',()=>c.destroy());c.pipe(u).pipe(c)})" +
+    ".listen(+port,'127.0.0.1',()=>console.log('listening'));process.stdin.on('end',()=>process.exit(0)).resume()";
+  const proc = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', code, String(port), socket], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout.setEncoding('utf8').on('data', (d) => { out += d; });
+  proc.stderr.setEncoding('utf8').on('data', (d) => { if (out.length < 10_000) out += d; });
+  const exited = new Promise((r) => proc.on('exit', r));
+  const stop = async () => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    proc.stdin.end();
+    if (!(await withTimeout(exited, 5000, 'forwarder exit').catch(() => null))) proc.kill('SIGKILL');
+  };
+  try {
+    await waitFor(() => {
+      if (proc.exitCode !== null) throw new Error(`forwarder in ${ns} exited: ${out}`);
+      return out.includes('listening');
+    }, { timeoutMs: 10_000, what: `forwarder listening on 127.0.0.1:${port} in ${ns}` });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { proc, stop };
 }
 
 // ---- STUN / TURN messages -------------------------------------------------------------------
