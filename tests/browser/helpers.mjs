@@ -396,3 +396,29 @@ export function ensureResultsDir() {
 }
 
 export const tmpdir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'browser-test-'));
+
+/** Per peer connection of the page: policy, selected pair's candidate types and addresses, SDP candidate types. */
+export function selectedPairs(room) {
+  return room.page.evaluate(async () => {
+    const out = [];
+    for (const p of window.room.client.peers()) {
+      const stats = [...(await p.pc.getStats()).values()];
+      const byId = new Map(stats.map((s) => [s.id, s]));
+      const transport = stats.find((s) => s.type === 'transport' && s.selectedCandidatePairId);
+      const pair = transport ? byId.get(transport.selectedCandidatePairId) : null;
+      const local = pair ? byId.get(pair.localCandidateId) : null;
+      const remote = pair ? byId.get(pair.remoteCandidateId) : null;
+      const sdp = `${p.pc.localDescription?.sdp ?? ''}${p.pc.remoteDescription?.sdp ?? ''}`;
+      out.push({
+        userId: p.userId,
+        policy: p.pc.getConfiguration().iceTransportPolicy,
+        local: local?.candidateType ?? null,
+        remote: remote?.candidateType ?? null,
+        localAddress: local?.address ?? local?.ip ?? null,
+        remoteAddress: remote?.address ?? remote?.ip ?? null,
+        sdpTypes: [...sdp.matchAll(/a=candidate:.* typ (\w+)/g)].map((m) => m[1]),
+      });
+    }
+    return out;
+  });
+}

@@ -19,7 +19,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 
-import { USERS, admin, startServer, launchBrowser, openRoom, closeRoom, connectedTo, decodesVideoFrom, inPage } from './helpers.mjs';
+import { USERS, admin, startServer, launchBrowser, openRoom, closeRoom, connectedTo, decodesVideoFrom, inPage, selectedPairs } from './helpers.mjs';
 import {
   NETNS_TURN_IP, NetnsTopology, TURN_BIN, TurnServer, canMakeNetns, netnsPeerIp, netnsTcpToUnix, netnsTryConnect,
   unixForwarder,
@@ -31,32 +31,6 @@ function skipReason() {
   if (!fs.existsSync(TURN_BIN)) return `${TURN_BIN} not found (apt-get install coturn)`;
   if (!canMakeNetns()) return 'network namespaces need root (ip netns)';
   return false;
-}
-
-/** Per peer connection of the page: policy, selected pair's candidate types and addresses, SDP candidate types. */
-function selectedPairs(room) {
-  return room.page.evaluate(async () => {
-    const out = [];
-    for (const p of window.room.client.peers()) {
-      const stats = [...(await p.pc.getStats()).values()];
-      const byId = new Map(stats.map((s) => [s.id, s]));
-      const transport = stats.find((s) => s.type === 'transport' && s.selectedCandidatePairId);
-      const pair = transport ? byId.get(transport.selectedCandidatePairId) : null;
-      const local = pair ? byId.get(pair.localCandidateId) : null;
-      const remote = pair ? byId.get(pair.remoteCandidateId) : null;
-      const sdp = `${p.pc.localDescription?.sdp ?? ''}${p.pc.remoteDescription?.sdp ?? ''}`;
-      out.push({
-        userId: p.userId,
-        policy: p.pc.getConfiguration().iceTransportPolicy,
-        local: local?.candidateType ?? null,
-        remote: remote?.candidateType ?? null,
-        localAddress: local?.address ?? local?.ip ?? null,
-        remoteAddress: remote?.address ?? remote?.ip ?? null,
-        sdpTypes: [...sdp.matchAll(/a=candidate:.* typ (\w+)/g)].map((m) => m[1]),
-      });
-    }
-    return out;
-  });
 }
 
 /** The command names of the processes running in namespace `ns`. */

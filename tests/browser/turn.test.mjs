@@ -7,7 +7,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 
-import { USERS, admin, startServer, launchBrowser, openRoom, closeRoom, connectedTo, decodesVideoFrom, inPage } from './helpers.mjs';
+import { USERS, admin, startServer, launchBrowser, openRoom, closeRoom, connectedTo, decodesVideoFrom, inPage, selectedPairs } from './helpers.mjs';
 import { TurnServer, TURN_BIN } from '../integration/turn-support.mjs';
 import fs from 'node:fs';
 
@@ -45,24 +45,7 @@ describe('mesh of real browsers through TURN', { skip: !fs.existsSync(TURN_BIN) 
     for (const r of rooms) await decodesVideoFrom(r, others(r.user));
 
     for (const r of rooms) {
-      const seen = await r.page.evaluate(async () => {
-        const out = [];
-        for (const p of window.room.client.peers()) {
-          const stats = [...(await p.pc.getStats()).values()];
-          const byId = new Map(stats.map((s) => [s.id, s]));
-          const transport = stats.find((s) => s.type === 'transport' && s.selectedCandidatePairId);
-          const pair = transport ? byId.get(transport.selectedCandidatePairId) : null;
-          const sdp = `${p.pc.localDescription?.sdp ?? ''}${p.pc.remoteDescription?.sdp ?? ''}`;
-          out.push({
-            userId: p.userId,
-            policy: p.pc.getConfiguration().iceTransportPolicy,
-            local: pair ? byId.get(pair.localCandidateId)?.candidateType : null,
-            remote: pair ? byId.get(pair.remoteCandidateId)?.candidateType : null,
-            sdpTypes: [...sdp.matchAll(/a=candidate:.* typ (\w+)/g)].map((m) => m[1]),
-          });
-        }
-        return out;
-      });
+      const seen = await selectedPairs(r);
       assert.equal(seen.length, 3, `${r.userId}: ${JSON.stringify(seen)}`);
       for (const s of seen) {
         assert.equal(s.policy, 'relay', `${r.userId} -> ${s.userId}`);
