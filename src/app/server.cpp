@@ -90,9 +90,10 @@ std::string render_metrics(const net::NetCounters& net, const net::ConnectionLim
          static_cast<std::uint64_t>(limiter->pending()));
     o << "# HELP signaling_connections_refused_total Connections refused at a limit, by limit\n"
          "# TYPE signaling_connections_refused_total counter\n";
-    for (const auto r : {net::Refusal::max_connections, net::Refusal::per_ip, net::Refusal::pending})
+    for (const auto r : {net::Refusal::max_connections, net::Refusal::per_ip, net::Refusal::pending}) {
       o << "signaling_connections_refused_total{reason=\"" << net::to_string(r) << "\"} "
         << limiter->refused(r) << '\n';
+    }
   }
   line("signaling_messages_in_total", "counter", "WebSocket messages received", net.messages_in.load());
   line("signaling_messages_out_total", "counter", "WebSocket messages sent", net.messages_out.load());
