@@ -216,7 +216,7 @@ void SignalingService::on_binary(net::ConnectionState& state, domain::Endpoint& 
   send_error(self, ErrorCode::binary_not_supported, "binary frames are not supported; send JSON text");
 }
 
-void SignalingService::on_closed(net::ConnectionState& state) {
+void SignalingService::on_closed(net::ConnectionState& state, net::Departure /*how*/) {
   auto& c = static_cast<Connection&>(state);
   c.session->leave(c.participant, hub_.clock().now());
 }

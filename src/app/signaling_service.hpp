@@ -45,7 +45,7 @@ class SignalingService final : public net::WsHandler {
                        const std::string& connection_id);
   void on_text(net::ConnectionState& state, domain::Endpoint& self, std::string_view padded_text) override;
   void on_binary(net::ConnectionState& state, domain::Endpoint& self) override;
-  void on_closed(net::ConnectionState& state) override;
+  void on_closed(net::ConnectionState& state, net::Departure how) override;
 
   const ServiceCounters& counters() const noexcept { return counters_; }
 

@@ -77,7 +77,7 @@ void WsConnection::refuse(protocol::ErrorCode code) {
 void WsConnection::on_admitted(Admission admission) {
   if (finished_) {
     // The peer went away before the store answered: undo the join.
-    if (admission.state) context_.ws.on_closed(*admission.state);
+    if (admission.state) context_.ws.on_closed(*admission.state, Departure::lost);
     return;
   }
   if (!admission.state) {
@@ -166,6 +166,7 @@ void WsConnection::on_control(ws::Opcode opcode, std::string_view payload) {
   }
   if (opcode != ws::Opcode::close) return;  // an unsolicited pong
   close_received_ = true;
+  if (!close_queued_) peer_closed_first_ = true;
   if (close_queued_) {
     if (!writing_ && queue_.empty()) finish();  // our close went out: the handshake is complete
     return;
@@ -291,7 +292,7 @@ void WsConnection::finish() {
 void WsConnection::depart() {
   if (departed_) return;
   departed_ = true;
-  if (state_) context_.ws.on_closed(*state_);
+  if (state_) context_.ws.on_closed(*state_, peer_closed_first_ ? Departure::clean : Departure::lost);
 }
 
 }  // namespace sig::net

@@ -75,6 +75,7 @@ class WsConnection final : public domain::Endpoint, public std::enable_shared_fr
   std::size_t inflight_ = 0;     // queued messages in the current gather write
   bool close_queued_ = false;    // our close frame is in the queue
   bool close_received_ = false;  // the peer's close frame arrived
+  bool peer_closed_first_ = false;  // ... before ours was queued: the peer said goodbye (clean)
   bool departed_ = false;        // on_closed delivered: the participant is gone
   bool finished_ = false;        // socket closed
   bool admitted_ = false;

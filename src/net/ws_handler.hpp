@@ -24,6 +24,12 @@ struct Admission {
   std::string message;                                           // when refused
 };
 
+// How a connection ended, for presence: a participant who said goodbye (a close frame it sent
+// first) leaves at once; one whose connection was lost (TCP closed or reset without a close
+// frame, a socket error, a close this server started: drain, slow reader, bad frame) may come
+// back and resume (docs/protocol.md, "Resume").
+enum class Departure { clean, lost };
+
 class WsHandler {
  public:
   virtual ~WsHandler() = default;
@@ -38,7 +44,7 @@ class WsHandler {
   virtual void on_text(ConnectionState& state, domain::Endpoint& self, std::string_view padded_text) = 0;
   virtual void on_binary(ConnectionState& state, domain::Endpoint& self) = 0;
   // The connection is gone (read error, closed by either side). Called once.
-  virtual void on_closed(ConnectionState& state) = 0;
+  virtual void on_closed(ConnectionState& state, Departure how) = 0;
 };
 
 }  // namespace sig::net

@@ -183,7 +183,7 @@ TEST_F(ServiceTest, LeaveAndClose) {
   a.ep->take();
   say(b, R"({"type":"leave"})");
   EXPECT_EQ(b.ep->closed(), CloseCode::normal);
-  service.on_closed(*b.admission.state);  // the socket then closes
+  service.on_closed(*b.admission.state, net::Departure::clean);  // the socket then closes
   EXPECT_EQ(a.ep->take(), std::vector{json::parse(R"({"type":"participant-left","userId":"b"})")});
 }
 
