@@ -633,8 +633,9 @@ export class SignalingClient extends Emitter {
    */
   #redoNegotiation(peer) {
     this.emit('negotiation', { userId: peer.userId, event: 'redo' });
+    const before = peer.iceRestarts;
     peer.resync();
-    if (!peer.polite) peer.restartIce('undelivered');
+    if (!peer.polite && peer.iceRestarts === before) peer.restartIce('undelivered');
   }
 
   #onParticipantJoined(participant) {
@@ -675,7 +676,9 @@ export class SignalingClient extends Emitter {
     this.#reconnectingUsers.delete(userId);
     this.emit('participant-reconnected', { userId });
     const peer = this.#peers.get(userId);
-    if (peer && this.#redo.delete(userId)) this.#redoNegotiation(peer);
+    if (!peer) return;
+    if (this.#redo.delete(userId)) this.#redoNegotiation(peer);
+    else peer.retryDeferredRestart();
   }
 
   /** The sender of a relayed message must be in the roster; returns its name or null. */
@@ -884,7 +887,9 @@ export class SignalingClient extends Emitter {
       timers: this.#timers,
       now: this.#now,
       iceRestartAfterMs: this.#o.iceRestartAfterMs ?? 3000,
-      canSignal: () => this.state === 'joined' && !!this.socket && this.socket.readyState === OPEN,
+      // An ICE restart needs our socket, and the peer's: towards a peer that is reconnecting it
+      // waits for participant-reconnected.
+      canSignal: () => this.state === 'joined' && !!this.socket && this.socket.readyState === OPEN && !this.#reconnectingUsers.has(userId),
     });
     this.#peers.set(userId, peer);
     this.emit('peer-created', { userId, initiator, polite });

@@ -212,7 +212,16 @@ export class Peer {
     // restartIce() fires negotiationneeded when stable; negotiating here too does not depend on
     // it (#negotiate does nothing unless stable, so one offer goes out either way).
     this.#enqueue(() => this.#negotiate());
+    // Look again later: still disconnected or failed then (the network is still down), one more.
+    this.#armIceTimer(this.#iceRestartAfterMs);
     return true;
+  }
+
+  /** A restart deferred for want of signaling (see restartIce) is started now, impolite end only. */
+  retryDeferredRestart() {
+    if (!this.restartPending) return;
+    if (this.polite) this.restartPending = false;
+    else this.restartIce('deferred');
   }
 
   /**
@@ -238,8 +247,7 @@ export class Peer {
       this.#unsentCandidates = [];
       for (const c of candidates) if (!this.#signal(c)) this.#unsentCandidates.push(c);
     });
-    if (this.restartPending && !this.polite) this.restartIce('resync');
-    else if (this.restartPending) this.restartPending = false;
+    this.retryDeferredRestart();
   }
 
   close() {
@@ -303,8 +311,8 @@ export class Peer {
       this.#iceTimer = null;
       if (this.closed) return;
       const pc = this.pc;
-      const bad = ['disconnected', 'failed'];
-      if (bad.includes(pc.connectionState) || bad.includes(pc.iceConnectionState)) this.#iceTrouble('disconnected');
+      if (pc.connectionState === 'failed' || pc.iceConnectionState === 'failed') this.#iceTrouble('failed');
+      else if (pc.connectionState === 'disconnected' || pc.iceConnectionState === 'disconnected') this.#iceTrouble('disconnected');
     }, ms);
   }
 
