@@ -217,6 +217,16 @@ export class Peer {
     return true;
   }
 
+  /**
+   * Asks for an ICE restart under the same rules as a network change: only from the impolite
+   * end, at most one per iceRestartAfterMs. Returns whether one was started now.
+   */
+  requestIceRestart() {
+    const before = this.iceRestarts;
+    this.#iceTrouble('requested');
+    return this.iceRestarts > before;
+  }
+
   /** A restart deferred for want of signaling (see restartIce) is started now, impolite end only. */
   retryDeferredRestart() {
     if (!this.restartPending) return;
