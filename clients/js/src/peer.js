@@ -100,7 +100,9 @@ export class Peer {
       clearTimeout: o.timers?.clearTimeout ?? g.clearTimeout.bind(g),
     };
     this.#now = o.now ?? (() => Date.now());
-    this.#iceRestartAfterMs = o.iceRestartAfterMs ?? 3000;
+    // At least 100 ms: a restart needs a round trip through the server anyway.
+    const after = o.iceRestartAfterMs;
+    this.#iceRestartAfterMs = typeof after === 'number' && Number.isFinite(after) ? Math.max(100, after) : 3000;
     this.#canSignal = o.canSignal ?? (() => true);
 
     const pc = new o.RTCPeerConnection(o.rtcConfig);
