@@ -435,12 +435,12 @@ export function selectedPairs(room) {
  * timestamps every video frame presented in each remote tile (requestVideoFrameCallback, keyed by
  * the tile's user id: the directed pair tile user -> this page), logs tile removals and the
  * tiles' "reconnecting" badge (a MutationObserver, so that a short one is seen too), and the
- * signaling messages and close codes the page's WebSockets saw.
+ * signaling messages the page's WebSockets sent and received, and their close codes.
  */
 export function mediaMonitorScript() {
   const m = {
     created: 0, closeCalls: 0, closedState: 0, pcs: [], frames: {}, tileRemovals: [], badges: [],
-    badgeOn: {}, wire: [], wsCloses: [], marks: {},
+    badgeOn: {}, wire: [], sent: [], wsCloses: [], marks: {},
   };
   window.__media = m;
   const NativePC = window.RTCPeerConnection;
@@ -481,6 +481,17 @@ export function mediaMonitorScript() {
         }
       });
       this.addEventListener('close', (ev) => m.wsCloses.push({ at: performance.now(), code: ev.code }));
+    }
+
+    send(data) {
+      try {
+        const msg = JSON.parse(data);
+        m.sent.push({ at: performance.now(), type: msg.type, toUserId: msg.toUserId, sdp: msg.sdp });
+        if (m.sent.length > 5000) m.sent.splice(0, 1000);
+      } catch {
+        // not JSON
+      }
+      return super.send(data);
     }
   }
   window.WebSocket = LoggedWebSocket;
