@@ -500,7 +500,7 @@ export function mediaMonitorScript() {
   // a visible badge element).
   const badgeShown = (tile) =>
     tile.dataset.state === 'reconnecting' || tile.classList.contains('reconnecting') ||
-    !!tile.querySelector('.reconnecting:not([hidden]), [data-badge="reconnecting"]:not([hidden])');
+    !!tile.querySelector('.reconnecting-badge:not([hidden])');
   const hook = (video, userId) => {
     if (video.monitored) return;
     video.monitored = true;
