@@ -496,8 +496,8 @@ export function mediaMonitorScript() {
   }
   window.WebSocket = LoggedWebSocket;
 
-  // A remote tile shows the badge when the room marks it "reconnecting" (its state, a class or
-  // a visible badge element).
+  // A remote tile shows the badge when the room marks it "reconnecting" (web/room.js: the class
+  // `reconnecting` on the tile and a visible .reconnecting-badge).
   const badgeShown = (tile) =>
     tile.dataset.state === 'reconnecting' || tile.classList.contains('reconnecting') ||
     !!tile.querySelector('.reconnecting-badge:not([hidden])');
