@@ -168,8 +168,25 @@ test('ICE restart: a participant moves to a new address; media resumes on the sa
         .map((m) => ({ type: m.type, to: m.toUserId, ufrag: m.sdp?.match(/a=ice-ufrag:(\S+)/)?.[1] ?? null }));
     });
   }
+  // Dave's timeline after the move (ms): each connection's first 'disconnected'/'failed', its
+  // restart offer, its 'connected' again.
+  const timeline = await dave.page.evaluate(() => {
+    const moved = window.__media.marks.moved.at;
+    const perf = (wall) => wall - (Date.now() - performance.now());
+    const out = {};
+    for (const p of window.room.client.peers()) {
+      const states = window.room.events.filter((e) => e.type === 'peer-state' && e.userId === p.userId && perf(e.at) > moved);
+      const downAt = states.findIndex((e) => e.connectionState === 'disconnected' || e.connectionState === 'failed');
+      const up = downAt < 0 ? null : states.slice(downAt).find((e) => e.connectionState === 'connected');
+      const offer = window.__media.sent.find((m) => m.type === 'offer' && m.toUserId === p.userId && m.at > moved);
+      const ms = (e) => (e ? Math.round(perf(e.at) - moved) : null);
+      out[p.userId] = { down: ms(states[downAt]), offer: offer ? Math.round(offer.at - moved) : null, up: ms(up) };
+    }
+    return out;
+  });
   const summary = [
     ...withDave,
+    ...Object.entries(timeline).map(([id, x]) => `dave<->${id}: down after ${x.down} ms, restart offer after ${x.offer} ms, connected again after ${x.up} ms`),
     ...Object.entries(reports).map(([id, r]) => `${id}: PCs constructed ${r.created}, closed ${r.closeCalls}; tiles removed [${r.tileRemovals}]`),
     ...Object.entries(sent).map(([id, list]) => `${id} sent after the move: ${list.map((m) => `${m.type}->${m.to}`).join(' ') || 'nothing'}`),
   ];
