@@ -16,10 +16,8 @@
 // timing: never asserted).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 
 import {
@@ -27,7 +25,7 @@ import {
   startCuttableProxy, mediaMonitorScript, markAll, reportAll, framesFlowSince, gapTable,
 } from './helpers.mjs';
 import { SignalingServer, waitFor, withTimeout, randomId } from '../integration/harness.mjs';
-import { NGINX_BIN, RespClient, RedisProcess, freePort, killNode, skipWithoutNginx } from '../integration/cluster-harness.mjs';
+import { RespClient, RedisProcess, freePort, killNode, skipWithoutNginx, startNginx } from '../integration/cluster-harness.mjs';
 
 const FOUR = [USERS.alice, USERS.bob, USERS.carol, USERS.dave];
 const INIT = [mediaMonitorScript];
@@ -178,53 +176,6 @@ test('1. a participant\'s WebSocket cut without a close frame: no peer connectio
 // ---------------------------------------------------------------------------------------------
 // two nodes, Redis, nginx
 
-/** The nginx block of docs/deployment.md with the test's addresses (as tests/integration/nginx.test.mjs). */
-function nginxConfigFromDocs(upstreams, listenPort) {
-  const doc = fs.readFileSync(path.join(ROOT, 'docs', 'deployment.md'), 'utf8');
-  const m = doc.match(/<!-- nginx-config: [^>]*-->\s*```nginx\n([\s\S]*?)```/);
-  assert.ok(m, 'docs/deployment.md has the tested nginx block');
-  return m[1]
-    .split('10.0.0.11:8080').join(`127.0.0.1:${upstreams[0]}`)
-    .split('10.0.0.12:8080').join(`127.0.0.1:${upstreams[1]}`)
-    .split('listen 80;').join(`listen 127.0.0.1:${listenPort};`);
-}
-
-async function startNginx(add, upstreams) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sig-nginx-'));
-  const port = await freePort();
-  const p = (name) => path.join(dir, name);
-  fs.writeFileSync(p('nginx.conf'), `worker_processes 1;
-error_log ${p('error.log')} info;
-pid ${p('nginx.pid')};
-events { worker_connections 256; }
-http {
-  access_log ${p('access.log')};
-  client_body_temp_path ${p('body')};
-  proxy_temp_path ${p('proxy')};
-  fastcgi_temp_path ${p('fastcgi')};
-  uwsgi_temp_path ${p('uwsgi')};
-  scgi_temp_path ${p('scgi')};
-${nginxConfigFromDocs(upstreams, port)}
-}
-`);
-  const proc = spawn(NGINX_BIN, ['-p', dir, '-c', p('nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' });
-  const exited = new Promise((r) => proc.on('close', r));
-  add(async () => {
-    proc.kill('SIGQUIT');
-    await withTimeout(exited, 5000, 'nginx exit').catch(() => proc.kill('SIGKILL'));
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  await waitFor(async () => {
-    if (proc.exitCode !== null) throw new Error(`nginx exited: ${fs.readFileSync(p('error.log'), 'utf8')}`);
-    try {
-      return (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200;
-    } catch {
-      return false;
-    }
-  }, { timeoutMs: 10_000, what: 'nginx answering /healthz' });
-  return { port, baseUrl: `http://127.0.0.1:${port}` };
-}
-
 /** A node on a fixed port (a restarted node takes its predecessor's place in nginx's upstream), logging at info. */
 class NodeOnPort extends SignalingServer {
   constructor(options, port) {
@@ -244,7 +195,7 @@ class NodeOnPort extends SignalingServer {
  * Redis, two nodes n1 and n2 (the demo room as web root, short liveness settings) and nginx in
  * front. `node(id)` restarts one on its port.
  */
-async function startCluster(add) {
+async function startCluster(t, add) {
   const redis = new RedisProcess();
   add(() => redis.cleanup());
   await redis.start();
@@ -272,9 +223,10 @@ async function startCluster(add) {
   };
   await start('n1');
   await start('n2');
-  const nginx = await startNginx(add, ports);
+  // nginx with the configuration of docs/deployment.md (tests/integration/cluster-harness.mjs).
+  const nginx = await startNginx(t, ports);
   // What openRoom needs: the token secret and the front door.
-  const front = { secret: common.jwtSecret, baseUrl: nginx.baseUrl };
+  const front = { secret: common.jwtSecret, baseUrl: `http://127.0.0.1:${nginx.port}` };
   /** userId -> node id of its connection, from Redis (session:ws:{sid}: userId -> "node:conn"). */
   const placement = async (sid) => {
     const ws = await rc.hgetall(`session:ws:${sid}`);
@@ -316,7 +268,7 @@ async function openFourSpread(t, add, cluster, sessionId) {
 
 test('2. two nodes behind nginx, the node of two participants killed (SIGKILL): they resume on the other node, no peer connection torn down', { skip: skipWithoutNginx }, async (t) => {
   const add = undoer(t);
-  const cluster = await startCluster(add);
+  const cluster = await startCluster(t, add);
   const sessionId = randomId('bt');
   const res = await cluster.nodes.n1.createSession(sessionId, { host: 'alice', participants: FOUR });
   assert.ok(res.status === 200 || res.status === 201);
@@ -340,7 +292,7 @@ test('2. two nodes behind nginx, the node of two participants killed (SIGKILL): 
 
 test('3. two nodes behind nginx, a rolling restart (SIGTERM, drain): everyone moves twice, no peer connection torn down', { skip: skipWithoutNginx }, async (t) => {
   const add = undoer(t);
-  const cluster = await startCluster(add);
+  const cluster = await startCluster(t, add);
   const sessionId = randomId('bt');
   const res = await cluster.nodes.n1.createSession(sessionId, { host: 'alice', participants: FOUR });
   assert.ok(res.status === 200 || res.status === 201);
