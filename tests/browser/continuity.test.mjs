@@ -34,7 +34,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** The flags of this server binary (features of other branches are used only when present). */
 const SERVER_HELP = (() => {
-  const bin = process.env.SIGNALING_SERVER ?? path.join(ROOT, 'build', 'signaling-server');
+  const bin = process.env.SIGNALING_SERVER ?? process.env.SIGNALING_BIN ?? path.join(ROOT, 'build', 'signaling-server');
   try {
     return execFileSync(bin, ['--help'], { timeout: 10_000 }).toString();
   } catch {
