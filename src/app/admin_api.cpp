@@ -197,9 +197,10 @@ HttpResponse AdminApi::answer(const HttpRequest& request) {
   const std::string_view path = target.path;
   const bool get = request.method == "GET" || request.method == "HEAD";
 
-  if (path == "/healthz")
+  if (path == "/healthz") {
     return get ? reply(200, json{{"status", "ok"}})
                : problem(protocol::ErrorCode::method_not_allowed, "use GET");
+  }
   if (path == "/readyz") {
     if (!get) return problem(protocol::ErrorCode::method_not_allowed, "use GET");
     return ready_ ? reply(200, json{{"status", "ready"}}) : reply(503, json{{"status", "not_ready"}});

@@ -287,6 +287,10 @@ int run_server(const Config& config) {
                             {"dev", config.dev}});
   };
 
+  // Caught from before "listening" is logged: a signal sent as soon as the server says it listens
+  // is queued for the handler below, never left to the default action (which kills).
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+
   int exit_code = 0;
   if (node) {
     node->on_ready_changed([&admin, &context](bool ready) {
@@ -342,7 +346,6 @@ int run_server(const Config& config) {
   // SIGTERM (what supervisors and orchestrators send) drains: /readyz 503 at once, the clients
   // told to move over --drain-period, the stop when they are gone. SIGINT (Ctrl-C), or a second
   // signal during a drain, stops at once.
-  asio::signal_set signals(ioc, SIGINT, SIGTERM);
   auto on_signal = [&](int signo) {  // on the strand
     if (stopping) return;
     if (signo == SIGTERM && !drain.started()) {

@@ -226,7 +226,7 @@ class Session {
   void tombstone_locked(std::string_view connection_id, SteadyTime now, std::string forward_user = {});
   // The user's current incarnation takes `fresh`'s place silently (a resume); the messages kept
   // for the old one go to the new one; the others hear participant-reconnected.
-  void resume_locked(MemberList::iterator old, std::shared_ptr<Participant> fresh, SteadyTime now);
+  void resume_locked(MemberList::iterator old, const std::shared_ptr<Participant>& fresh, SteadyTime now);
   void flush_queue_locked(Participant& from_old, const Participant& to);
   // Keeps `message` for a reconnecting participant; when it is full, `from` hears undelivered.
   void hold_locked(Participant& target, Payload message, std::string_view from_user_id);

@@ -69,7 +69,7 @@ JoinResult Session::resume_join_locked(MemberList::iterator previous, Identity i
   return {std::nullopt, std::move(fresh)};
 }
 
-void Session::resume_locked(MemberList::iterator old_it, std::shared_ptr<Participant> fresh, SteadyTime now) {
+void Session::resume_locked(MemberList::iterator old_it, const std::shared_ptr<Participant>& fresh, SteadyTime now) {
   auto old = std::move(*old_it);
   *old_it = fresh;
   old->active_ = false;
