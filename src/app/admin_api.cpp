@@ -133,7 +133,8 @@ std::string session_json(const domain::SessionSnapshot& s) {
        s.spec.ice_transport_policy ? json(domain::to_string(*s.spec.ice_transport_policy)) : json(nullptr)},
       {"createdAt", format_iso8601(s.created_at)},
       {"participants", participants},
-      {"connected", s.connected}};
+      {"connected", s.connected},
+      {"reconnecting", s.reconnecting}};
   return dump(body);
 }
 
