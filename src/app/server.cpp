@@ -159,6 +159,9 @@ int run_server(const Config& config) {
   const unsigned threads =
       config.threads == 0 ? std::max(1U, std::thread::hardware_concurrency()) : config.threads;
   asio::io_context ioc(static_cast<int>(threads));
+  // Taken over before anything listens: a SIGTERM right after the "listening" line must drain,
+  // not kill the process with the default action. Asio keeps a signal until it is waited for.
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
   const std::string node_id = config.node_id.empty() ? random_hex(4) : config.node_id;
 
   // Several nodes: the state lives in Redis; the cluster node is the hub's event sink.
