@@ -290,10 +290,6 @@ int run_server(const Config& config) {
                             {"dev", config.dev}});
   };
 
-  // Caught from before "listening" is logged: a signal sent as soon as the server says it listens
-  // is queued for the handler below, never left to the default action (which kills).
-  asio::signal_set signals(ioc, SIGINT, SIGTERM);
-
   int exit_code = 0;
   if (node) {
     node->on_ready_changed([&admin, &context](bool ready) {
