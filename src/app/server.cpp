@@ -80,7 +80,10 @@ std::string render_metrics(const net::NetCounters& net, const net::ConnectionLim
   const auto stats = hub.stats();
   line("signaling_sessions", "gauge", "Sessions known to this node", stats.sessions);
   line("signaling_live_sessions", "gauge", "Sessions not ended", stats.live_sessions);
-  line("signaling_participants", "gauge", "Connected participants", stats.participants);
+  line("signaling_participants", "gauge", "Participants of this node (reconnecting ones included)",
+       stats.participants);
+  line("signaling_participants_reconnecting", "gauge",
+       "Participants of this node whose connection was lost, within their resume window", stats.reconnecting);
   line("signaling_websockets_open", "gauge", "Open WebSocket connections", net.websockets_open.load());
   line("signaling_connections_accepted_total", "counter", "TCP connections accepted",
        net.connections_accepted.load());

@@ -260,6 +260,7 @@ HubStats Hub::stats() const {
   for (const auto& s : sessions) {
     if (s->snapshot().status != Status::ended) ++st.live_sessions;
     st.participants += s->local_count();
+    st.reconnecting += s->local_reconnecting_count();
   }
   return st;
 }

@@ -189,6 +189,7 @@ class Session {
   SessionSnapshot snapshot() const;
   std::size_t connected_count() const;  // on every node
   std::size_t local_count() const;      // on this node
+  std::size_t local_reconnecting_count() const;
 
   // --- Changes made on other nodes (several nodes): applied here, told to the local members,
   // never echoed to the PresenceSink. All idempotent.

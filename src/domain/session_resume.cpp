@@ -198,6 +198,12 @@ void Session::expire_locked(SteadyTime now) {
   }
 }
 
+std::size_t Session::local_reconnecting_count() const {
+  std::lock_guard lock(mu_);
+  return static_cast<std::size_t>(
+      std::count_if(members_.begin(), members_.end(), [](const auto& m) { return m->local_ && m->reconnecting_; }));
+}
+
 void Session::apply_remote_reconnecting(std::string_view connection_id, SteadyTime now) {
   std::lock_guard lock(mu_);
   if (status_ == Status::ended) return;

@@ -30,6 +30,7 @@ test('resume on the same node: the others see reconnecting then reconnected, not
   const snap = (await server.getSession(sessionId)).json;
   assert.deepEqual(snap.reconnecting, ['b']);
   assert.deepEqual(snap.connected, ['a', 'b', 'c'], 'b keeps its place');
+  assert.match((await server.http('GET', '/metrics')).text, /^signaling_participants_reconnecting 1$/m);
 
   const [b2, joined] = await server.join(sessionId, 'b', undefined, { resume: resumeId });
   assert.equal(joined.resumed, true);
