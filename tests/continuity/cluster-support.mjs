@@ -67,7 +67,7 @@ ${documentedConfig(upstreams, port)}
       return false;
     }
   }, { timeoutMs: 10_000, what: 'nginx answering /healthz' });
-  return { port, baseUrl: `http://127.0.0.1:${port}` };
+  return { port, dir, baseUrl: `http://127.0.0.1:${port}`, errorLog: () => fs.readFileSync(p('error.log'), 'utf8') };
 }
 
 /** A server that listens on a given port (a node restarted where nginx expects it). */

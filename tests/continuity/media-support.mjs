@@ -82,11 +82,18 @@ export class MediaPeer {
         return super.close();
       }
     };
+    // The library reports a failed attempt only as a close code (1006); the reason is kept here.
+    const LoggingWebSocket = class extends WebSocket {
+      constructor(...args) {
+        super(...args);
+        this.on('error', (err) => peer.errors.push({ at: now(), code: 'ws', message: err.message }));
+      }
+    };
     this.client = new SignalingClient({
       url,
       token,
       sessionId,
-      WebSocket,
+      WebSocket: LoggingWebSocket,
       RTCPeerConnection: CountingPeerConnection,
       MediaStream: wrtc.MediaStream,
       localStream: this.stream,
@@ -98,7 +105,8 @@ export class MediaPeer {
     });
     this.client.on('reconnecting', ({ code }) => {
       const open = this.reconnects.at(-1);
-      if (!open || open.joinedAt !== null) this.reconnects.push({ at: now(), code, joinedAt: null, resumed: null });
+      if (!open || open.joinedAt !== null) this.reconnects.push({ at: now(), code, joinedAt: null, resumed: null, attempts: [] });
+      this.reconnects.at(-1).attempts.push(code ?? null);
     });
     this.client.on('message', (m) => {
       if (m.type === 'joined') {
@@ -111,7 +119,7 @@ export class MediaPeer {
       if (m.type.startsWith('participant-')) this.messages.push({ at: now(), type: m.type, userId: m.userId ?? m.participant?.userId });
     });
     this.errors = [];
-    this.client.on('error', (e) => this.errors.push(e));
+    this.client.on('error', (e) => this.errors.push({ at: now(), code: e.code, message: e.message }));
   }
 
   #watch(from, track) {
@@ -171,6 +179,10 @@ export class Mesh {
     this.peers = peers;
     this.byId = new Map(peers.map((p) => [p.userId, p]));
     this.pump = new FramePump(peers.map((p) => p.source));
+    // The test process's own stalls (a loaded machine): ticks of a 20 ms timer, read like frames,
+    // so a gap on every pair at once can be told from a gap of the media.
+    this.ticks = [];
+    this.ticker = setInterval(() => this.ticks.length < 100_000 && this.ticks.push(now()), 20);
   }
 
   pairs() {
@@ -232,18 +244,13 @@ export class Mesh {
   /** Longest gap (ms) between decoded frames on every directed pair within [t0, t1]. */
   maxGaps(t0, t1) {
     const out = {};
-    for (const [from, to] of this.pairs()) {
-      let prev = t0;
-      let worst = 0;
-      for (const t of this.framesOf(from, to)) {
-        if (t < t0) continue;
-        if (t > t1) break;
-        worst = Math.max(worst, t - prev);
-        prev = t;
-      }
-      out[`${from}>${to}`] = Math.round(Math.max(worst, t1 - prev));
-    }
+    for (const [from, to] of this.pairs()) out[`${from}>${to}`] = maxGap(this.framesOf(from, to), t0, t1);
     return out;
+  }
+
+  /** Longest stall (ms) of the test process's event loop within [t0, t1]. */
+  stall(t0, t1) {
+    return maxGap(this.ticks, t0, t1);
   }
 
   /** Pairs with no decoded frame after `t`. */
@@ -256,8 +263,21 @@ export class Mesh {
     const out = [];
     for (const p of this.peers) {
       for (const r of p.reconnects) {
-        if (r.at >= t) out.push({ user: p.userId, code: r.code, ms: r.joinedAt === null ? null : Math.round(r.joinedAt - r.at), resumed: r.resumed });
+        if (r.at >= t) {
+          out.push({ user: p.userId, code: r.code, ms: r.joinedAt === null ? null : Math.round(r.joinedAt - r.at), resumed: r.resumed,
+            attempts: r.attempts });
+        }
       }
+    }
+    return out;
+  }
+
+  /** Client `error` events after `t`, by peer. */
+  errorsSince(t) {
+    const out = {};
+    for (const p of this.peers) {
+      const e = p.errors.filter((x) => x.at >= t).map((x) => `${x.code}: ${x.message}`.slice(0, 160));
+      if (e.length) out[p.userId] = e.slice(0, 10);
     }
     return out;
   }
@@ -283,8 +303,22 @@ export class Mesh {
 
   close() {
     this.pump.stop();
+    clearInterval(this.ticker);
     for (const p of this.peers) p.close();
   }
+}
+
+/** Longest interval between consecutive times of the sorted `times` within [t0, t1] (edges included). */
+function maxGap(times, t0, t1) {
+  let prev = t0;
+  let worst = 0;
+  for (const t of times) {
+    if (t < t0) continue;
+    if (t > t1) break;
+    worst = Math.max(worst, t - prev);
+    prev = t;
+  }
+  return Math.round(Math.max(worst, t1 - prev));
 }
 
 /** Cuts a client's WebSocket without a close frame (its TCP socket destroyed: 1006 both ways). */
@@ -329,10 +363,13 @@ export async function measure(mesh, name, event, { baselineMs = 4000, settleMs =
     silentAfterEvent: mesh.silentSince(eventDone + (t1 - eventDone) / 2),
     baselineWorstGapMs: worst(baseline),
     eventWorstGapMs: worst(during),
+    baselineLoopStallMs: mesh.stall(t0, mark.at),
+    eventLoopStallMs: mesh.stall(mark.at, t1),
     baselineGapMs: baseline,
     eventGapMs: during,
     reconnects: mesh.reconnectsSince(mark.at),
     participantMessages: mesh.messagesSince(mark.at),
+    clientErrors: mesh.errorsSince(mark.at),
     ...extra,
   };
 }
