@@ -9,6 +9,7 @@
 // to the `joined` message (TCP connect, upgrade, token check, resume). Three other participants
 // stay connected. A server without resume (no resumeId in `joined`) is measured the same way
 // with a plain rejoin and reported as such ("resumed": 0).
+import { execSync } from 'node:child_process';
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
@@ -97,7 +98,7 @@ async function main() {
   const t = { after: (fn) => cleanups.push(fn) };
   const results = [];
   try {
-    const one = new SignalingServer({ args: ['--log-level', 'warn'] });
+    const one = new SignalingServer();
     cleanups.push(() => one.stop());
     await one.start();
     results.push(await run('one node', [one]));
@@ -105,7 +106,7 @@ async function main() {
     const redis = new RedisProcess();
     cleanups.push(() => redis.cleanup());
     await redis.start();
-    const nodes = await startNodes(t, redis, 2, { args: ['--log-level', 'warn'] });
+    const nodes = await startNodes(t, redis, 2);
     results.push(await run('two nodes + Redis, resume on the other node', nodes));
   } finally {
     for (const fn of cleanups.reverse()) {
@@ -116,7 +117,9 @@ async function main() {
       }
     }
   }
-  const record = { date: new Date().toISOString(), samples: SAMPLES, results };
+  // The last commit of the server and client sources: what was measured.
+  const commit = execSync('git log -1 --format=%h -- src clients/js/src').toString().trim();
+  const record = { date: new Date().toISOString(), commit, server: process.env.SIGNALING_BIN ?? 'build/signaling-server', samples: SAMPLES, results };
   console.log(JSON.stringify(record));
   if (OUT) fs.writeFileSync(OUT, `${JSON.stringify(record, null, 2)}\n`);
 }

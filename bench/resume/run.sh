@@ -13,4 +13,6 @@ nice -n 10 node bench/resume/resume-latency.mjs --samples "${SAMPLES:-200}" --ou
 rm -f "$out/continuity.jsonl"
 # The tests assert continuity; a failing one still leaves its figures in the file.
 CONTINUITY_RESULTS="$PWD/$out/continuity.jsonl" nice -n 10 node --test --test-concurrency=1 tests/continuity/ || true
-node bench/resume/report.mjs "$out/resume-latency.json" "$out/continuity.jsonl" BENCHMARKS.md
+# The figures measured before resume existed (kept in bench/results/) are shown beside them.
+node bench/resume/report.mjs "$out/resume-latency.json" "$out/continuity.jsonl" BENCHMARKS.md \
+  "$out/resume-latency-before.json" "$out/continuity-before.jsonl"

@@ -5,6 +5,7 @@
 //   - the longest gap between decoded frames on every directed pair (from -> to) over a window;
 //   - how long each reconnect took (client `reconnecting` -> `joined`).
 // Nothing here asserts a duration: the figures are printed (and appended to $CONTINUITY_RESULTS).
+import { execSync } from 'node:child_process';
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
@@ -376,7 +377,13 @@ export async function measure(mesh, name, event, { baselineMs = 4000, settleMs =
 
 /** Prints the record as one JSON line (t.diagnostic and stdout) and appends it to $CONTINUITY_RESULTS. */
 export function report(t, record) {
-  const line = JSON.stringify(record);
+  let commit = null;
+  try {
+    commit = execSync('git log -1 --format=%h -- src clients/js/src', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    // not a git checkout
+  }
+  const line = JSON.stringify({ commit, ...record });
   t.diagnostic(`continuity: ${line}`);
   if (process.env.CONTINUITY_RESULTS) fs.appendFileSync(process.env.CONTINUITY_RESULTS, `${line}\n`);
 }
