@@ -24,8 +24,9 @@ const room = {
 };
 window.room = room;
 
-// Errors that normal races produce (a candidate sent just as its target left): shown greyed.
-const MINOR_ERRORS = new Set(['target_not_connected']);
+// Errors that normal races produce (a candidate sent just as its target left, a message for
+// someone reconnecting that the server could not keep): shown greyed.
+const MINOR_ERRORS = new Set(['target_not_connected', 'undelivered', 'unknown_peer']);
 
 function record(type, detail = {}) {
   room.events.push({ type, at: Date.now(), ...detail });
@@ -119,6 +120,14 @@ function setTileState(userId, state) {
   const el = tile.querySelector('.state');
   el.dataset.state = state;
   el.textContent = state === 'self' ? 'local' : state;
+}
+
+/** The "reconnecting" badge: that participant's signaling connection is lost; its media may flow. */
+function setReconnecting(userId, on) {
+  const tile = tiles.get(userId);
+  if (!tile) return;
+  tile.classList.toggle('reconnecting', on);
+  tile.querySelector('.reconnecting-badge').hidden = !on;
 }
 
 function removeTile(userId) {
@@ -230,7 +239,7 @@ function wire(client) {
     record('state', { state: e.state, reason: e.reason ?? null, code: e.code ?? null });
     renderConnection();
     renderSession();
-    if (e.state === 'reconnecting') notice('Connection lost: reconnecting…');
+    if (e.state === 'reconnecting') notice(e.code === 1012 ? 'The server is restarting: reconnecting…' : 'Connection lost: reconnecting…');
     else if (e.state === 'joined') notice(null);
     else if (e.state === 'closed') {
       const why = {
@@ -244,15 +253,19 @@ function wire(client) {
     }
   });
   client.on('joined', (e) => {
-    record('joined', { rejoin: e.rejoin, participants: e.participants.map((p) => p.userId) });
+    record('joined', { rejoin: e.rejoin, resumed: e.resumed, participants: e.participants.map((p) => p.userId) });
     document.title = `Room – ${e.self.displayName}`;
     $('#self-name').textContent = e.self.displayName;
-    clearRemoteTiles();
+    // Resumed: the connections and their videos stay; the client reports who left or came
+    // meanwhile (participant-left / participant-joined). Otherwise the mesh starts over.
+    if (!e.resumed) clearRemoteTiles();
     tileFor(e.self.userId, e.self.displayName, true);
     if (room.localStream) showStream(e.self.userId, room.localStream, { muted: true });
     for (const p of e.participants) {
+      const known = e.resumed && tiles.has(p.userId);
       tileFor(p.userId, p.displayName);
-      setTileState(p.userId, 'new');
+      if (!known) setTileState(p.userId, 'new');
+      setReconnecting(p.userId, p.reconnecting === true);
     }
     renderSession();
   });
@@ -264,6 +277,15 @@ function wire(client) {
   client.on('participant-left', ({ userId }) => {
     record('participant-left', { userId });
     removeTile(userId);
+  });
+  // Its tile (and video) stays: the peer connection is kept while it reconnects.
+  client.on('participant-reconnecting', ({ userId }) => {
+    record('participant-reconnecting', { userId });
+    setReconnecting(userId, true);
+  });
+  client.on('participant-reconnected', ({ userId }) => {
+    record('participant-reconnected', { userId });
+    setReconnecting(userId, false);
   });
   client.on('peer-state', ({ userId, connectionState }) => {
     record('peer-state', { userId, connectionState });
@@ -286,7 +308,7 @@ function wire(client) {
   client.on('reconnecting', (e) => record('reconnecting', e));
   client.on('negotiation', (e) => record('negotiation', { userId: e.userId, event: e.event }));
   client.on('error', (e) => {
-    record('error', { code: e.code, message: e.message });
+    record('error', { code: e.code, message: e.message, ...(e.toUserId !== undefined ? { toUserId: e.toUserId } : {}) });
     showError(e.code, e.message, MINOR_ERRORS.has(e.code));
   });
 }

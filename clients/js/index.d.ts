@@ -9,6 +9,12 @@ export interface Participant {
   displayName: string;
 }
 
+/** A participant as participants() lists it. */
+export interface RosterEntry extends Participant {
+  /** Its connection to the server is lost (participant-reconnecting); its peer connection is kept. */
+  reconnecting: boolean;
+}
+
 export interface ReconnectOptions {
   /** First delay in ms (default 500). */
   baseMs?: number;
@@ -53,8 +59,18 @@ export interface SignalingClientOptions {
    * (default ['audio', 'video']).
    */
   receiveKinds?: Array<'audio' | 'video'>;
-  /** Used until `joined` gives the server's interval (default 15000). */
+  /** Used until `joined` gives the server's interval (default 15000); the server's is clamped to [100, 300000]. */
   heartbeatIntervalMs?: number;
+  /**
+   * The session cap, this client included (default 6): at most maxPeers - 1 remote peer
+   * connections and roster entries; more are refused (error `peer_limit`).
+   */
+  maxPeers?: number;
+  /**
+   * A peer connection `disconnected` this long (or `failed`) gets an ICE restart, from the
+   * impolite end only; at most one restart per this delay per peer (default 3000 ms).
+   */
+  iceRestartAfterMs?: number;
   /** Backoff of the reconnects, or false to never reconnect. */
   reconnect?: ReconnectOptions | false;
   /**
@@ -82,6 +98,8 @@ export interface PeerInfo {
   connectionState: RTCPeerConnectionState;
   iceConnectionState: RTCIceConnectionState;
   signalingState: RTCSignalingState;
+  /** ICE restarts this end started on this connection. */
+  iceRestarts: number;
   /** Remote streams received from this peer. */
   streams: MediaStream[];
   pc: RTCPeerConnection;
@@ -96,11 +114,17 @@ export interface JoinedMessage {
   status: 'waiting' | 'started';
   startedAt?: string;
   heartbeatIntervalMs: number;
+  /** Opaque id of this incarnation (servers with resume); sent back as `&resume=` on reconnect. */
+  resumeId?: string;
+  /** true: the server resumed the previous connection (same place, peer connections kept). */
+  resumed?: boolean;
 }
 
 export interface SignalingError {
-  /** Server error code (docs/protocol.md section 4) or a client one: negotiation_failed,
-   * token_unavailable, connect_failed, invalid_server_message. */
+  /** Server error code (docs/protocol.md section 4; `undelivered` with `toUserId` is not fatal)
+   * or a client one: negotiation_failed, token_unavailable, connect_failed,
+   * invalid_server_message, invalid_joined (fatal), unknown_peer, peer_limit,
+   * set_configuration_failed. */
   code: string;
   message: string;
   toUserId?: string;
@@ -113,10 +137,18 @@ export interface SignalingError {
 
 export interface SignalingEvents {
   state: { state: ClientState; previous: ClientState; reason?: CloseReason; code?: number | null; errorCode?: string | null };
-  /** Every `joined` (rejoin: true after a reconnect): `participants` replaces the list. */
-  joined: { rejoin: boolean; self: Participant; participants: Participant[]; hostUserId: string; status: SessionStatus; startedAt: string | null };
+  /**
+   * Every `joined` (rejoin: true after a reconnect): `participants` replaces the list. resumed:
+   * the previous connection was resumed, every peer connection kept (people who left or came
+   * meanwhile are reported as participant-left / participant-joined right after).
+   */
+  joined: { rejoin: boolean; resumed: boolean; resumeId: string | null; self: Participant; participants: RosterEntry[]; hostUserId: string; status: SessionStatus; startedAt: string | null };
   'participant-joined': { participant: Participant };
   'participant-left': { userId: string };
+  /** Its signaling connection is lost; it keeps its place and its peer connection stays. */
+  'participant-reconnecting': { userId: string };
+  /** It resumed (also after our own resume, for those we had seen reconnecting). */
+  'participant-reconnected': { userId: string };
   'peer-created': { userId: string; initiator: boolean; polite: boolean };
   'peer-state': { userId: string; connectionState: RTCPeerConnectionState; iceConnectionState: RTCIceConnectionState };
   'peer-closed': { userId: string; pc: RTCPeerConnection };
@@ -126,10 +158,15 @@ export interface SignalingEvents {
   'session-started': { startedAt: string | null };
   'session-ended': { reason: string | null };
   rtt: { rttMs: number };
-  reconnecting: { attempt: number; delayMs: number; code: number | null };
+  /** resume: the attempt asks to resume (`&resume=`); drain: after close 1012, a 0-1 s delay instead of the backoff. */
+  reconnecting: { attempt: number; delayMs: number; code: number | null; resume: boolean; drain: boolean };
   error: SignalingError;
-  /** Perfect-negotiation details: 'rollback', 'ignored-colliding-offer', 'ignored-stray-answer', 'candidate-rejected'. */
-  negotiation: { userId: string; event: string; message?: string };
+  /**
+   * Negotiation details: 'rollback', 'ignored-colliding-offer', 'ignored-stray-answer',
+   * 'candidate-rejected', 'ice-restart', 'ice-restart-deferred', 'ice-restart-waiting' (polite
+   * end), 'resent-offer', 'resent-answer', 'redo', 'replaced-stale-connection'.
+   */
+  negotiation: { userId: string; event: string; message?: string; reason?: string };
   /** Every message from the server, parsed. */
   message: { type: string; [field: string]: unknown };
 }
@@ -154,6 +191,10 @@ export class SignalingClient extends Emitter<SignalingEvents> {
   readonly rtt: number | null;
   readonly socket: WebSocket | null;
   readonly joinCount: number;
+  /** `joined` messages with resumed: true. */
+  readonly resumeCount: number;
+  /** The resumeId of the last `joined` (null: the server gave none, or none valid). */
+  readonly resumeId: string | null;
   readonly sessionId: string;
   readonly isHost: boolean;
   readonly localStream: MediaStream | null;
@@ -164,7 +205,7 @@ export class SignalingClient extends Emitter<SignalingEvents> {
   join(): Promise<JoinedMessage>;
   /** Sends `leave`, closes the socket and every peer connection. */
   leave(): Promise<void>;
-  participants(): Participant[];
+  participants(): RosterEntry[];
   peers(): PeerInfo[];
   peer(userId: string): PeerInfo | undefined;
   setLocalStream(stream: MediaStream | null): Promise<void>;
@@ -176,12 +217,27 @@ export class SignalingClient extends Emitter<SignalingEvents> {
   endSession(): Promise<void>;
   /** Sends a raw protocol message; false when not connected. */
   send(message: { type: string; [field: string]: unknown }): boolean;
+  /** The RTCConfiguration given to every peer connection. */
+  rtcConfiguration(): RTCConfiguration;
+  /** The session's iceTransportPolicy, null before `joined` or from an older server. */
+  readonly iceTransportPolicy: 'all' | 'relay' | null;
 }
 
 export const DEFAULT_RECONNECT: Readonly<Required<ReconnectOptions>>;
 export const FATAL_ERROR_CODES: ReadonlySet<string>;
+/** 1012: the node drains; reconnect (resume) at once. */
+export const DRAIN_CLOSE_CODE: 1012;
+export const DEFAULT_MAX_PEERS: number;
+export const HEARTBEAT_MIN_MS: number;
+export const HEARTBEAT_MAX_MS: number;
+/** The server's heartbeat interval clamped to [HEARTBEAT_MIN_MS, HEARTBEAT_MAX_MS]; `fallback` if not a number. */
+export function clampHeartbeat(ms: unknown, fallback?: number): number;
+/** Why a `joined` message is malformed, or null. */
+export function joinedProblem(msg: object): string | null;
+/** The session id of an SDP's o= line (constant for one RTCPeerConnection), or null. */
+export function sdpSessionId(sdp: string): string | null;
 export function backoffDelay(attempt: number, options?: ReconnectOptions, random?: () => number): number;
-export function signalingUrl(o: { base?: string; path?: string; token: string; sessionId: string }): string;
+export function signalingUrl(o: { base?: string; path?: string; token: string; sessionId: string; resume?: string | null }): string;
 export function isRejectionCloseCode(code: number): boolean;
 export function candidateToJSON(c: RTCIceCandidate | RTCIceCandidateInit): RTCIceCandidateInit;
 
@@ -194,6 +250,14 @@ export class Peer {
   readonly closed: boolean;
   readonly remoteStreams: Map<string, MediaStream>;
   readonly connectionState: RTCPeerConnectionState;
+  readonly iceRestarts: number;
+  readonly restartPending: boolean;
+  readonly remoteSessionId: string | null;
+  /** Restarts ICE now (or once signaling is back); the caller picks the end that may. */
+  restartIce(reason?: string): boolean;
+  /** Sends again what the signaling outage may have lost (unanswered offer, answer, candidates). */
+  resync(): void;
+  retryDeferredRestart(): void;
   handleDescription(d: { type: 'offer' | 'answer'; sdp: string }): Promise<void>;
   handleCandidate(c: RTCIceCandidateInit): Promise<void>;
   addTrack(track: MediaStreamTrack, stream?: MediaStream): void;

@@ -1,5 +1,5 @@
 import { Emitter } from './emitter.js';
-import { Peer } from './peer.js';
+import { Peer, sdpSessionId } from './peer.js';
 
 /**
  * Close codes after which the client never reconnects: the server refused the connection
@@ -23,6 +23,26 @@ export const FATAL_ERROR_CODES = new Set([
 ]);
 
 const OPEN = 1; // WebSocket.OPEN
+
+/** Close code of a draining node (service restart): resume at once, elsewhere. */
+export const DRAIN_CLOSE_CODE = 1012;
+
+/** Bounds of the heartbeat interval a server may ask for (ms). */
+export const HEARTBEAT_MIN_MS = 100;
+export const HEARTBEAT_MAX_MS = 300000;
+
+/** Session cap (people, this client included) when the option maxPeers is not given. */
+export const DEFAULT_MAX_PEERS = 6;
+
+/** Longest resumeId kept (docs/protocol.md: at most 64 characters). */
+const MAX_RESUME_ID = 64;
+
+/**
+ * After a resumed `joined`, how long to wait for the messages queued for us before sending again
+ * what may have been lost. The first heartbeat-ack ends the wait sooner: the server answers our
+ * heartbeat (sent right after `joined`) after it has delivered the queue.
+ */
+const RESUME_SYNC_FALLBACK_MS = 2000;
 
 export const DEFAULT_RECONNECT = Object.freeze({
   baseMs: 500,
@@ -49,7 +69,7 @@ export function backoffDelay(attempt, options = {}, random = Math.random) {
  * `base` is the server's base URL (ws:, wss:, http: or https:, with or without the
  * `/ws/signaling` path); without it, the page's origin is used.
  */
-export function signalingUrl({ base, path = '/ws/signaling', token, sessionId }) {
+export function signalingUrl({ base, path = '/ws/signaling', token, sessionId, resume }) {
   const loc = globalThis.location;
   let u;
   if (base) {
@@ -66,11 +86,38 @@ export function signalingUrl({ base, path = '/ws/signaling', token, sessionId })
   u.hash = '';
   u.searchParams.set('token', token);
   u.searchParams.set('sessionId', sessionId);
+  if (resume) u.searchParams.set('resume', resume);
   return u.toString();
 }
 
 function defaultPolite(selfId, peerId) {
   return selfId < peerId;
+}
+
+/** The heartbeat interval to use: the server's if it is a number, clamped to [100 ms, 300 s]. */
+export function clampHeartbeat(ms, fallback = 15000) {
+  const v = typeof ms === 'number' && Number.isFinite(ms) ? ms : fallback;
+  return Math.min(HEARTBEAT_MAX_MS, Math.max(HEARTBEAT_MIN_MS, v));
+}
+
+/**
+ * Checks a `joined` message: `self` with a string userId; `participants` an array of objects
+ * with distinct string userIds, not the client itself. Returns a reason string when it is
+ * malformed, null when it is fine.
+ */
+export function joinedProblem(msg) {
+  const self = msg.self;
+  if (!self || typeof self !== 'object' || typeof self.userId !== 'string' || self.userId === '') return 'self has no userId';
+  if (!Array.isArray(msg.participants)) return 'participants is not an array';
+  const seen = new Set();
+  for (const p of msg.participants) {
+    if (!p || typeof p !== 'object') return 'a participant is not an object';
+    if (typeof p.userId !== 'string' || p.userId === '') return 'a participant has no userId';
+    if (p.userId === self.userId) return 'the client itself is listed among the participants';
+    if (seen.has(p.userId)) return `participant ${p.userId} is listed twice`;
+    seen.add(p.userId);
+  }
+  return null;
 }
 
 /**
@@ -95,6 +142,8 @@ export class SignalingClient extends Emitter {
   socket = null;
   /** Number of `joined` messages received (2 and more: rejoined after a reconnect). */
   joinCount = 0;
+  /** Number of `joined` messages that resumed the previous connection (resumed: true). */
+  resumeCount = 0;
 
   #o;
   #WebSocket;
@@ -121,6 +170,17 @@ export class SignalingClient extends Emitter {
   #serverIceServers = null;
   /** the session's iceTransportPolicy from `joined` ('all' | 'relay' | null) */
   #sessionPolicy = null;
+  /** resumeId of the last `joined` (null: the server gave none) */
+  #resumeId = null;
+  /** the resumeId sent in the URL of the current socket (null: a fresh join) */
+  #socketResume = null;
+  /** users whose connection to the server is lost (participant-reconnecting) */
+  #reconnectingUsers = new Set();
+  /** users whose negotiation must be redone once they are back (an `undelivered` error) */
+  #redo = new Set();
+  /** after a resumed `joined`: the timer that ends the wait for the queued messages */
+  #resumeSyncTimer = null;
+  #maxRemotePeers;
 
   /**
    * @param {object} options see index.d.ts (SignalingClientOptions)
@@ -145,6 +205,13 @@ export class SignalingClient extends Emitter {
     this.#random = options.random ?? Math.random;
     this.#reconnect = options.reconnect === false ? null : { ...DEFAULT_RECONNECT, ...(options.reconnect ?? {}) };
     if (options.localStream) this.#setLocalTracksFrom(options.localStream);
+    const maxPeers = Number.isInteger(options.maxPeers) && options.maxPeers >= 2 ? options.maxPeers : DEFAULT_MAX_PEERS;
+    this.#maxRemotePeers = maxPeers - 1;
+  }
+
+  /** The resumeId of the last `joined` (sent as `&resume=` on every reconnect), or null. */
+  get resumeId() {
+    return this.#resumeId;
   }
 
   get sessionId() {
@@ -195,7 +262,7 @@ export class SignalingClient extends Emitter {
 
   /** The other connected participants, in the order they joined. */
   participants() {
-    return [...this.#participants.values()].map((p) => ({ ...p }));
+    return [...this.#participants.values()].map((p) => ({ ...p, reconnecting: this.#reconnectingUsers.has(p.userId) }));
   }
 
   /** A snapshot of the peer connections. */
@@ -289,8 +356,10 @@ export class SignalingClient extends Emitter {
     if (this.#final) return;
     let ws;
     try {
-      const url = signalingUrl({ base: this.#o.url, path: this.#o.path, token, sessionId: this.#o.sessionId });
+      const resume = this.#resumeId;
+      const url = signalingUrl({ base: this.#o.url, path: this.#o.path, token, sessionId: this.#o.sessionId, resume });
       ws = new this.#WebSocket(url);
+      this.#socketResume = resume;
     } catch (err) {
       this.#emitError({ code: 'connect_failed', message: String(err?.message ?? err) });
       this.#scheduleReconnect(null);
@@ -312,6 +381,7 @@ export class SignalingClient extends Emitter {
   #onClose(code, reason) {
     this.socket = null;
     this.#stopHeartbeat();
+    this.#stopResumeSync();
     if (this.#final) return;
     const fatalError = this.#lastError && FATAL_ERROR_CODES.has(this.#lastError.code) ? this.#lastError : null;
     if (this.#leaving) {
@@ -333,10 +403,14 @@ export class SignalingClient extends Emitter {
       this.#finish('failed', { code });
       return;
     }
-    const delayMs = backoffDelay(this.#attempt, this.#reconnect, this.#random);
+    // A draining node (1012) closed a connection that worked: come back at once, with a small
+    // random delay (the server spreads its closes already). A 1012 on a connection that never
+    // joined takes the backoff, so a server that keeps closing cannot make us spin.
+    const drain = code === DRAIN_CLOSE_CODE && this.#attempt === 0;
+    const delayMs = drain ? Math.round(this.#random() * 1000) : backoffDelay(this.#attempt, this.#reconnect, this.#random);
     this.#attempt += 1;
     this.#setState('reconnecting', { code });
-    this.emit('reconnecting', { attempt: this.#attempt, delayMs, code });
+    this.emit('reconnecting', { attempt: this.#attempt, delayMs, code, resume: this.#resumeId !== null, drain });
     this.#reconnectTimer = this.#timers.setTimeout(() => {
       this.#reconnectTimer = null;
       this.#connect();
@@ -348,6 +422,7 @@ export class SignalingClient extends Emitter {
     this.#final = true;
     this.closeReason = reason;
     this.#stopHeartbeat();
+    this.#stopResumeSync();
     if (this.#reconnectTimer) {
       this.#timers.clearTimeout(this.#reconnectTimer);
       this.#reconnectTimer = null;
@@ -410,6 +485,10 @@ export class SignalingClient extends Emitter {
         return this.#onParticipantJoined(msg.participant);
       case 'participant-left':
         return this.#onParticipantLeft(msg.userId);
+      case 'participant-reconnecting':
+        return this.#onParticipantReconnecting(msg.userId);
+      case 'participant-reconnected':
+        return this.#onParticipantReconnected(msg.userId);
       case 'offer':
       case 'answer':
         return this.#onDescription(msg);
@@ -424,6 +503,7 @@ export class SignalingClient extends Emitter {
           this.rtt = Math.max(0, this.#now() - msg.ts);
           this.emit('rtt', { rttMs: this.rtt });
         }
+        if (this.#resumeSyncTimer) this.#resumeSynced();
         return undefined;
       case 'ice-servers':
         return this.#onIceServers(msg);
@@ -435,25 +515,67 @@ export class SignalingClient extends Emitter {
   }
 
   #onJoined(msg) {
+    const problem = joinedProblem(msg);
+    if (problem) {
+      // A confused or hostile server: nothing of it is applied. join() rejects (or, after a
+      // reconnect, the client closes): retrying would most likely get the same answer.
+      const message = `malformed joined: ${problem}`;
+      this.#emitError({ code: 'invalid_joined', message, fatal: true });
+      this.#finish('rejected', { code: null, errorCode: 'invalid_joined', message });
+      return;
+    }
     const rejoin = this.joinCount > 0;
+    const previousSelf = this.self?.userId ?? null;
+    // Resumed: the server kept our place, and the others kept their connections to us. Only when
+    // we asked for it on this socket, as the same user.
+    const resumed = msg.resumed === true && rejoin && this.#socketResume !== null && previousSelf === msg.self.userId;
     this.joinCount += 1;
+    if (resumed) this.resumeCount += 1;
     this.#attempt = 0;
-    // A fresh `joined` (first one, or after a reconnect): the others dropped their connections to
-    // our previous socket, so every old peer connection goes and the mesh is built again.
-    for (const userId of [...this.#peers.keys()]) this.#closePeer(userId);
-    this.self = msg.self ?? null;
+    this.#resumeId = typeof msg.resumeId === 'string' && msg.resumeId.length > 0 && msg.resumeId.length <= MAX_RESUME_ID ? msg.resumeId : null;
+    this.self = { userId: msg.self.userId, displayName: msg.self.displayName ?? msg.self.userId };
     this.hostUserId = msg.hostUserId ?? null;
-    this.#participants = new Map();
-    for (const p of msg.participants ?? []) this.#participants.set(p.userId, { userId: p.userId, displayName: p.displayName ?? p.userId });
+
+    const oldRoster = this.#participants;
+    const roster = new Map();
+    const refused = [];
+    for (const p of msg.participants) {
+      if (roster.size >= this.#maxRemotePeers) {
+        refused.push(p.userId);
+        continue;
+      }
+      roster.set(p.userId, { userId: p.userId, displayName: p.displayName ?? p.userId });
+    }
+    this.#participants = roster;
+    const wasReconnecting = [...this.#reconnectingUsers];
+    this.#reconnectingUsers = new Set();
+    const left = [];
+    const arrived = [];
+    if (resumed) {
+      // Keep every connection; close only those to people who left while we were away.
+      for (const userId of [...this.#peers.keys()]) if (!roster.has(userId)) this.#closePeer(userId);
+      for (const userId of oldRoster.keys()) if (!roster.has(userId)) left.push(userId);
+      for (const userId of roster.keys()) if (!oldRoster.has(userId)) arrived.push(userId);
+      for (const userId of [...this.#redo]) if (!roster.has(userId)) this.#redo.delete(userId);
+    } else {
+      // A fresh `joined` (first one, or the server did not resume us): the others dropped their
+      // connections to our previous socket, so every old peer connection goes and the mesh is
+      // built again.
+      for (const userId of [...this.#peers.keys()]) this.#closePeer(userId);
+      this.#redo.clear();
+    }
+
     const previousStatus = this.sessionStatus;
     this.sessionStatus = msg.status === 'started' ? 'started' : 'waiting';
     this.startedAt = msg.startedAt ?? null;
     this.#serverIceServers = Array.isArray(msg.iceServers) ? msg.iceServers : null;
     this.#sessionPolicy = msg.iceTransportPolicy === 'relay' || msg.iceTransportPolicy === 'all' ? msg.iceTransportPolicy : null;
-    this.#startHeartbeat(msg.heartbeatIntervalMs ?? this.#o.heartbeatIntervalMs ?? 15000);
+    this.#startHeartbeat(clampHeartbeat(msg.heartbeatIntervalMs, this.#o.heartbeatIntervalMs ?? 15000));
     this.#setState('joined');
     this.emit('joined', {
       rejoin,
+      resumed,
+      resumeId: this.#resumeId,
       self: this.self,
       participants: this.participants(),
       hostUserId: this.hostUserId,
@@ -463,20 +585,72 @@ export class SignalingClient extends Emitter {
     if (previousStatus !== this.sessionStatus) {
       this.emit('session', { status: this.sessionStatus, startedAt: this.startedAt, reason: null });
     }
-    // Per AC3 the newcomer offers to everyone already there.
-    for (const p of this.#participants.values()) this.#createPeer(p.userId, true);
+    for (const userId of refused) this.#refusePeer(userId);
+    if (resumed) {
+      // What happened while we were away, as the events the application already handles.
+      for (const userId of left) this.emit('participant-left', { userId });
+      for (const userId of arrived) this.emit('participant-joined', { participant: { ...roster.get(userId) } });
+      // We missed their participant-reconnected (only relayed messages are queued): they are
+      // listed, so they count as back.
+      for (const userId of wasReconnecting) if (roster.has(userId)) this.emit('participant-reconnected', { userId });
+      // No offer to people we have no connection to: they joined while we were away and their
+      // offer is queued for us. Negotiation that was under way is sent again once the queue is in.
+      this.#resumeSyncTimer = this.#timers.setTimeout(() => this.#resumeSynced(), RESUME_SYNC_FALLBACK_MS);
+    } else {
+      // Per AC3 the newcomer offers to everyone already there.
+      for (const p of roster.values()) this.#createPeer(p.userId, true);
+    }
     if (this.#joinSettle) {
       this.#joinSettle.resolve(msg);
       this.#joinSettle = null;
     }
   }
 
+  /** The messages queued for us while we were away are in: send again what may have been lost. */
+  #resumeSynced() {
+    this.#stopResumeSync();
+    if (this.state !== 'joined') return;
+    for (const peer of this.#peers.values()) {
+      if (this.#redo.has(peer.userId) && !this.#reconnectingUsers.has(peer.userId)) {
+        this.#redo.delete(peer.userId);
+        this.#redoNegotiation(peer);
+      }
+      peer.resync();
+    }
+  }
+
+  #stopResumeSync() {
+    if (this.#resumeSyncTimer) {
+      this.#timers.clearTimeout(this.#resumeSyncTimer);
+      this.#resumeSyncTimer = null;
+    }
+  }
+
+  /**
+   * A message of ours to this peer was dropped (`undelivered`): its unanswered offer is sent
+   * again, and the impolite end restarts ICE (lost candidates or a lost answer); the polite end
+   * waits for that offer.
+   */
+  #redoNegotiation(peer) {
+    this.emit('negotiation', { userId: peer.userId, event: 'redo' });
+    const before = peer.iceRestarts;
+    peer.resync();
+    if (!peer.polite && peer.iceRestarts === before) peer.restartIce('undelivered');
+  }
+
   #onParticipantJoined(participant) {
-    if (!participant || typeof participant.userId !== 'string') return;
+    if (!participant || typeof participant !== 'object' || typeof participant.userId !== 'string' || participant.userId === '') return;
+    if (participant.userId === this.self?.userId) return;
     const p = { userId: participant.userId, displayName: participant.displayName ?? participant.userId };
     // A peer connection left over from an earlier connection of that user is stale: the newcomer
     // will offer again.
     if (this.#peers.has(p.userId)) this.#closePeer(p.userId);
+    if (!this.#participants.has(p.userId) && this.#participants.size >= this.#maxRemotePeers) {
+      this.#refusePeer(p.userId);
+      return;
+    }
+    this.#reconnectingUsers.delete(p.userId);
+    this.#redo.delete(p.userId);
     this.#participants.set(p.userId, p);
     this.emit('participant-joined', { participant: { ...p } });
   }
@@ -484,30 +658,73 @@ export class SignalingClient extends Emitter {
   #onParticipantLeft(userId) {
     if (typeof userId !== 'string') return;
     this.#closePeer(userId);
+    this.#reconnectingUsers.delete(userId);
+    this.#redo.delete(userId);
     const had = this.#participants.delete(userId);
     if (had) this.emit('participant-left', { userId });
   }
 
-  #onDescription(msg) {
+  /** Its connection to the server is lost; it keeps its place, and we keep the connection to it. */
+  #onParticipantReconnecting(userId) {
+    if (typeof userId !== 'string' || !this.#participants.has(userId)) return;
+    this.#reconnectingUsers.add(userId);
+    this.emit('participant-reconnecting', { userId });
+  }
+
+  #onParticipantReconnected(userId) {
+    if (typeof userId !== 'string' || !this.#participants.has(userId)) return;
+    this.#reconnectingUsers.delete(userId);
+    this.emit('participant-reconnected', { userId });
+    const peer = this.#peers.get(userId);
+    if (!peer) return;
+    if (this.#redo.delete(userId)) this.#redoNegotiation(peer);
+    else peer.retryDeferredRestart();
+  }
+
+  /** The sender of a relayed message must be in the roster; returns its name or null. */
+  #knownSender(msg) {
     const from = msg.fromUserId;
-    if (typeof from !== 'string' || typeof msg.sdp !== 'string') return;
+    if (typeof from !== 'string') return null;
+    if (from === this.self?.userId || !this.#participants.has(from)) {
+      this.#emitError({ code: 'unknown_peer', message: `ignored ${msg.type} from ${from}: not a participant of the session`, userId: from });
+      return null;
+    }
+    return from;
+  }
+
+  #onDescription(msg) {
+    if (typeof msg.sdp !== 'string') return;
+    const from = this.#knownSender(msg);
+    if (!from) return;
     let peer = this.#peers.get(from);
+    if (peer && msg.type === 'offer') {
+      // An offer from another RTCPeerConnection of that user (it joined afresh while we were
+      // away, so we saw no participant-left/joined): our connection is stale, start over.
+      const sid = sdpSessionId(msg.sdp);
+      if (sid && peer.remoteSessionId && sid !== peer.remoteSessionId) {
+        this.emit('negotiation', { userId: from, event: 'replaced-stale-connection' });
+        this.#closePeer(from);
+        peer = undefined;
+      }
+    }
     if (!peer) {
       if (msg.type !== 'offer') return; // an answer for a connection we no longer have
       peer = this.#createPeer(from, false);
+      if (!peer) return;
     }
     peer.handleDescription({ type: msg.type, sdp: msg.sdp });
   }
 
   #onCandidate(msg) {
-    const from = msg.fromUserId;
-    if (typeof from !== 'string' || !msg.candidate || typeof msg.candidate !== 'object') return;
+    if (!msg.candidate || typeof msg.candidate !== 'object') return;
+    const from = this.#knownSender(msg);
+    if (!from) return;
     let peer = this.#peers.get(from);
     if (!peer) {
       // Candidates follow the offer on the same socket, so this is rare; keep them for the
-      // offer to come, but only from someone we know is here.
-      if (!this.#participants.has(from)) return;
+      // offer to come.
       peer = this.#createPeer(from, false);
+      if (!peer) return;
     }
     peer.handleCandidate(msg.candidate);
   }
@@ -531,8 +748,20 @@ export class SignalingClient extends Emitter {
   }
 
   #onErrorMessage(msg) {
-    const e = { code: msg.code ?? 'unknown', message: msg.message ?? '' };
+    const e = { code: typeof msg.code === 'string' ? msg.code : 'unknown', message: typeof msg.message === 'string' ? msg.message : '' };
     if (msg.toUserId !== undefined) e.toUserId = msg.toUserId;
+    if (e.code === 'undelivered') {
+      // A message of ours to a reconnecting user was dropped. Not fatal; its negotiation is
+      // redone once it is back (now, if it is back already).
+      const u = msg.toUserId;
+      if (typeof u === 'string' && this.#participants.has(u)) {
+        const peer = this.#peers.get(u);
+        if (peer && !this.#reconnectingUsers.has(u)) this.#redoNegotiation(peer);
+        else if (peer) this.#redo.add(u);
+      }
+      this.#emitError({ ...e, fatal: false });
+      return;
+    }
     this.#lastError = e;
     // fatal: the server closes the connection and the client will not reconnect.
     const fatal = FATAL_ERROR_CODES.has(e.code);
@@ -636,6 +865,10 @@ export class SignalingClient extends Emitter {
 
   #createPeer(userId, initiator) {
     if (this.#peers.has(userId)) this.#closePeer(userId);
+    if (this.#peers.size >= this.#maxRemotePeers) {
+      this.#refusePeer(userId);
+      return null;
+    }
     const selfId = this.self?.userId ?? '';
     const polite = (this.#o.polite ?? defaultPolite)(selfId, userId);
     const rtcConfig = this.rtcConfiguration();
@@ -651,16 +884,28 @@ export class SignalingClient extends Emitter {
       MediaStream: this.#o.MediaStream ?? globalThis.MediaStream,
       send: (msg) => (this.socket ? this.#sendRaw(this.socket, msg) : false),
       emit: (type, ev) => this.emit(type, ev),
+      timers: this.#timers,
+      now: this.#now,
+      iceRestartAfterMs: this.#o.iceRestartAfterMs ?? 3000,
+      // An ICE restart needs our socket, and the peer's: towards a peer that is reconnecting it
+      // waits for participant-reconnected.
+      canSignal: () => this.state === 'joined' && !!this.socket && this.socket.readyState === OPEN && !this.#reconnectingUsers.has(userId),
     });
     this.#peers.set(userId, peer);
     this.emit('peer-created', { userId, initiator, polite });
     return peer;
   }
 
+  /** More people than the session cap (maxPeers): no connection, a non-fatal error. */
+  #refusePeer(userId) {
+    this.#emitError({ code: 'peer_limit', message: `no connection to ${userId}: the session cap is ${this.#maxRemotePeers + 1} people`, userId });
+  }
+
   #closePeer(userId) {
     const peer = this.#peers.get(userId);
     if (!peer) return;
     this.#peers.delete(userId);
+    this.#redo.delete(userId);
     peer.close();
     this.emit('peer-state', { userId, connectionState: 'closed', iceConnectionState: 'closed' });
     this.emit('peer-closed', { userId, pc: peer.pc });
@@ -680,6 +925,7 @@ function peerInfo(p) {
     initiator: p.initiator,
     connectionState: p.connectionState,
     iceConnectionState: p.closed ? 'closed' : p.pc.iceConnectionState,
+    iceRestarts: p.iceRestarts,
     signalingState: p.closed ? 'closed' : p.pc.signalingState,
     streams: [...p.remoteStreams.values()],
     pc: p.pc,

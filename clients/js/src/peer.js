@@ -13,6 +13,11 @@
  * All signaling work of one peer runs on one promise chain, so a remote description, a candidate
  * and our own offer never interleave.
  *
+ * ICE restarts (network change): a connection that stays `disconnected` for `iceRestartAfterMs` or
+ * becomes `failed` gets restartIce() and a new offer, on the same RTCPeerConnection, from the
+ * impolite end only (both ends agree on it, so two restarts never cross); the polite end waits
+ * and answers. At most one restart per `iceRestartAfterMs`.
+ *
  * Only the initiator (the newcomer, who got this participant in its `joined` list) attaches its
  * local tracks at creation, so it is the one whose `negotiationneeded` fires and whose offer goes
  * first (user story AC3). The other end creates its connection when the offer arrives and
@@ -29,6 +34,12 @@ export class Peer {
   closed = false;
   /** Remote MediaStreams seen on this connection, by id. */
   remoteStreams = new Map();
+  /** ICE restarts this end started. */
+  iceRestarts = 0;
+  /** An ICE restart is due but could not be signaled (no socket): done on the next resync(). */
+  restartPending = false;
+  /** The o= session id of the last remote description (identifies the remote RTCPeerConnection). */
+  remoteSessionId = null;
 
   #send;
   #events;
@@ -43,6 +54,18 @@ export class Peer {
   #receiveKinds;
   #MediaStream;
   #fallbackStream = null;
+  #timers;
+  #now;
+  #iceRestartAfterMs;
+  #canSignal;
+  #iceTimer = null;
+  #lastIceRestart = null;
+  /** local candidates that could not be sent (no socket), re-sent by resync() */
+  #unsentCandidates = [];
+  /** our last answer could not be sent: resync() sends it again */
+  #unsentAnswer = false;
+  /** no restartIce() on this RTCPeerConnection: the next offer is made with {iceRestart: true} */
+  #manualIceRestart = false;
 
   /**
    * @param {object} o
@@ -57,6 +80,10 @@ export class Peer {
    * @param {(msg: object) => boolean} o.send sends a signaling message (toUserId added here)
    * @param {(type: string, event: object) => void} o.emit
    * @param {Function} [o.MediaStream] constructor used when a remote track comes without a stream
+   * @param {object} [o.timers] setTimeout/clearTimeout (default: the globals)
+   * @param {() => number} [o.now]
+   * @param {number} [o.iceRestartAfterMs] how long `disconnected` lasts before an ICE restart (3000)
+   * @param {() => boolean} [o.canSignal] whether the signaling socket is up (default: always)
    */
   constructor(o) {
     this.userId = o.userId;
@@ -67,6 +94,14 @@ export class Peer {
     this.#events = o.emit;
     this.#receiveKinds = o.receiveKinds ?? ['audio', 'video'];
     this.#MediaStream = o.MediaStream;
+    const g = globalThis;
+    this.#timers = {
+      setTimeout: o.timers?.setTimeout ?? g.setTimeout.bind(g),
+      clearTimeout: o.timers?.clearTimeout ?? g.clearTimeout.bind(g),
+    };
+    this.#now = o.now ?? (() => Date.now());
+    this.#iceRestartAfterMs = o.iceRestartAfterMs ?? 3000;
+    this.#canSignal = o.canSignal ?? (() => true);
 
     const pc = new o.RTCPeerConnection(o.rtcConfig);
     this.pc = pc;
@@ -77,7 +112,8 @@ export class Peer {
       // A null candidate marks the end of gathering; the protocol requires an object, and
       // remote ends do not need the marker, so it is not sent.
       if (this.closed || !ev.candidate) return;
-      this.#signal({ type: 'ice-candidate', candidate: candidateToJSON(ev.candidate) });
+      const msg = { type: 'ice-candidate', candidate: candidateToJSON(ev.candidate) };
+      if (!this.#signal(msg)) this.#unsentCandidates.push(msg);
     };
     pc.ontrack = (ev) => this.#onTrack(ev);
     const onState = () => {
@@ -87,8 +123,7 @@ export class Peer {
         connectionState: pc.connectionState,
         iceConnectionState: pc.iceConnectionState,
       });
-      // A failed connection gets an ICE restart; with perfect negotiation either end may do it.
-      if (pc.connectionState === 'failed' && typeof pc.restartIce === 'function') pc.restartIce();
+      this.#watchIce();
     };
     pc.onconnectionstatechange = onState;
     pc.oniceconnectionstatechange = onState;
@@ -155,9 +190,70 @@ export class Peer {
     await sender.replaceTrack(newTrack);
   }
 
+  /**
+   * Restarts ICE on this connection: restartIce() (or an offer with iceRestart: true where the
+   * browser has no restartIce), so the next offer carries new ICE credentials; the media goes on
+   * on the same RTCPeerConnection once the new pair is checked. Without a signaling socket the
+   * restart waits for resync(). The caller decides which end restarts (see #iceTrouble).
+   */
+  restartIce(reason = 'requested') {
+    if (this.closed) return false;
+    if (!this.#canSignal()) {
+      this.restartPending = true;
+      this.#events('negotiation', { userId: this.userId, event: 'ice-restart-deferred', reason });
+      return false;
+    }
+    this.restartPending = false;
+    this.#lastIceRestart = this.#now();
+    this.iceRestarts += 1;
+    this.#events('negotiation', { userId: this.userId, event: 'ice-restart', reason });
+    if (typeof this.pc.restartIce === 'function') this.pc.restartIce();
+    else this.#manualIceRestart = true;
+    // restartIce() fires negotiationneeded when stable; negotiating here too does not depend on
+    // it (#negotiate does nothing unless stable, so one offer goes out either way).
+    this.#enqueue(() => this.#negotiate());
+    // Look again later: still disconnected or failed then (the network is still down), one more.
+    this.#armIceTimer(this.#iceRestartAfterMs);
+    return true;
+  }
+
+  /** A restart deferred for want of signaling (see restartIce) is started now, impolite end only. */
+  retryDeferredRestart() {
+    if (!this.restartPending) return;
+    if (this.polite) this.restartPending = false;
+    else this.restartIce('deferred');
+  }
+
+  /**
+   * After the signaling connection came back (a resumed `joined` and the messages queued for us):
+   * sends again what may have been lost: our offer still unanswered (the same offer: with perfect
+   * negotiation a duplicate is harmless, the remote end answers it again or resolves a
+   * collision), our last answer if it could not be sent, local candidates that could not be sent,
+   * and a deferred ICE restart (impolite end only).
+   */
+  resync() {
+    if (this.closed) return;
+    this.#enqueue(async () => {
+      const pc = this.pc;
+      const d = pc.localDescription;
+      if (pc.signalingState === 'have-local-offer' && d && d.type === 'offer') {
+        this.#events('negotiation', { userId: this.userId, event: 'resent-offer' });
+        this.#signal({ type: 'offer', sdp: d.sdp });
+      } else if (this.#unsentAnswer && pc.signalingState === 'stable' && d && d.type === 'answer') {
+        this.#events('negotiation', { userId: this.userId, event: 'resent-answer' });
+        if (this.#signal({ type: 'answer', sdp: d.sdp })) this.#unsentAnswer = false;
+      }
+      const candidates = this.#unsentCandidates;
+      this.#unsentCandidates = [];
+      for (const c of candidates) if (!this.#signal(c)) this.#unsentCandidates.push(c);
+    });
+    this.retryDeferredRestart();
+  }
+
   close() {
     if (this.closed) return;
     this.closed = true;
+    this.#clearIceTimer();
     const pc = this.pc;
     pc.onnegotiationneeded = null;
     pc.onicecandidate = null;
@@ -176,6 +272,55 @@ export class Peer {
 
   #signal(msg) {
     return this.#send({ ...msg, toUserId: this.userId });
+  }
+
+  /** `disconnected` for iceRestartAfterMs, or `failed`: an ICE restart from the impolite end. */
+  #watchIce() {
+    const pc = this.pc;
+    const failed = pc.connectionState === 'failed' || pc.iceConnectionState === 'failed';
+    const disconnected = pc.connectionState === 'disconnected' || pc.iceConnectionState === 'disconnected';
+    if (failed) {
+      this.#iceTrouble('failed');
+    } else if (disconnected) {
+      if (!this.#iceTimer) this.#armIceTimer(this.#iceRestartAfterMs);
+    } else {
+      this.#clearIceTimer();
+    }
+  }
+
+  #iceTrouble(reason) {
+    if (this.closed) return;
+    if (this.polite) {
+      // The impolite end restarts; we answer its offer. Nothing to do but wait.
+      this.#events('negotiation', { userId: this.userId, event: 'ice-restart-waiting', reason });
+      return;
+    }
+    const since = this.#lastIceRestart === null ? Infinity : this.#now() - this.#lastIceRestart;
+    if (since < this.#iceRestartAfterMs) {
+      // Bounded: one restart per iceRestartAfterMs; look again when that time is up.
+      if (!this.#iceTimer) this.#armIceTimer(this.#iceRestartAfterMs - since);
+      return;
+    }
+    this.#clearIceTimer();
+    this.restartIce(reason);
+  }
+
+  #armIceTimer(ms) {
+    this.#clearIceTimer();
+    this.#iceTimer = this.#timers.setTimeout(() => {
+      this.#iceTimer = null;
+      if (this.closed) return;
+      const pc = this.pc;
+      if (pc.connectionState === 'failed' || pc.iceConnectionState === 'failed') this.#iceTrouble('failed');
+      else if (pc.connectionState === 'disconnected' || pc.iceConnectionState === 'disconnected') this.#iceTrouble('disconnected');
+    }, ms);
+  }
+
+  #clearIceTimer() {
+    if (this.#iceTimer) {
+      this.#timers.clearTimeout(this.#iceTimer);
+      this.#iceTimer = null;
+    }
   }
 
   #enqueue(fn) {
@@ -217,9 +362,15 @@ export class Peer {
     // Not stable: an exchange is under way; the browser fires negotiationneeded again when it
     // returns to stable if a new offer is still needed.
     if (pc.signalingState !== 'stable') return;
-    await pc.setLocalDescription();
+    if (this.#manualIceRestart) {
+      this.#manualIceRestart = false;
+      await pc.setLocalDescription(await pc.createOffer({ iceRestart: true }));
+    } else {
+      await pc.setLocalDescription();
+    }
     if (this.closed) return;
     const d = pc.localDescription;
+    // Unsent (no socket): resync() sends it again while it is still unanswered.
     this.#signal({ type: d.type, sdp: d.sdp });
   }
 
@@ -242,13 +393,14 @@ export class Peer {
       await pc.setLocalDescription({ type: 'rollback' });
     }
     await pc.setRemoteDescription({ type, sdp });
+    this.remoteSessionId = sdpSessionId(sdp) ?? this.remoteSessionId;
     await this.#flushCandidates();
     if (type === 'offer') {
       if (!this.#localAttached) this.#attachLocal(this.#pendingLocal ?? []);
       await pc.setLocalDescription();
       if (this.closed) return;
       const d = pc.localDescription;
-      this.#signal({ type: d.type, sdp: d.sdp });
+      this.#unsentAnswer = !this.#signal({ type: d.type, sdp: d.sdp });
     }
   }
 
@@ -295,6 +447,16 @@ export class Peer {
       this.#events('stream', { userId: this.userId, stream });
     }
   }
+}
+
+/**
+ * The session id of the SDP's o= line (RFC 4566): it stays the same for the whole life of the
+ * RTCPeerConnection that made the description, so a new one means a new remote connection.
+ */
+export function sdpSessionId(sdp) {
+  if (typeof sdp !== 'string') return null;
+  const m = /^o=\S+ (\S+) /m.exec(sdp);
+  return m ? m[1] : null;
 }
 
 export function candidateToJSON(c) {

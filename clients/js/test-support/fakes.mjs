@@ -50,10 +50,12 @@ class FakeSender {
 }
 
 /**
- * SDP of the fake: one line per m-section: `m <mid> <kind> <direction>`, after a header line.
+ * SDP of the fake: a header line, an `o=` line whose session id is the connection's id (as in
+ * real SDP it never changes for one RTCPeerConnection), then one line per m-section:
+ * `m <mid> <kind> <direction>`.
  */
 function encodeSdp(pcId, type, version, ufrag, transceivers) {
-  const lines = [`fake ${type} pc=${pcId} v=${version} ufrag=${ufrag}`];
+  const lines = [`fake ${type} pc=${pcId} v=${version} ufrag=${ufrag}`, `o=- ${pcId} ${version} IN IP4 127.0.0.1`];
   for (const t of transceivers) lines.push(`m ${t.mid} ${t.kind} ${t.sdpDirection}`);
   return lines.join('\n');
 }
@@ -65,7 +67,7 @@ function decodeSdp(sdp) {
   return {
     pcId,
     ufrag,
-    media: ms.map((l) => {
+    media: ms.filter((l) => l.startsWith('m ')).map((l) => {
       const [, mid, kind, direction] = l.split(' ');
       return { mid, kind, direction };
     }),
@@ -172,6 +174,7 @@ export class FakeRTCPeerConnection {
 
   // --- negotiation ---
   #needsNegotiation() {
+    if (this.iceRestartPending) return true;
     return this.transceivers.some((t) => t.mid === null || t.current === null || t.direction !== t.negotiatedLocal);
   }
 
@@ -218,6 +221,13 @@ export class FakeRTCPeerConnection {
           t.provisionalMid = true;
         }
         t.sdpDirection = t.direction;
+      }
+      if (this.iceRestartPending) {
+        // An ICE restart: new credentials, candidates gathered again.
+        this.iceRestartPending = false;
+        this.ufrag = `u${nextId++}`;
+        this.gathered = false;
+        this.iceRestartOffers = (this.iceRestartOffers ?? 0) + 1;
       }
       this.version += 1;
       this.localDescription = { type, sdp: encodeSdp(this.id, type, this.version, this.ufrag, this.transceivers) };
@@ -267,6 +277,11 @@ export class FakeRTCPeerConnection {
         }
         t.remoteDirection = m.direction;
         if (m.direction.includes('send')) this.#fireTrack(t);
+      }
+      if (this.remoteUfrag && parsed.ufrag && parsed.ufrag !== this.remoteUfrag && this.currentRemoteDescription) {
+        // The remote end restarted ICE: this end gets new credentials too.
+        this.ufrag = `u${nextId++}`;
+        this.gathered = false;
       }
       this.remoteDescription = desc;
       this.signalingState = 'have-remote-offer';
@@ -318,6 +333,9 @@ export class FakeRTCPeerConnection {
 
   restartIce() {
     this.restartedIce = (this.restartedIce ?? 0) + 1;
+    if (this.closed) return;
+    this.iceRestartPending = true;
+    this.#updateNegotiationNeeded();
   }
 
   #fireTrack(t) {
@@ -361,6 +379,11 @@ export class FakeRTCPeerConnection {
     this.connectionState = state;
     this.iceConnectionState = state === 'connected' ? 'connected' : state;
     this.onconnectionstatechange?.({});
+  }
+
+  /** The ICE credentials (ufrag) of the last remote description. */
+  get remoteIceUfrag() {
+    return this.remoteDescription ? decodeSdp(this.remoteDescription.sdp).ufrag : null;
   }
 }
 
@@ -487,17 +510,31 @@ export async function settle(turns = 30) {
  * An in-memory signaling server (docs/protocol.md, the parts a client sees): the token is the
  * user id; `joined` to the newcomer then `participant-joined` to the others; relays with
  * fromUserId; `participant-left` on close; start/end session from the host.
+ *
+ * With `resume: true` it also follows the resume contract (issue 10): `joined` carries `resumeId`
+ * and `resumed`; a connection lost without a close frame (drop() with a code other than 1000),
+ * or closed by drain() (1012), keeps its place: the others get `participant-reconnecting`, the
+ * relayed messages addressed to it are queued (at most `queueMax`, then `undelivered` to the
+ * sender); a reconnect with `&resume=<its resumeId>` gets `joined` with `resumed: true` and the
+ * current roster, then the queue in order, and the others get `participant-reconnected`.
+ * expire(userId) closes the window (participant-left; `undelivered` for what was queued). A
+ * resumeId that does not match is a fresh join.
  */
 export class FakeSignalingServer {
-  constructor({ sessionId = 's1', hostUserId = 'alice', heartbeatIntervalMs = 15000, iceServers, iceTransportPolicy } = {}) {
+  constructor({ sessionId = 's1', hostUserId = 'alice', heartbeatIntervalMs = 15000, iceServers, iceTransportPolicy, resume = false, queueMax = 64 } = {}) {
     this.sessionId = sessionId;
     this.iceServers = iceServers;
     this.iceTransportPolicy = iceTransportPolicy;
     this.hostUserId = hostUserId;
     this.heartbeatIntervalMs = heartbeatIntervalMs;
+    this.resume = resume;
+    this.queueMax = queueMax;
     this.status = 'waiting';
-    this.conns = new Map(); // userId -> socket
+    this.conns = new Map(); // userId -> socket (null while away, resume mode)
+    /** resume mode: userId -> {resumeId, queue: [{from, msg}]} for every listed user */
+    this.incarnations = new Map();
     this.log = [];
+    this.nextResume = 1;
     const server = this;
     this.WebSocket = class extends FakeWebSocket {
       constructor(url) {
@@ -512,19 +549,29 @@ export class FakeSignalingServer {
       close(code = 1000, reason = '') {
         if (this.readyState >= 2) return;
         super.close(code, reason);
-        setTimeout(() => server.#drop(this), 0);
+        // A close frame from the client: a clean departure.
+        setTimeout(() => server.#drop(this, true), 0);
       }
     };
   }
 
+  /** The connected (or, in resume mode, away) user ids, in join order. */
+  roster() {
+    return [...this.conns.keys()];
+  }
+
   #deliver(ws, msg) {
-    if (ws.readyState !== 1) return;
+    if (!ws || ws.readyState !== 1) return;
     this.log.push({ to: ws.userId, msg });
     setTimeout(() => ws._receive(msg), 0);
   }
 
+  #others(userId) {
+    return [...this.conns.entries()].filter(([u, ws]) => u !== userId && ws).map(([, ws]) => ws);
+  }
+
   #accept(ws) {
-    const { token, sessionId } = ws.query;
+    const { token, sessionId, resume } = ws.query;
     ws.userId = token;
     ws._open();
     if (sessionId !== this.sessionId) {
@@ -532,12 +579,33 @@ export class FakeSignalingServer {
       setTimeout(() => ws._close(4404, 'session_not_found'), 0);
       return;
     }
-    const old = this.conns.get(token);
-    if (old) this.drop(token, 4440);
-    const participants = [...this.conns.keys()].map((u) => ({ userId: u, displayName: u.toUpperCase() }));
-    this.#deliver(ws, {
+    const inc = this.incarnations.get(token);
+    if (this.resume && inc && resume && resume === inc.resumeId) {
+      this.#resumeJoin(ws, token, inc);
+      return;
+    }
+    if (this.conns.has(token)) {
+      if (this.conns.get(token)) this.drop(token, 4440);
+      else this.#remove(token);
+    }
+    const participants = this.roster().map((u) => ({ userId: u, displayName: u.toUpperCase() }));
+    const resumeFields = {};
+    if (this.resume) {
+      const fresh = { resumeId: `r${this.nextResume++}-${token}`, queue: [] };
+      this.incarnations.set(token, fresh);
+      Object.assign(resumeFields, { resumeId: fresh.resumeId, resumed: false });
+    }
+    this.#deliver(ws, { ...this.#joinedBody(token, participants), ...resumeFields });
+    for (const other of this.#others(token)) {
+      this.#deliver(other, { type: 'participant-joined', participant: { userId: token, displayName: token.toUpperCase() } });
+    }
+    this.conns.set(token, ws);
+  }
+
+  #joinedBody(token, participants) {
+    return {
       type: 'joined',
-      sessionId,
+      sessionId: this.sessionId,
       self: { userId: token, displayName: token.toUpperCase() },
       participants,
       hostUserId: this.hostUserId,
@@ -545,11 +613,21 @@ export class FakeSignalingServer {
       heartbeatIntervalMs: this.heartbeatIntervalMs,
       ...(this.iceServers ? { iceServers: this.iceServers } : {}),
       ...(this.iceTransportPolicy ? { iceTransportPolicy: this.iceTransportPolicy } : {}),
-    });
-    for (const other of this.conns.values()) {
-      this.#deliver(other, { type: 'participant-joined', participant: { userId: token, displayName: token.toUpperCase() } });
+    };
+  }
+
+  #resumeJoin(ws, token, inc) {
+    const old = this.conns.get(token);
+    if (old) {
+      // The server had not noticed the loss: the old socket goes, silently.
+      old.userId = null;
+      setTimeout(() => old._close(4440, ''), 0);
     }
     this.conns.set(token, ws);
+    const participants = this.roster().filter((u) => u !== token).map((u) => ({ userId: u, displayName: u.toUpperCase() }));
+    this.#deliver(ws, { ...this.#joinedBody(token, participants), resumeId: inc.resumeId, resumed: true });
+    for (const { msg } of inc.queue.splice(0)) this.#deliver(ws, msg);
+    for (const other of this.#others(token)) this.#deliver(other, { type: 'participant-reconnected', userId: token });
   }
 
   #onMessage(ws, msg) {
@@ -559,12 +637,23 @@ export class FakeSignalingServer {
       case 'offer':
       case 'answer':
       case 'ice-candidate': {
+        if (this.dropRelays?.(ws.userId, msg)) return;
+        const relayed = { ...msg, fromUserId: ws.userId };
+        if (this.resume && this.conns.has(msg.toUserId) && !this.conns.get(msg.toUserId)) {
+          const inc = this.incarnations.get(msg.toUserId);
+          if (inc.queue.length >= this.queueMax) {
+            this.#deliver(ws, { type: 'error', code: 'undelivered', message: 'queue full', toUserId: msg.toUserId });
+          } else {
+            inc.queue.push({ from: ws.userId, msg: relayed });
+          }
+          return;
+        }
         const to = this.conns.get(msg.toUserId);
         if (!to) {
           this.#deliver(ws, { type: 'error', code: 'target_not_connected', message: 'no', toUserId: msg.toUserId });
           return;
         }
-        this.#deliver(to, { ...msg, fromUserId: ws.userId });
+        this.#deliver(to, relayed);
         return;
       }
       case 'heartbeat':
@@ -573,16 +662,17 @@ export class FakeSignalingServer {
       case 'start-session':
         if (ws.userId !== this.hostUserId) return this.#deliver(ws, { type: 'error', code: 'not_host', message: 'not the host' });
         this.status = 'started';
-        for (const c of this.conns.values()) this.#deliver(c, { type: 'session-started', startedAt: '2026-11-24T10:15:30.123Z' });
+        for (const c of this.#others(null)) this.#deliver(c, { type: 'session-started', startedAt: '2026-11-24T10:15:30.123Z' });
         return;
       case 'end-session':
         if (ws.userId !== this.hostUserId) return this.#deliver(ws, { type: 'error', code: 'not_host', message: 'not the host' });
         this.status = 'ended';
-        for (const c of this.conns.values()) {
+        for (const c of this.#others(null)) {
           this.#deliver(c, { type: 'session-ended', reason: 'host_ended' });
           setTimeout(() => c._close(1000, 'session_ended'), 0);
         }
         this.conns.clear();
+        this.incarnations.clear();
         return;
       case 'leave':
         this.drop(ws.userId, 1000);
@@ -592,17 +682,45 @@ export class FakeSignalingServer {
     }
   }
 
-  #drop(ws) {
-    if (this.conns.get(ws.userId) !== ws) return;
-    this.conns.delete(ws.userId);
-    for (const other of this.conns.values()) this.#deliver(other, { type: 'participant-left', userId: ws.userId });
+  /** The socket `ws` ended; `clean`: a leave or a close frame (else lost, resumable). */
+  #drop(ws, clean) {
+    if (!ws.userId || this.conns.get(ws.userId) !== ws) return;
+    if (this.resume && !clean) {
+      this.conns.set(ws.userId, null);
+      for (const other of this.#others(ws.userId)) this.#deliver(other, { type: 'participant-reconnecting', userId: ws.userId });
+      return;
+    }
+    this.#remove(ws.userId);
   }
 
-  /** Closes a user's socket from the server side with `code` and tells the others. */
+  #remove(userId) {
+    this.conns.delete(userId);
+    const inc = this.incarnations.get(userId);
+    this.incarnations.delete(userId);
+    for (const { from } of inc?.queue ?? []) {
+      this.#deliver(this.conns.get(from), { type: 'error', code: 'undelivered', message: 'did not come back', toUserId: userId });
+    }
+    for (const other of this.#others(userId)) this.#deliver(other, { type: 'participant-left', userId });
+  }
+
+  /**
+   * Closes a user's socket from the server side with `code` and tells the others: 1000 is a
+   * departure; any other code, in resume mode, a loss (the user may resume).
+   */
   drop(userId, code = 1006) {
     const ws = this.conns.get(userId);
     if (!ws) return;
-    this.#drop(ws);
+    this.#drop(ws, code === 1000 || code === 4440 || code === 4408 || !this.resume);
     setTimeout(() => ws._close(code, ''), 0);
+  }
+
+  /** A draining node: close code 1012, the user keeps its place (resume mode). */
+  drain(userId) {
+    this.drop(userId, 1012);
+  }
+
+  /** The resume window of an away user closed: it leaves. */
+  expire(userId) {
+    if (this.conns.has(userId) && !this.conns.get(userId)) this.#remove(userId);
   }
 }
