@@ -369,6 +369,7 @@ export async function measure(mesh, name, event, { baselineMs = 4000, settleMs =
     baselineGapMs: baseline,
     eventGapMs: during,
     reconnects: mesh.reconnectsSince(mark.at),
+    iceRestarts: mesh.peers.reduce((n, p) => n + p.live().reduce((m, x) => m + (x.iceRestarts ?? 0), 0), 0),
     participantMessages: mesh.messagesSince(mark.at),
     clientErrors: mesh.errorsSince(mark.at),
     ...extra,
