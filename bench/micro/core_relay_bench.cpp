@@ -91,12 +91,12 @@ void BM_RelayRoute(benchmark::State& state, std::string msg) {
   const auto& from = *joins[0].participant;
   auto& session = *joins[0].session;
   for (auto _ : state) {
-    auto target = session.relay_target(from, "user-2");
-    if (!target.endpoint) {
+    const auto routed =
+        session.relay(from, "user-2", sig::domain::make_payload(sig::protocol::relayed(msg, from.from_suffix())));
+    if (routed.error) {
       state.SkipWithError("no relay target");
       return;
     }
-    target.endpoint->send(sig::domain::make_payload(sig::protocol::relayed(msg, from.from_suffix())));
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
   state.SetLabel(std::to_string(msg.size()) + " B");

@@ -36,6 +36,7 @@ constexpr DurationRange kHeartbeatInterval{100ms, 5min};
 constexpr DurationRange kHeartbeatTimeout{200ms, 15min};
 constexpr DurationRange kSessionTimer{100ms, std::chrono::hours(24 * 30)};
 constexpr DurationRange kNodeTtl{300ms, 10min};
+constexpr DurationRange kResumeWindow{0ms, 10min};
 constexpr DurationRange kClusterSync{100ms, 1h};
 constexpr DurationRange kHttpTimer{100ms, 24h};
 // TURN credentials: under a minute only for tests (a refresh every 80 % of it); a day at most,
@@ -320,6 +321,17 @@ void add_options(CLI::App& app, Config& c, SecretFiles& files) {
   add_duration(app, "--heartbeat-timeout", c.heartbeat_timeout,
                "Close a connection silent for this long (more than --heartbeat-interval)",
                "SIGNALING_HEARTBEAT_TIMEOUT", kHeartbeatTimeout);
+  add_duration(app, "--resume-window", c.resume_window,
+               "How long a participant whose connection was lost keeps its place for a resume (0: it leaves at "
+               "once); never longer than --heartbeat-timeout after its last message",
+               "SIGNALING_RESUME_WINDOW", kResumeWindow);
+  app.add_option("--resume-queue-messages", c.resume_queue_messages,
+                 "Messages kept for a reconnecting participant; beyond, the sender gets an undelivered error")
+      ->envname("SIGNALING_RESUME_QUEUE_MESSAGES")
+      ->check(CLI::Range(1, 10'000));
+  app.add_option("--resume-queue-bytes", c.resume_queue_bytes, "Bytes kept for a reconnecting participant")
+      ->envname("SIGNALING_RESUME_QUEUE_BYTES")
+      ->check(CLI::Range(1024, 64 << 20));
   app.add_option("--max-participants", c.max_participants, "Connected participants per session")
       ->envname("SIGNALING_MAX_PARTICIPANTS")
       ->check(CLI::Range(1, 1000));
@@ -428,7 +440,8 @@ void add_options(CLI::App& app, Config& c, SecretFiles& files) {
                  "--redis)")
       ->envname("SIGNALING_REDIS_TLS_SERVER_NAME");
   add_duration(app, "--node-ttl", c.node_ttl,
-               "Several nodes: a node whose alive key is older than this is dead and its participants leave",
+               "Several nodes: a node whose alive key is older than this is dead; its participants are then "
+               "reconnecting for the resume window",
                "SIGNALING_NODE_TTL", kNodeTtl);
   add_duration(app, "--cluster-sync", c.cluster_sync,
                "Several nodes: re-read every session from Redis this often (directory entries written by the "

@@ -29,6 +29,11 @@ struct Config {
 
   std::chrono::milliseconds heartbeat_interval{15'000};
   std::chrono::milliseconds heartbeat_timeout{30'000};
+  // Resume (docs/protocol.md): how long a lost participant keeps its place (0: leaves at once),
+  // and what is kept for it meanwhile.
+  std::chrono::milliseconds resume_window{10'000};
+  std::size_t resume_queue_messages = 64;
+  std::size_t resume_queue_bytes = 256U * 1024U;
   std::size_t max_participants = 6;
   std::size_t max_message_size = 65'536;
   double rate_limit = 50;  // messages per second per connection; 0 disables

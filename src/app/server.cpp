@@ -135,6 +135,15 @@ int run_server(const Config& config) {
   settings.start_timeout = config.start_timeout;
   settings.empty_timeout = config.empty_timeout;
   settings.ended_retention = config.ended_retention;
+  settings.resume_window = config.resume_window;
+  settings.resume_queue_messages = config.resume_queue_messages;
+  settings.resume_queue_bytes = config.resume_queue_bytes;
+  if (!config.redis.empty()) {
+    // A node's death is noticed up to --node-ttl after its participants' last message: the window
+    // left to them then keeps the user story's bound (announced within the heartbeat timeout).
+    const auto room = std::max(config.heartbeat_timeout - config.node_ttl, std::chrono::milliseconds(0));
+    settings.remote_resume_window = std::min(config.resume_window, room);
+  }
   if (!config.stun_uris.empty() || !config.turn_uris.empty() || config.ice_transport_policy != "all") {
     auto ice = std::make_shared<domain::IceSettings>();
     ice->stun_uris = config.stun_uris;
@@ -175,6 +184,7 @@ int run_server(const Config& config) {
     o.node_ttl = config.node_ttl;
     o.sync_interval = config.cluster_sync;
     o.max_participants = config.max_participants;
+    o.resume_window = config.resume_window;
     o.ended_retention = config.ended_retention;
     node = std::make_unique<cluster::Node>(ioc.get_executor(), clock, o);
   }

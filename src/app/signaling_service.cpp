@@ -1,6 +1,9 @@
 #include "app/signaling_service.hpp"
 
+#include <array>
 #include <utility>
+
+#include <openssl/rand.h>
 
 #include "common/log.hpp"
 #include "protocol/client_message.hpp"
@@ -28,9 +31,26 @@ protocol::MessageParser& thread_parser() {
   return parser;
 }
 
+// A new incarnation's resumeId: 144 random bits, base64url. Unguessable, so a resumeId cannot be
+// forged; the token is checked as well, so a leaked one is of no use to anyone but its user.
+std::string fresh_resume_id() {
+  std::array<unsigned char, 18> bytes{};
+  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) return {};  // no resume then
+  return auth::base64url_encode(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
 const domain::Payload& plain_heartbeat_ack() {
   static const domain::Payload ack = domain::make_payload(protocol::heartbeat_ack(std::nullopt));
   return ack;
+}
+
+std::string_view relay_error_text(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::invalid_target: return "a message cannot be sent to oneself";
+    case ErrorCode::undelivered:
+      return "this user is reconnecting and the messages kept for it reached their limit: this one was dropped";
+    default: return "this user is not connected to this session";
+  }
 }
 
 }  // namespace
@@ -53,7 +73,8 @@ void SignalingService::open(std::string_view target, const std::shared_ptr<domai
   }
   auto session_id = request->session_id;
   auto identity = request->identity;
-  cluster_->join(std::move(session_id), std::move(identity), connection_id, self,
+  auto resume = request->resume;
+  cluster_->join(std::move(session_id), std::move(identity), connection_id, self, std::move(resume),
                  [this, done = std::move(done), request = std::move(*request), connection_id](
                      domain::HubJoin joined) { done(admitted(std::move(joined), request, connection_id)); });
 }
@@ -99,8 +120,12 @@ std::optional<SignalingService::Request> SignalingService::check_request(std::st
                      connection_id);
     return std::nullopt;
   }
+  // A resumeId longer than any this server makes is no resumeId (and not kept anywhere).
+  const auto presented = protocol::query_param(parts.query, "resume");
+  domain::ResumeRequest resume{presented && presented->size() <= 64 ? std::string(*presented) : std::string(),
+                               fresh_resume_id()};
   return Request{std::string(*session_id),
-                 domain::Identity{std::move(claims.subject), std::move(claims.display_name)}};
+                 domain::Identity{std::move(claims.subject), std::move(claims.display_name)}, std::move(resume)};
 }
 
 net::Admission SignalingService::admitted(domain::HubJoin joined, const Request& request,
@@ -123,7 +148,7 @@ net::Admission SignalingService::admit(std::string_view target, const std::share
   net::Admission refused;
   const auto request = check_request(target, connection_id, refused);
   if (!request) return refused;
-  auto joined = hub_.join(request->session_id, request->identity, connection_id, self);
+  auto joined = hub_.join(request->session_id, request->identity, connection_id, self, nullptr, &request->resume);
   return admitted(std::move(joined), *request, connection_id);
 }
 
@@ -165,20 +190,14 @@ void SignalingService::on_text(net::ConnectionState& state, domain::Endpoint& se
     case MessageType::offer:
     case MessageType::answer:
     case MessageType::ice_candidate: {
-      auto target = c.session->relay_target(*c.participant, msg.to_user_id);
-      if (target.error) {
-        const bool self_target = *target.error == ErrorCode::invalid_target;
-        send_error(self, *target.error,
-                   self_target ? "a message cannot be sent to oneself"
-                               : "this user is not connected to this session",
-                   msg.to_user_id);
+      auto message = domain::make_payload(protocol::relayed(padded_text, c.participant->from_suffix()));
+      auto routed = c.session->relay(*c.participant, msg.to_user_id, message);
+      if (routed.error) {
+        send_error(self, *routed.error, relay_error_text(*routed.error), msg.to_user_id);
         return;
       }
-      auto message = domain::make_payload(protocol::relayed(padded_text, c.participant->from_suffix()));
-      if (target.endpoint) {
-        target.endpoint->send(std::move(message));
-      } else if (cluster_ != nullptr) {
-        cluster_->relay(c.session->id(), target.remote_connection, std::move(message));
+      if (!routed.remote_connection.empty() && cluster_ != nullptr) {
+        cluster_->relay(c.session->id(), routed.remote_connection, c.participant->user_id(), std::move(message));
       }
       counters_.relayed.fetch_add(1, std::memory_order_relaxed);
       return;
@@ -216,9 +235,13 @@ void SignalingService::on_binary(net::ConnectionState& state, domain::Endpoint& 
   send_error(self, ErrorCode::binary_not_supported, "binary frames are not supported; send JSON text");
 }
 
-void SignalingService::on_closed(net::ConnectionState& state, net::Departure /*how*/) {
+void SignalingService::on_closed(net::ConnectionState& state, net::Departure how) {
   auto& c = static_cast<Connection&>(state);
-  c.session->leave(c.participant, hub_.clock().now());
+  if (how == net::Departure::clean) {
+    c.session->leave(c.participant, hub_.clock().now());
+  } else {
+    c.session->lose(c.participant, hub_.clock().now());
+  }
 }
 
 }  // namespace sig::app

@@ -55,6 +55,7 @@ class SignalingService final : public net::WsHandler {
   struct Request {
     std::string session_id;
     domain::Identity identity;
+    domain::ResumeRequest resume;
   };
   // Checks the query and the token; on failure fills `refused`.
   std::optional<Request> check_request(std::string_view target, const std::string& connection_id,

@@ -241,12 +241,18 @@ std::vector<domain::RosterEntry> roster_from(const Fields& ws, const Fields& pee
   return out;
 }
 
-std::string encode_joined(const domain::RosterEntry& m) {
-  return dump(json{{"e", "joined"},
-                   {"userId", m.identity.user_id},
-                   {"displayName", m.identity.display_name},
-                   {"connection", m.connection_id},
-                   {"seq", m.seq}});
+std::string encode_joined(const domain::RosterEntry& m, bool resumed) {
+  json j{{"e", "joined"},
+         {"userId", m.identity.user_id},
+         {"displayName", m.identity.display_name},
+         {"connection", m.connection_id},
+         {"seq", m.seq}};
+  if (resumed) j["resumed"] = true;
+  return dump(j);
+}
+
+std::string encode_reconnecting(std::string_view user_id, std::string_view connection_id) {
+  return dump(json{{"e", "reconnecting"}, {"userId", user_id}, {"connection", connection_id}});
 }
 
 std::string encode_left(std::string_view user_id, std::string_view connection_id) {
@@ -268,8 +274,9 @@ std::optional<Event> decode_event(std::string_view text) {
     return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string{};
   };
   Event ev;
-  if (e == "joined" || e == "left") {
-    ev.kind = e == "joined" ? Event::Kind::joined : Event::Kind::left;
+  if (e == "joined" || e == "left" || e == "reconnecting") {
+    ev.kind = e == "joined" ? Event::Kind::joined : e == "left" ? Event::Kind::left : Event::Kind::reconnecting;
+    ev.resumed = j.contains("resumed") && j["resumed"].is_boolean() && j["resumed"].get<bool>();
     ev.member.identity.user_id = str("userId");
     ev.member.identity.display_name = str("displayName");
     ev.member.connection_id = str("connection");
@@ -277,19 +284,19 @@ std::optional<Event> decode_event(std::string_view text) {
     if (ev.member.identity.user_id.empty() || ev.member.connection_id.empty()) return std::nullopt;
     return ev;
   }
-  if (e == "changed") return Event{Event::Kind::changed, {}};
-  if (e == "deleted") return Event{Event::Kind::deleted, {}};
+  if (e == "changed") return Event{Event::Kind::changed, {}, false};
+  if (e == "deleted") return Event{Event::Kind::deleted, {}, false};
   return std::nullopt;
 }
 
 std::string encode_relay(std::string_view session_id, std::string_view connection_id,
-                         std::string_view payload) {
+                         std::string_view from_user_id, std::string_view payload) {
   std::string out;
-  out.reserve(session_id.size() + connection_id.size() + payload.size() + 24);
-  out.append(std::to_string(session_id.size())).push_back(':');
-  out.append(session_id);
-  out.append(std::to_string(connection_id.size())).push_back(':');
-  out.append(connection_id);
+  out.reserve(session_id.size() + connection_id.size() + from_user_id.size() + payload.size() + 36);
+  for (const auto part : {session_id, connection_id, from_user_id}) {
+    out.append(std::to_string(part.size())).push_back(':');
+    out.append(part);
+  }
   out.append(payload);
   return out;
 }
@@ -305,9 +312,11 @@ std::optional<Relay> decode_relay(std::string_view frame) {
     return true;
   };
   Relay r;
-  if (!take(r.session_id) || !take(r.connection_id) || frame.empty()) return std::nullopt;
+  if (!take(r.session_id) || !take(r.connection_id) || !take(r.from_user_id) || frame.empty())
+    return std::nullopt;
   r.payload = frame;
-  if (!utf8::valid(r.session_id) || !utf8::valid(r.connection_id) || !utf8::valid(r.payload))
+  if (!utf8::valid(r.session_id) || !utf8::valid(r.connection_id) || !utf8::valid(r.from_user_id) ||
+      !utf8::valid(r.payload))
     return std::nullopt;
   return r;
 }

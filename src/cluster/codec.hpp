@@ -58,23 +58,28 @@ std::vector<domain::RosterEntry> roster_from(const Fields& ws, const Fields& pee
 
 // Events on signaling:session:{sessionId} (JSON objects, field "e").
 struct Event {
-  enum class Kind { joined, left, changed, deleted };
+  enum class Kind { joined, left, reconnecting, changed, deleted };
   Kind kind = Kind::changed;
-  domain::RosterEntry member;  // joined: all of it; left: user id and connection id
+  domain::RosterEntry member;  // joined: all of it; left, reconnecting: user id and connection id
+  bool resumed = false;        // joined: it resumed its incarnation (replaces its old connection)
 };
-std::string encode_joined(const domain::RosterEntry& member);
+std::string encode_joined(const domain::RosterEntry& member, bool resumed = false);
+// A participant's connection was lost; its node keeps its place for the resume window.
+std::string encode_reconnecting(std::string_view user_id, std::string_view connection_id);
 std::string encode_left(std::string_view user_id, std::string_view connection_id);
 std::string encode_changed();
 std::string encode_deleted();
 std::optional<Event> decode_event(std::string_view text);
 
-// Directed messages on signaling:node:{nodeId}: a relayed message for one connection.
-// Framing: `<session length>:<session id><connection length>:<connection id><payload>`.
+// Directed messages on signaling:node:{nodeId}: a relayed message for one connection, and who sent
+// it (told when the message is dropped for a participant who does not come back).
+// Framing: `<length>:<session id><length>:<connection id><length>:<sender's user id><payload>`.
 std::string encode_relay(std::string_view session_id, std::string_view connection_id,
-                         std::string_view payload);
+                         std::string_view from_user_id, std::string_view payload);
 struct Relay {
   std::string_view session_id;
   std::string_view connection_id;
+  std::string_view from_user_id;
   std::string_view payload;
 };
 // nullopt when malformed or when a part is not UTF-8 (the payload goes to a browser as text).

@@ -26,6 +26,10 @@ inline std::string ws(std::string_view session_id) {
 inline std::string peers(std::string_view session_id) {
   return cat("session:peers:", session_id);
 }
+// Beside it: userId -> the resumeId of its incarnation (docs/protocol.md, "Resume"). Same TTL.
+inline std::string resume(std::string_view session_id) {
+  return cat("session:resume:", session_id);
+}
 // The user story's string: epoch milliseconds of the last heartbeat. TTL 45 s.
 inline std::string heartbeat(std::string_view session_id, std::string_view user_id) {
   return cat(cat("session:heartbeat:", session_id), cat(":", user_id));

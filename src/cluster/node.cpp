@@ -195,10 +195,10 @@ void Node::close() {
 // Admission and relay
 
 void Node::join(std::string session_id, domain::Identity identity, std::string connection_id,
-                std::weak_ptr<domain::Endpoint> endpoint, JoinDone done) {
+                std::weak_ptr<domain::Endpoint> endpoint, domain::ResumeRequest resume, JoinDone done) {
   if (!client_->connected()) {
     // Redis is down: admit against this node's copy; the state is written when Redis is back.
-    done(hub_->join(session_id, identity, std::move(connection_id), std::move(endpoint)));
+    done(hub_->join(session_id, identity, std::move(connection_id), std::move(endpoint), nullptr, &resume));
     return;
   }
   {
@@ -206,17 +206,17 @@ void Node::join(std::string session_id, domain::Identity identity, std::string c
     pending_.insert(connection_id);
   }
   const auto dir = keys::dir(session_id), ws = keys::ws(session_id), peers = keys::peers(session_id),
-             hb = keys::heartbeat(session_id, identity.user_id);
+             hb = keys::heartbeat(session_id, identity.user_id), rk = keys::resume(session_id);
   const auto max = std::to_string(options_.max_participants), ttl = std::to_string(options_.ws_ttl.count()),
              hb_ttl = std::to_string(options_.heartbeat_ttl.count()), ts = now_ms();
   // The arguments are copied before the callback (which takes them over) is built.
   const std::vector<std::string> args{
-      identity.user_id, connection_id, identity.display_name, max, ttl, ts, hb_ttl};
-  const std::vector<std::string_view> key_views{dir, ws, peers, hb}, arg_views(args.begin(), args.end());
+      identity.user_id, connection_id, identity.display_name, max, ttl, ts, hb_ttl, resume.presented, resume.fresh};
+  const std::vector<std::string_view> key_views{dir, ws, peers, hb, rk}, arg_views(args.begin(), args.end());
   client_->eval(
       scripts::join(), key_views, arg_views,
       [this, session_id = std::move(session_id), identity = std::move(identity), connection_id,
-       endpoint = std::move(endpoint),
+       endpoint = std::move(endpoint), resume = std::move(resume),
        done = std::move(done)](std::error_code ec, const Reply& reply) mutable {
         auto finish = [&](HubJoin j) {
           {
@@ -236,11 +236,11 @@ void Node::join(std::string session_id, domain::Identity identity, std::string c
         }
         if (ec) {  // Redis went away meanwhile: the script may have run or not
           doubtful_.insert(connection_id);
-          finish(hub_->join(session_id, identity, connection_id, endpoint));
+          finish(hub_->join(session_id, identity, connection_id, endpoint, nullptr, &resume));
           return;
         }
         const auto& el = reply.elements;
-        if (el.empty() || el[0].str != "ok" || el.size() < 6) {
+        if (el.empty() || el[0].str != "ok" || el.size() < 8) {
           const auto code = el.empty() ? std::nullopt : refusal(el[0].str);
           finish({code.value_or(ErrorCode::session_not_found), nullptr, nullptr});
           return;
@@ -258,6 +258,8 @@ void Node::join(std::string session_id, domain::Identity identity, std::string c
         domain::ClusterJoin cj;
         cj.seq = seq;
         cj.remove_missing = settled();
+        cj.resumed = el[6].integer == 1;
+        cj.resume_id = utf8::valid(el[7].str) ? el[7].str : std::string();
         std::vector<std::string> bad;
         for (auto& e : roster_from(fields_of(el[3]), fields_of(el[4]), &bad)) {
           if (e.identity.user_id != identity.user_id && !mine(e.connection_id))
@@ -268,12 +270,7 @@ void Node::join(std::string session_id, domain::Identity identity, std::string c
         auto joined = hub_->join(session_id, identity, connection_id, endpoint, &cj);
         if (joined.error) {
           // Refused by this node's copy (e.g. it has just ended): take the entry back.
-          client_->eval(
-              scripts::leave(),
-              {keys::ws(session_id), keys::peers(session_id), keys::heartbeat(session_id, identity.user_id)},
-              {identity.user_id, connection_id, keys::session_channel(session_id),
-               encode_left(identity.user_id, connection_id), "0"},
-              ignore_reply);
+          run_leave(session_id, identity.user_id, connection_id, false, ignore_reply);
           finish(std::move(joined));
           return;
         }
@@ -281,16 +278,17 @@ void Node::join(std::string session_id, domain::Identity identity, std::string c
           log::debug("replacing a connection",
                      {{"node", options_.node_id}, {"connection", utf8::printable(previous)}});
         }
-        client_->call(
-            ignore_reply, "PUBLISH", keys::session_channel(session_id),
-            encode_joined({{identity.user_id, joined.participant->display_name()}, connection_id, seq}));
+        client_->call(ignore_reply, "PUBLISH", keys::session_channel(session_id),
+                      encode_joined({{identity.user_id, joined.participant->display_name()}, connection_id, seq},
+                                    cj.resumed));
         finish(std::move(joined));
       });
 }
 
-void Node::relay(std::string_view session_id, std::string_view connection_id, domain::Payload message) {
+void Node::relay(std::string_view session_id, std::string_view connection_id, std::string_view from_user_id,
+                 domain::Payload message) {
   const auto channel = keys::node_channel(keys::node_of(connection_id));
-  const auto frame = encode_relay(session_id, connection_id, *message);
+  const auto frame = encode_relay(session_id, connection_id, from_user_id, *message);
   client_->command({std::string_view("PUBLISH"), std::string_view(channel), std::string_view(frame)},
                    ignore_reply);
 }
@@ -301,7 +299,8 @@ void Node::on_node_message(const std::string& message) {
     log::warn("malformed message on the node channel (or not UTF-8)", {{"node", options_.node_id}});
     return;
   }
-  if (!hub_->deliver(r->session_id, r->connection_id, domain::make_payload(std::string(r->payload)))) {
+  if (!hub_->deliver(r->session_id, r->connection_id, domain::make_payload(std::string(r->payload)),
+                     r->from_user_id)) {
     log::debug("relayed message for a connection that is gone",
                {{"node", options_.node_id}, {"connection", r->connection_id}});
   }
@@ -329,7 +328,11 @@ void Node::on_session_message(const std::string& channel, const std::string& mes
         load_session(session_id);
         return;
       }
-      hub_->apply_remote_joined(session_id, ev->member);
+      hub_->apply_remote_joined(session_id, ev->member, ev->resumed);
+      return;
+    case Event::Kind::reconnecting:
+      if (mine(ev->member.connection_id)) return;
+      hub_->apply_remote_reconnecting(session_id, ev->member.connection_id);
       return;
     case Event::Kind::left:
       if (mine(ev->member.connection_id)) return;
@@ -410,12 +413,17 @@ void Node::load_session(const std::string& session_id, Done then, bool absent_me
 void Node::remove_stale(const std::string& session_id, const domain::RosterEntry& entry) {
   log::info("removing a stale connection of this node",
             {{"node", options_.node_id}, {"session", session_id}, {"connection", entry.connection_id}});
-  client_->eval(
-      scripts::leave(),
-      {keys::ws(session_id), keys::peers(session_id), keys::heartbeat(session_id, entry.identity.user_id)},
-      {entry.identity.user_id, entry.connection_id, keys::session_channel(session_id),
-       encode_left(entry.identity.user_id, entry.connection_id), "0"},
-      ignore_reply);
+  run_leave(session_id, entry.identity.user_id, entry.connection_id, false, ignore_reply);
+}
+
+void Node::run_leave(std::string_view session_id, std::string_view user_id, std::string_view connection_id,
+                     bool always_publish, redis::ReplyCallback cb) {
+  client_->eval(scripts::leave(),
+                {keys::ws(session_id), keys::peers(session_id), keys::heartbeat(session_id, user_id),
+                 keys::resume(session_id)},
+                {std::string(user_id), std::string(connection_id), keys::session_channel(session_id),
+                 encode_left(user_id, connection_id), always_publish ? "1" : "0"},
+                std::move(cb));
 }
 
 void Node::full_sync(Done then) {
@@ -496,11 +504,12 @@ void Node::restore_all(Done then) {
       args.push_back(m.identity.user_id);
       args.push_back(m.connection_id);
       args.push_back(peer_value(m.seq, m.identity.display_name));
+      args.push_back(m.resume_id);
       max_seq = std::max(max_seq, m.seq);
     }
     args[5] = std::to_string(max_seq);
     const std::vector<std::string> k{keys::dir(snap.session_id), keys::ws(snap.session_id),
-                                     keys::peers(snap.session_id)};
+                                     keys::peers(snap.session_id), keys::resume(snap.session_id)};
     const std::vector<std::string_view> kv(k.begin(), k.end()), av(args.begin(), args.end());
     ++count->left;
     client_->eval(scripts::restore(), kv, av, [this, count, gone](std::error_code ec, const Reply& reply) {
@@ -537,15 +546,7 @@ void Node::housekeeping() {
   client_->call(
       [this](std::error_code ec, const Reply& reply) {
         if (ec || stopping_) return;
-        if (reply.is_nil() && alive_written_ && !link_dropped_) {
-          // Redis stayed up but the key expired: this node stalled longer than --node-ttl and the
-          // others have removed its participants and told their clients. Its connections are
-          // closed (1001) so the clients reconnect and everyone agrees again.
-          log::warn("this node was presumed dead (stalled longer than --node-ttl): closing its connections",
-                    {{"node", options_.node_id}});
-          hub_->shutdown();
-          restore_all();
-        }
+        if (reply.is_nil() && alive_written_ && !link_dropped_) on_presumed_dead();
         alive_written_ = true;
         link_dropped_ = false;
       },
@@ -587,21 +588,53 @@ void Node::check_nodes() {
   for (auto& [node, members] : by_node) {
     client_->call(
         [this, node = node, members = std::move(members)](std::error_code ec, const Reply& reply) {
-          if (ec || !reply.is_integer() || reply.integer != 0) return;
-          log::warn("node is gone: its participants leave",
-                    {{"node", options_.node_id}, {"gone_node", node}});
-          for (const auto& [session, m] : members) {
-            client_->eval(
-                scripts::leave(),
-                {keys::ws(session), keys::peers(session), keys::heartbeat(session, m.identity.user_id)},
-                {m.identity.user_id, m.connection_id, keys::session_channel(session),
-                 encode_left(m.identity.user_id, m.connection_id), "0"},
-                ignore_reply);
-            hub_->apply_remote_left(session, m.connection_id);
-          }
+          // Settled again: this node's own alive key may have just been found missing (Redis lost
+          // its data), in which case every other key is missing too and proves nothing.
+          if (ec || !reply.is_integer() || reply.integer != 0 || !settled()) return;
+          on_node_gone(node, members);
         },
         "EXISTS", keys::alive(node));
   }
+}
+
+// The node's alive key is gone while Redis stayed up: it was lost (FLUSHALL, a Redis restart
+// without persistence) or this node stalled longer than --node-ttl. The other nodes saw its
+// participants as lost (reconnecting) at worst; its connections stay open, its state is written
+// again and announced as resumed, so nobody re-meshes. With no resume window the old rule holds:
+// the others have removed them, so the connections are closed (1001) and the clients rejoin.
+void Node::on_presumed_dead() {
+  checks_from_ = (clock_.now() + options_.node_ttl).time_since_epoch().count();
+  if (options_.resume_window.count() <= 0) {
+    log::warn("this node was presumed dead (its alive key is gone): closing its connections",
+              {{"node", options_.node_id}});
+    hub_->shutdown();
+    restore_all();
+    return;
+  }
+  log::warn("this node's alive key was gone (Redis lost it, or this node stalled): writing its state again",
+            {{"node", options_.node_id}});
+  restore_all([this] {
+    for (const auto& m : hub_->local_members()) {
+      client_->call(ignore_reply, "PUBLISH", keys::session_channel(m.session_id),
+                    encode_joined({m.identity, m.connection_id, m.seq}, true));
+    }
+  });
+}
+
+void Node::on_node_gone(const std::string& node,
+                        const std::vector<std::pair<std::string, domain::RosterEntry>>& members) {
+  if (options_.resume_window.count() <= 0) {
+    log::warn("node is gone: its participants leave", {{"node", options_.node_id}, {"gone_node", node}});
+    for (const auto& [session, m] : members) {
+      run_leave(session, m.identity.user_id, m.connection_id, false, ignore_reply);
+      hub_->apply_remote_left(session, m.connection_id);
+    }
+    return;
+  }
+  // Its participants keep their places for the resume window: they come back on another node.
+  log::warn("node is gone: its participants are reconnecting", {{"node", options_.node_id}, {"gone_node", node}});
+  for (const auto& [session, m] : members)
+    hub_->apply_node_lost(session, m.connection_id);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -609,11 +642,24 @@ void Node::check_nodes() {
 
 void Node::disconnected(std::string_view session_id, std::string_view user_id,
                         std::string_view connection_id) {
-  client_->eval(scripts::leave(),
-                {keys::ws(session_id), keys::peers(session_id), keys::heartbeat(session_id, user_id)},
-                {std::string(user_id), std::string(connection_id), keys::session_channel(session_id),
-                 encode_left(user_id, connection_id), "1"},
-                tracked_write("leave"));
+  run_leave(session_id, user_id, connection_id, true, tracked_write("leave"));
+}
+
+void Node::lost(std::string_view session_id, std::string_view user_id, std::string_view connection_id) {
+  // The entry stays in Redis (it holds the place); the other nodes show it as reconnecting.
+  client_->call(ignore_reply, "PUBLISH", keys::session_channel(session_id),
+                encode_reconnecting(user_id, connection_id));
+}
+
+void Node::expired(std::string_view session_id, std::string_view user_id, std::string_view connection_id) {
+  // Every node that mirrors the session gets here; the script removes the entry and publishes
+  // the departure once, whichever node comes first.
+  run_leave(session_id, user_id, connection_id, false, ignore_reply);
+}
+
+void Node::send_remote(std::string_view session_id, std::string_view connection_id,
+                       const domain::Payload& message) {
+  relay(session_id, connection_id, {}, message);
 }
 
 void Node::heartbeat(std::string_view session_id, std::string_view user_id, domain::WallTime at) {
@@ -631,7 +677,8 @@ void Node::started(std::string_view session_id, domain::WallTime at) {
 
 void Node::ended(std::string_view session_id, domain::EndReason reason, domain::WallTime at) {
   client_->eval(
-      scripts::end(), {keys::dir(session_id), keys::ws(session_id), keys::peers(session_id)},
+      scripts::end(),
+      {keys::dir(session_id), keys::ws(session_id), keys::peers(session_id), keys::resume(session_id)},
       {std::string(domain::to_string(reason)), format_iso8601(at), keys::session_channel(session_id),
        encode_changed(), seconds_arg(options_.ended_retention), keys::heartbeat_prefix(session_id)},
       tracked_write("end"));
@@ -649,7 +696,8 @@ void Node::directory_changed(std::string_view session_id, const domain::SessionS
 }
 
 void Node::deleted(std::string_view session_id) {
-  client_->eval(scripts::remove(), {keys::dir(session_id), keys::ws(session_id), keys::peers(session_id)},
+  client_->eval(scripts::remove(),
+                {keys::dir(session_id), keys::ws(session_id), keys::peers(session_id), keys::resume(session_id)},
                 {keys::heartbeat_prefix(session_id), keys::session_channel(session_id), encode_deleted()},
                 tracked_write("delete"));
 }

@@ -24,6 +24,8 @@
 #include <system_error>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
+#include <vector>
 
 #include <boost/asio/steady_timer.hpp>
 
@@ -44,6 +46,7 @@ struct NodeOptions {
   std::chrono::seconds heartbeat_ttl{45};           // session:heartbeat:*
   std::chrono::milliseconds ended_retention{3'600'000};
   std::size_t max_participants = 6;
+  std::chrono::milliseconds resume_window{10'000};  // 0: a lost participant leaves at once
 };
 
 class Node final : public domain::PresenceSink, public domain::ClusterPort {
@@ -72,8 +75,9 @@ class Node final : public domain::PresenceSink, public domain::ClusterPort {
 
   // domain::ClusterPort
   void join(std::string session_id, domain::Identity identity, std::string connection_id,
-            std::weak_ptr<domain::Endpoint> endpoint, JoinDone done) override;
-  void relay(std::string_view session_id, std::string_view connection_id, domain::Payload message) override;
+            std::weak_ptr<domain::Endpoint> endpoint, domain::ResumeRequest resume, JoinDone done) override;
+  void relay(std::string_view session_id, std::string_view connection_id, std::string_view from_user_id,
+             domain::Payload message) override;
   void refresh(std::string session_id, std::function<void()> done) override;
   std::uint64_t write_mark() const override { return writes_sent_.load(); }
   void flush(std::uint64_t mark, std::function<void(bool applied)> done) override;
@@ -89,6 +93,10 @@ class Node final : public domain::PresenceSink, public domain::ClusterPort {
   void directory_changed(std::string_view session_id, const domain::SessionSpec& spec,
                          domain::WallTime created_at) override;
   void deleted(std::string_view session_id) override;
+  void lost(std::string_view session_id, std::string_view user_id, std::string_view connection_id) override;
+  void expired(std::string_view session_id, std::string_view user_id, std::string_view connection_id) override;
+  void send_remote(std::string_view session_id, std::string_view connection_id,
+                   const domain::Payload& message) override;
 
  private:
   using Done = std::function<void()>;
@@ -103,6 +111,13 @@ class Node final : public domain::PresenceSink, public domain::ClusterPort {
   void check_nodes();
   void refresh_ttls();
   void remove_stale(const std::string& session_id, const domain::RosterEntry& entry);
+  // The leave script: removes the entry while it names this connection; publishes the departure
+  // when it did (or always).
+  void run_leave(std::string_view session_id, std::string_view user_id, std::string_view connection_id,
+                 bool always_publish, redis::ReplyCallback cb);
+  void on_presumed_dead();
+  void on_node_gone(const std::string& node,
+                    const std::vector<std::pair<std::string, domain::RosterEntry>>& members);
   void set_ready(bool ready);
   void update_ready();
   bool mine(std::string_view connection_id) const;

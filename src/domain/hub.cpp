@@ -120,11 +120,11 @@ std::optional<AdminError> Hub::remove_participant(std::string_view session_id, s
 }
 
 HubJoin Hub::join(std::string_view session_id, const Identity& identity, std::string connection_id,
-                  std::weak_ptr<Endpoint> endpoint, const ClusterJoin* cluster) {
+                  std::weak_ptr<Endpoint> endpoint, const ClusterJoin* cluster, const ResumeRequest* resume) {
   auto session = find(session_id);
   if (!session) return {protocol::ErrorCode::session_not_found, nullptr, nullptr};
   auto result = session->join(identity, std::move(connection_id), std::move(endpoint), clock_.now(),
-                              clock_.wall_now(), cluster);
+                              clock_.wall_now(), cluster, resume);
   if (result.error) return {result.error, nullptr, nullptr};
   return {std::nullopt, std::move(session), std::move(result.participant)};
 }
@@ -162,8 +162,16 @@ void Hub::apply_record(const std::string& session_id, const SessionSnapshot& rec
   session->apply_record(record, now, wall);
 }
 
-void Hub::apply_remote_joined(std::string_view session_id, const RosterEntry& entry) {
-  if (auto s = find(session_id)) s->apply_remote_joined(entry, clock_.now());
+void Hub::apply_remote_joined(std::string_view session_id, const RosterEntry& entry, bool resumed) {
+  if (auto s = find(session_id)) s->apply_remote_joined(entry, clock_.now(), resumed);
+}
+
+void Hub::apply_remote_reconnecting(std::string_view session_id, std::string_view connection_id) {
+  if (auto s = find(session_id)) s->apply_remote_reconnecting(connection_id, clock_.now());
+}
+
+void Hub::apply_node_lost(std::string_view session_id, std::string_view connection_id) {
+  if (auto s = find(session_id)) s->apply_node_lost(connection_id, clock_.now());
 }
 
 void Hub::apply_remote_left(std::string_view session_id, std::string_view connection_id) {
@@ -187,9 +195,10 @@ void Hub::apply_deleted(std::string_view session_id) {
   session->apply_deleted(clock_.now(), clock_.wall_now());
 }
 
-bool Hub::deliver(std::string_view session_id, std::string_view connection_id, const Payload& message) const {
+bool Hub::deliver(std::string_view session_id, std::string_view connection_id, const Payload& message,
+                  std::string_view from_user_id) const {
   auto s = find(session_id);
-  return s && s->deliver(connection_id, message);
+  return s && s->deliver(connection_id, message, from_user_id);
 }
 
 std::vector<LocalMember> Hub::local_members() const {

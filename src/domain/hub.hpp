@@ -59,21 +59,25 @@ class Hub {
   // A connection with a verified identity asks to join. With `cluster`, the shared store has
   // admitted it already (see Session::join).
   HubJoin join(std::string_view session_id, const Identity& identity, std::string connection_id,
-               std::weak_ptr<Endpoint> endpoint, const ClusterJoin* cluster = nullptr);
+               std::weak_ptr<Endpoint> endpoint, const ClusterJoin* cluster = nullptr,
+               const ResumeRequest* resume = nullptr);
 
   // --- Several nodes: what the cluster layer applies from the shared store and from the other
   // nodes' events. Never echoed to the PresenceSink.
 
   // Creates or updates the session from its stored directory entry.
   void apply_record(const std::string& session_id, const SessionSnapshot& record);
-  void apply_remote_joined(std::string_view session_id, const RosterEntry& entry);
+  void apply_remote_joined(std::string_view session_id, const RosterEntry& entry, bool resumed = false);
+  void apply_remote_reconnecting(std::string_view session_id, std::string_view connection_id);
+  void apply_node_lost(std::string_view session_id, std::string_view connection_id);
   void apply_remote_left(std::string_view session_id, std::string_view connection_id);
   void reconcile(std::string_view session_id, const std::vector<RosterEntry>& roster, std::uint64_t seq,
                  bool remove_missing = true);
   // The session was deleted elsewhere: ended (host_ended) and forgotten.
   void apply_deleted(std::string_view session_id);
   // A relayed message for a connection of this node; false when it is not here.
-  bool deliver(std::string_view session_id, std::string_view connection_id, const Payload& message) const;
+  bool deliver(std::string_view session_id, std::string_view connection_id, const Payload& message,
+               std::string_view from_user_id = {}) const;
 
   bool has_session(std::string_view session_id) const { return find(session_id) != nullptr; }
   std::vector<LocalMember> local_members() const;

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "domain/clock.hpp"
+#include "domain/endpoint.hpp"
 #include "domain/types.hpp"
 
 namespace sig::domain {
@@ -28,6 +29,19 @@ class PresenceSink {
   virtual void directory_changed(std::string_view /*session_id*/, const SessionSpec& /*spec*/,
                                  WallTime /*created_at*/) {}
   virtual void deleted(std::string_view /*session_id*/) {}
+
+  // Resume (several nodes; a single node needs none of these).
+  // A local participant's connection was lost: it keeps its place (the others are told).
+  virtual void lost(std::string_view /*session_id*/, std::string_view /*user_id*/,
+                    std::string_view /*connection_id*/) {}
+  // A remote participant whose node is gone did not come back within the resume window: its
+  // entry is removed unless it still names that connection.
+  virtual void expired(std::string_view /*session_id*/, std::string_view /*user_id*/,
+                       std::string_view /*connection_id*/) {}
+  // A message for a connection of another node (messages kept for a participant who resumed
+  // there, or an `undelivered` error for a sender there).
+  virtual void send_remote(std::string_view /*session_id*/, std::string_view /*connection_id*/,
+                           const Payload& /*message*/) {}
 };
 
 }  // namespace sig::domain

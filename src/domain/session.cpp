@@ -15,6 +15,16 @@ namespace {
 constexpr auto kTombstoneLife = std::chrono::seconds(10);
 constexpr std::size_t kMaxTombstones = 64;
 
+// Compares two secrets in a time that does not depend on where they differ. An empty secret
+// matches nothing.
+bool same_secret(std::string_view a, std::string_view b) {
+  if (a.empty() || a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    diff = static_cast<unsigned char>(diff | (static_cast<unsigned char>(a[i]) ^ static_cast<unsigned char>(b[i])));
+  return diff == 0;
+}
+
 // A wall time of the past as a time of this node's steady clock.
 SteadyTime steady_from_wall(WallTime t, SteadyTime now, WallTime wall_now) {
   if (t >= wall_now) return now;
@@ -46,7 +56,7 @@ Session::Session(std::string id, SessionSpec spec, const SessionSettings& settin
 
 JoinResult Session::join(const Identity& from_token, std::string connection_id,
                          std::weak_ptr<Endpoint> endpoint, SteadyTime now, WallTime wall_now,
-                         const ClusterJoin* cluster) {
+                         const ClusterJoin* cluster, const ResumeRequest* resume) {
   std::lock_guard lock(mu_);
   if (status_ == Status::ended) return {ErrorCode::session_ended, nullptr};
   const Identity* listed = spec_.find(from_token.user_id);
@@ -61,9 +71,24 @@ JoinResult Session::join(const Identity& from_token, std::string connection_id,
   Identity identity{from_token.user_id, from_token.display_name};
   if (identity.display_name.empty()) identity.display_name = listed->display_name;
   if (identity.display_name.empty()) identity.display_name = identity.user_id;
+  bool resumed = false;
+  std::string resume_id;
+  if (cluster != nullptr) {
+    resumed = cluster->resumed;
+    resume_id = cluster->resume_id;
+  } else if (resume != nullptr) {
+    resumed = previous != members_.end() && same_secret((*previous)->resume_id_, resume->presented);
+    resume_id = resumed ? (*previous)->resume_id_ : resume->fresh;
+  }
+  if (resumed && previous != members_.end()) {
+    const std::uint64_t kept_seq = cluster != nullptr ? cluster->seq : (*previous)->seq_;
+    return resume_join_locked(previous, std::move(identity), std::move(connection_id), std::move(endpoint),
+                              kept_seq, std::move(resume_id), now, wall_now);
+  }
   const std::uint64_t seq = cluster != nullptr ? cluster->seq : 0;
   auto participant = std::make_shared<Participant>(std::move(identity), std::move(connection_id),
                                                    std::move(endpoint), now, true, seq);
+  participant->resume_id_ = std::move(resume_id);
 
   if (previous != members_.end()) remove_member_locked(previous, LeaveCause::replaced, now);
 
@@ -79,21 +104,8 @@ JoinResult Session::join(const Identity& from_token, std::string connection_id,
       peers.push_back({m->user_id(), m->display_name()});
     }
   }
-  protocol::JoinedInfo info;
-  info.session_id = id_;
-  info.self = {participant->user_id(), participant->display_name()};
-  info.participants = peers;
-  info.host_user_id = spec_.host_user_id;
-  info.started = status_ == Status::started;
-  info.started_at = started_at_text_;
-  info.heartbeat_interval_ms = settings_.heartbeat_interval.count();
-  // Fresh credentials on every join (a reconnection included), named after this user.
-  const std::string ice =
-      settings_.ice ? ice_servers_json(*settings_.ice, participant->user_id(), wall_now) : std::string();
-  info.ice_servers = ice;
-  info.ice_transport_policy = to_string(policy_locked());
+  send_joined_locked(*participant, peers, resumed, wall_now);
   if (auto ep = participant->endpoint()) {
-    ep->send(make_payload(protocol::joined(info)));
     for (const auto* m : later)
       ep->send(make_payload(protocol::participant_joined({m->user_id(), m->display_name()})));
   }
@@ -106,6 +118,27 @@ JoinResult Session::join(const Identity& from_token, std::string connection_id,
   return {std::nullopt, std::move(participant)};
 }
 
+void Session::send_joined_locked(const Participant& to, const std::vector<protocol::PeerRef>& peers,
+                                 bool resumed, WallTime wall_now) const {
+  auto ep = to.endpoint();
+  if (!ep) return;
+  protocol::JoinedInfo info;
+  info.session_id = id_;
+  info.self = {to.user_id(), to.display_name()};
+  info.participants = peers;
+  info.host_user_id = spec_.host_user_id;
+  info.started = status_ == Status::started;
+  info.started_at = started_at_text_;
+  info.heartbeat_interval_ms = settings_.heartbeat_interval.count();
+  // Fresh credentials on every join (a reconnection included), named after this user.
+  const std::string ice = settings_.ice ? ice_servers_json(*settings_.ice, to.user_id(), wall_now) : std::string();
+  info.ice_servers = ice;
+  info.ice_transport_policy = to_string(policy_locked());
+  info.resume_id = to.resume_id_;
+  info.resumed = resumed;
+  ep->send(make_payload(protocol::joined(info)));
+}
+
 void Session::insert_member_locked(std::shared_ptr<Participant> p) {
   // Stable: equal seqs (0 on a single node) keep their arrival order.
   const auto at =
@@ -114,9 +147,15 @@ void Session::insert_member_locked(std::shared_ptr<Participant> p) {
 }
 
 bool Session::tombstoned_locked(std::string_view connection_id, SteadyTime now) const {
-  return std::any_of(tombstones_.begin(), tombstones_.end(), [&](const auto& t) {
-    return t.first == connection_id && now - t.second < kTombstoneLife;
+  return std::any_of(tombstones_.begin(), tombstones_.end(), [&](const Tombstone& t) {
+    return t.connection_id == connection_id && now - t.at < kTombstoneLife;
   });
+}
+
+void Session::tombstone_locked(std::string_view connection_id, SteadyTime now, std::string forward_user) {
+  std::erase_if(tombstones_, [&](const Tombstone& t) { return now - t.at >= kTombstoneLife; });
+  if (tombstones_.size() >= kMaxTombstones) tombstones_.erase(tombstones_.begin());
+  tombstones_.push_back({std::string(connection_id), now, std::move(forward_user)});
 }
 
 bool Session::add_remote_locked(const RosterEntry& entry, SteadyTime now) {
@@ -126,14 +165,20 @@ bool Session::add_remote_locked(const RosterEntry& entry, SteadyTime now) {
   }
   auto existing = std::find_if(members_.begin(), members_.end(),
                                [&](const auto& m) { return m->user_id() == entry.identity.user_id; });
-  if (existing != members_.end()) {
-    if ((*existing)->seq_ > entry.seq) return false;  // a stale view of an older connection
-    remove_member_locked(existing, LeaveCause::replaced, now);
-  }
   Identity identity = entry.identity;
   if (identity.display_name.empty()) identity.display_name = identity.user_id;
   auto p = std::make_shared<Participant>(std::move(identity), entry.connection_id, std::weak_ptr<Endpoint>{},
                                          now, false, entry.seq);
+  if (existing != members_.end()) {
+    if ((*existing)->seq_ > entry.seq) return false;  // a stale view of an older connection
+    if ((*existing)->seq_ == entry.seq && entry.seq != 0) {
+      // The same place in the join order: the same incarnation, resumed on another connection
+      // (its resume event was missed): no departure, no newcomer.
+      resume_locked(existing, std::move(p), now);
+      return true;
+    }
+    remove_member_locked(existing, LeaveCause::replaced, now);
+  }
   broadcast_locked(make_payload(protocol::participant_joined({p->user_id(), p->display_name()})), nullptr);
   insert_member_locked(std::move(p));
   return true;
@@ -175,9 +220,7 @@ void Session::remove_member_locked(MemberList::iterator it, LeaveCause cause, St
   auto member = std::move(*it);
   members_.erase(it);
   member->active_ = false;
-  std::erase_if(tombstones_, [&](const auto& t) { return now - t.second >= kTombstoneLife; });
-  if (tombstones_.size() >= kMaxTombstones) tombstones_.erase(tombstones_.begin());
-  tombstones_.emplace_back(member->connection_id(), now);
+  tombstone_locked(member->connection_id(), now);
   if (auto ep = member->endpoint()) {
     switch (cause) {
       case LeaveCause::replaced:
@@ -209,21 +252,6 @@ void Session::broadcast_locked(const Payload& message, const Participant* except
     if (m.get() == except) continue;
     if (auto ep = m->endpoint()) ep->send(message);
   }
-}
-
-RelayTarget Session::relay_target(const Participant& from, std::string_view to_user_id) const {
-  if (to_user_id == from.user_id()) return {ErrorCode::invalid_target, nullptr, {}};
-  std::lock_guard lock(mu_);
-  if (!from.active_) return {ErrorCode::target_not_connected, nullptr, {}};
-  for (const auto& m : members_) {
-    if (m->user_id() == to_user_id) {
-      if (!m->local_) return {std::nullopt, nullptr, m->connection_id()};
-      auto ep = m->endpoint();
-      if (!ep) break;
-      return {std::nullopt, std::move(ep), {}};
-    }
-  }
-  return {ErrorCode::target_not_connected, nullptr, {}};
 }
 
 void Session::heartbeat(const Participant& from, WallTime now) {
@@ -297,11 +325,14 @@ void Session::remove_participant(std::string_view user_id, SteadyTime now) {
 
 void Session::shutdown() {
   std::lock_guard lock(mu_);
+  // With a resume window the entries stay in the store: the other nodes take this node's
+  // departure as a lost connection (reconnecting), and its clients resume elsewhere.
+  const bool keep_places = settings_.resume_window.count() > 0;
   for (auto& m : members_) {
     if (!m->local_) continue;
     m->active_ = false;
     if (auto ep = m->endpoint()) ep->close(CloseCode::going_away, nullptr);
-    if (presence_ != nullptr) presence_->disconnected(id_, m->user_id(), m->connection_id());
+    if (presence_ != nullptr && !keep_places) presence_->disconnected(id_, m->user_id(), m->connection_id());
   }
   members_.clear();
 }
@@ -310,15 +341,7 @@ TickResult Session::tick(SteadyTime now, WallTime wall_now) {
   std::lock_guard lock(mu_);
   if (status_ == Status::ended)
     return now - ended_ >= settings_.ended_retention ? TickResult::forget : TickResult::ended;
-  for (auto it = members_.begin(); it != members_.end();) {
-    if ((*it)->local_ && now - (*it)->last_activity() >= settings_.heartbeat_timeout) {
-      const auto index = it - members_.begin();
-      remove_member_locked(it, LeaveCause::heartbeat_timeout, now);
-      it = members_.begin() + index;
-    } else {
-      ++it;
-    }
-  }
+  expire_locked(now);
   refresh_ice_locked(now, wall_now);
   const bool started = status_ == Status::started;
   const bool completed = started && spec_.duration.count() > 0 && now - started_ >= spec_.duration;
@@ -343,8 +366,10 @@ SessionSnapshot Session::snapshot() const {
   s.ended_at = ended_wall_;
   s.end_reason = end_reason_;
   s.connected.reserve(members_.size());
-  for (const auto& m : members_)
+  for (const auto& m : members_) {
     s.connected.push_back(m->user_id());
+    if (m->reconnecting_) s.reconnecting.push_back(m->user_id());
+  }
   return s;
 }
 
@@ -419,9 +444,22 @@ void Session::apply_record(const SessionSnapshot& record, SteadyTime now, WallTi
   }
 }
 
-void Session::apply_remote_joined(const RosterEntry& entry, SteadyTime now) {
+void Session::apply_remote_joined(const RosterEntry& entry, SteadyTime now, bool resumed) {
   std::lock_guard lock(mu_);
   if (status_ == Status::ended) return;
+  if (resumed && !entry.connection_id.empty() && !tombstoned_locked(entry.connection_id, now)) {
+    auto existing = std::find_if(members_.begin(), members_.end(),
+                                 [&](const auto& m) { return m->user_id() == entry.identity.user_id; });
+    if (existing != members_.end()) {
+      if ((*existing)->connection_id() == entry.connection_id) return;  // known already
+      Identity identity = entry.identity;
+      if (identity.display_name.empty()) identity.display_name = identity.user_id;
+      auto p = std::make_shared<Participant>(std::move(identity), entry.connection_id,
+                                             std::weak_ptr<Endpoint>{}, now, false, entry.seq);
+      resume_locked(existing, std::move(p), now);
+      return;
+    }
+  }
   (void)add_remote_locked(entry, now);
 }
 
@@ -433,9 +471,7 @@ void Session::apply_remote_left(std::string_view connection_id, SteadyTime now) 
     remove_member_locked(it, LeaveCause::left, now);
   } else if (!tombstoned_locked(connection_id, now)) {
     // Not known yet (its `joined` may come late): remember it is gone.
-    std::erase_if(tombstones_, [&](const auto& t) { return now - t.second >= kTombstoneLife; });
-    if (tombstones_.size() >= kMaxTombstones) tombstones_.erase(tombstones_.begin());
-    tombstones_.emplace_back(std::string(connection_id), now);
+    tombstone_locked(connection_id, now);
   }
 }
 
@@ -444,19 +480,6 @@ void Session::reconcile(const std::vector<RosterEntry>& roster, std::uint64_t se
   std::lock_guard lock(mu_);
   if (status_ == Status::ended) return;
   reconcile_locked(roster, seq, now, remove_missing);
-}
-
-bool Session::deliver(std::string_view connection_id, const Payload& message) const {
-  std::lock_guard lock(mu_);
-  for (const auto& m : members_) {
-    if (m->local_ && m->connection_id() == connection_id) {
-      auto ep = m->endpoint();
-      if (!ep) return false;
-      ep->send(message);
-      return true;
-    }
-  }
-  return false;
 }
 
 void Session::apply_deleted(SteadyTime now, WallTime wall_now) {
@@ -468,7 +491,7 @@ std::vector<LocalMember> Session::local_members() const {
   std::lock_guard lock(mu_);
   std::vector<LocalMember> out;
   for (const auto& m : members_) {
-    if (m->local_) out.push_back({id_, m->identity_, m->connection_id_, m->seq_});
+    if (m->local_) out.push_back({id_, m->identity_, m->connection_id_, m->seq_, m->resume_id_});
   }
   return out;
 }

@@ -15,8 +15,10 @@
 #include "domain/endpoint.hpp"
 #include "domain/ice_servers.hpp"
 #include "domain/presence.hpp"
+#include "domain/resume_queue.hpp"
 #include "domain/types.hpp"
 #include "protocol/codes.hpp"
+#include "protocol/server_messages.hpp"
 
 namespace sig::domain {
 
@@ -29,6 +31,13 @@ struct SessionSettings {
   Millis ended_retention{3'600'000};
   // STUN/TURN servers and the default transport policy; null: none (no iceServers in joined).
   std::shared_ptr<const IceSettings> ice;
+  // How long a participant whose connection was lost keeps its place (0: it leaves at once), and
+  // what is kept for it meanwhile (docs/protocol.md, "Resume").
+  Millis resume_window{10'000};
+  // The same for a participant whose node died (noticed late: see server.cpp).
+  Millis remote_resume_window{10'000};
+  std::size_t resume_queue_messages = 64;
+  std::size_t resume_queue_bytes = std::size_t{256} * 1024;
 };
 
 // One connected participant, that is one live connection of a user in a session. With several
@@ -49,6 +58,9 @@ class Participant {
   // The join's place in the session's join order across nodes (0 on a single node).
   std::uint64_t seq() const noexcept { return seq_; }
 
+  // Its incarnation's resumeId (empty when the join gave none).
+  const std::string& resume_id() const noexcept { return resume_id_; }
+
   void touch(SteadyTime now) noexcept {
     last_activity_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
   }
@@ -67,14 +79,27 @@ class Participant {
   std::uint64_t seq_;    // guarded by the session's mutex
   SteadyTime ice_sent_;  // when its TURN credentials were made; guarded by the session's mutex
   bool active_ = true;   // guarded by the session's mutex
+  // Guarded by the session's mutex:
+  std::string resume_id_;
+  bool reconnecting_ = false;  // its connection was lost; it keeps its place until deadline_
+  bool orphan_ = false;        // remote, and its node is gone: messages for it are kept here
+  SteadyTime deadline_{};      // reconnecting: announced as gone at this time
+  ResumeQueue queue_;          // reconnecting: messages kept for its resume
 };
 
 // A participant as the shared store lists it: who, on which connection (`<node-id>:<n>`), when
-// in the join order.
+// in the join order. A resume keeps the seq: an equal seq is the same incarnation.
 struct RosterEntry {
   Identity identity;
   std::string connection_id;
   std::uint64_t seq = 0;
+};
+
+// The resume part of a join on a single node: the resumeId the client presented (empty: none),
+// and the one a new incarnation gets. With several nodes the store decides (ClusterJoin).
+struct ResumeRequest {
+  std::string presented;
+  std::string fresh;
 };
 
 // A join already admitted by the shared store (several nodes): the store checked the cap and
@@ -85,6 +110,9 @@ struct ClusterJoin {
   // False while the store may still lack entries that other nodes are writing again (after Redis
   // came back): remote participants missing from the roster are then kept.
   bool remove_missing = true;
+  // The store's verdict on the resume, and the incarnation's resumeId.
+  bool resumed = false;
+  std::string resume_id;
 };
 
 struct JoinResult {
@@ -92,10 +120,12 @@ struct JoinResult {
   std::shared_ptr<Participant> participant;
 };
 
-struct RelayTarget {
+// Where Session::relay sent a message: nowhere (error), to a connection of this node or into the
+// queue of a reconnecting participant (both done), or to another node (remote_connection: the
+// caller publishes it).
+struct RelayResult {
   std::optional<protocol::ErrorCode> error;
-  std::shared_ptr<Endpoint> endpoint;  // the target is on this node
-  std::string remote_connection;       // or on another node: its connection id
+  std::string remote_connection;
 };
 
 // A participant connected to this node, for the cluster layer (re-writing the store).
@@ -104,6 +134,7 @@ struct LocalMember {
   Identity identity;
   std::string connection_id;
   std::uint64_t seq = 0;
+  std::string resume_id;
 };
 
 // What Session::tick found.
@@ -121,12 +152,20 @@ class Session {
   // With `cluster`, the shared store has admitted the join already (no cap check here) and the
   // remote participants are first brought in line with its roster.
   // `wall_now` dates the TURN credentials of `joined`.
+  // A resume (the presented resumeId matches the user's current incarnation, or the store says
+  // so) replaces the old connection silently: the others get participant-reconnected, the
+  // newcomer its `joined` (resumed) and then the messages kept for it.
   JoinResult join(const Identity& from_token, std::string connection_id, std::weak_ptr<Endpoint> endpoint,
-                  SteadyTime now, WallTime wall_now, const ClusterJoin* cluster = nullptr);
-  // The participant's connection is gone or it sent `leave`. Idempotent.
+                  SteadyTime now, WallTime wall_now, const ClusterJoin* cluster = nullptr,
+                  const ResumeRequest* resume = nullptr);
+  // The participant said goodbye (`leave`, its close frame) or was taken out. Idempotent.
   void leave(const std::shared_ptr<Participant>& participant, SteadyTime now);
-  // Where a relayed message from `from` to `to_user_id` goes, or why it cannot.
-  RelayTarget relay_target(const Participant& from, std::string_view to_user_id) const;
+  // The participant's connection was lost: it keeps its place for the resume window (at most
+  // until the heartbeat timeout after its last message), or leaves at once when the window is 0.
+  void lose(const std::shared_ptr<Participant>& participant, SteadyTime now);
+  // Relays `message` from `from` to `to_user_id`: sent, kept for a reconnecting target, handed
+  // back for another node, or refused.
+  RelayResult relay(const Participant& from, std::string_view to_user_id, const Payload& message);
   // A heartbeat message (activity itself is recorded by Participant::touch).
   void heartbeat(const Participant& from, WallTime now);
 
@@ -157,8 +196,14 @@ class Session {
   // The directory entry as stored (spec, status and times); a transition to started or ended
   // is announced to the local members.
   void apply_record(const SessionSnapshot& record, SteadyTime now, WallTime wall_now);
-  // A participant joined on another node (a newer connection of a user replaces the older one).
-  void apply_remote_joined(const RosterEntry& entry, SteadyTime now);
+  // A participant joined on another node (a newer connection of a user replaces the older one);
+  // `resumed`: it resumed there, and replaces its old connection silently.
+  void apply_remote_joined(const RosterEntry& entry, SteadyTime now, bool resumed = false);
+  // A participant of another node lost its connection (its node keeps its place).
+  void apply_remote_reconnecting(std::string_view connection_id, SteadyTime now);
+  // The node of a remote participant is gone: it is reconnecting for the resume window (messages
+  // for it are kept here), or leaves at once when the window is 0.
+  void apply_node_lost(std::string_view connection_id, SteadyTime now);
   // A participant of another node left (matched by connection id).
   void apply_remote_left(std::string_view connection_id, SteadyTime now);
   // The remote participants become those of `roster` (the store's list); remote participants
@@ -166,8 +211,9 @@ class Session {
   // `remove_missing`.
   void reconcile(const std::vector<RosterEntry>& roster, std::uint64_t seq, SteadyTime now,
                  bool remove_missing = true);
-  // A message for the local connection `connection_id`; false when it is not here.
-  bool deliver(std::string_view connection_id, const Payload& message) const;
+  // A message from `from_user_id` on another node for the local connection `connection_id` (or
+  // for the connection that resumed it); false when it is not here.
+  bool deliver(std::string_view connection_id, const Payload& message, std::string_view from_user_id = {});
   // The session was deleted on another node: end it (host_ended) without echo.
   void apply_deleted(SteadyTime now, WallTime wall_now);
 
@@ -177,6 +223,23 @@ class Session {
  private:
   using MemberList = std::vector<std::shared_ptr<Participant>>;
   void remove_member_locked(MemberList::iterator it, LeaveCause cause, SteadyTime now);
+  void tombstone_locked(std::string_view connection_id, SteadyTime now, std::string forward_user = {});
+  // The user's current incarnation takes `fresh`'s place silently (a resume); the messages kept
+  // for the old one go to the new one; the others hear participant-reconnected.
+  void resume_locked(MemberList::iterator old, std::shared_ptr<Participant> fresh, SteadyTime now);
+  void flush_queue_locked(Participant& from_old, const Participant& to);
+  // Keeps `message` for a reconnecting participant; when it is full, `from` hears undelivered.
+  void hold_locked(Participant& target, Payload message, std::string_view from_user_id);
+  void undelivered_locked(std::string_view from_user_id, std::string_view target_user_id);
+  void mark_reconnecting_locked(Participant& p, SteadyTime deadline, SteadyTime now);
+  // Delivers to a member wherever it is (a local endpoint, its queue, or its node).
+  bool deliver_locked(Participant& target, const Payload& message, std::string_view from_user_id);
+  void expire_locked(SteadyTime now);
+  JoinResult resume_join_locked(MemberList::iterator previous, Identity identity, std::string connection_id,
+                                std::weak_ptr<Endpoint> endpoint, std::uint64_t seq, std::string resume_id,
+                                SteadyTime now, WallTime wall_now);
+  void send_joined_locked(const Participant& to, const std::vector<protocol::PeerRef>& peers, bool resumed,
+                          WallTime wall_now) const;
   void broadcast_locked(const Payload& message, const Participant* except) const;
   void end_locked(EndReason reason, SteadyTime now, WallTime wall_now, bool echo = true);
   void insert_member_locked(std::shared_ptr<Participant> p);
@@ -207,8 +270,14 @@ class Session {
   std::optional<EndReason> end_reason_;
   SteadyTime empty_since_;
   MemberList members_;  // local and remote, in join order (seq, then arrival)
-  // Connection ids gone recently, so a late or reordered event cannot bring them back.
-  std::vector<std::pair<std::string, SteadyTime>> tombstones_;
+  // Connection ids gone recently, so a late or reordered event cannot bring them back; a resumed
+  // one names its user, so a message still addressed to it reaches the resumed connection.
+  struct Tombstone {
+    std::string connection_id;
+    SteadyTime at;
+    std::string forward_user;
+  };
+  std::vector<Tombstone> tombstones_;
 };
 
 }  // namespace sig::domain

@@ -50,7 +50,8 @@ struct SessionSnapshot {
   std::optional<WallTime> started_at;
   std::optional<WallTime> ended_at;
   std::optional<EndReason> end_reason;
-  std::vector<std::string> connected;  // user ids, in join order
+  std::vector<std::string> connected;     // user ids, in join order (reconnecting ones included)
+  std::vector<std::string> reconnecting;  // those of them whose connection was lost, in join order
 };
 
 // Why a connected participant goes away.

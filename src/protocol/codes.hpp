@@ -66,7 +66,8 @@ enum class CloseCode : std::uint16_t {
   X(invalid_utf8, bad_request, 400, "text that is not valid UTF-8")                                         \
   X(overloaded, try_again_later, 503, "the server is at a connection limit; try again later")               \
   X(store_unavailable, try_again_later, 503, "the shared store did not answer or refused; try again later") \
-  X(internal, normal, 500, "unexpected error")
+  X(internal, normal, 500, "unexpected error")                                                              \
+  X(undelivered, normal, 0, "a message for a reconnecting participant could not be kept")
 
 enum class ErrorCode {
 #define SIG_ERROR_ENUM(name, close, status, text) name,

@@ -62,7 +62,11 @@ std::string joined(const JoinedInfo& info) {
     out += R"(,"iceTransportPolicy":)";
     append_json_string(out, info.ice_transport_policy);
   }
-  out.push_back('}');
+  if (!info.resume_id.empty()) {
+    out += R"(,"resumeId":)";
+    append_json_string(out, info.resume_id);
+  }
+  out += info.resumed ? R"(,"resumed":true})" : R"(,"resumed":false})";
   return out;
 }
 
@@ -82,6 +86,20 @@ std::string participant_joined(PeerRef who) {
 
 std::string participant_left(std::string_view user_id) {
   std::string out = R"({"type":"participant-left","userId":)";
+  append_json_string(out, user_id);
+  out.push_back('}');
+  return out;
+}
+
+std::string participant_reconnecting(std::string_view user_id) {
+  std::string out = R"({"type":"participant-reconnecting","userId":)";
+  append_json_string(out, user_id);
+  out.push_back('}');
+  return out;
+}
+
+std::string participant_reconnected(std::string_view user_id) {
+  std::string out = R"({"type":"participant-reconnected","userId":)";
   append_json_string(out, user_id);
   out.push_back('}');
   return out;

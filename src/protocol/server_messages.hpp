@@ -24,11 +24,17 @@ struct JoinedInfo {
   long long heartbeat_interval_ms = 15000;
   std::string_view ice_servers;           // a JSON array of RTCIceServer; empty: no iceServers field
   std::string_view ice_transport_policy;  // "all" or "relay"; empty: no iceTransportPolicy field
+  std::string_view resume_id;             // empty: no resumeId field
+  bool resumed = false;                   // this joined resumes the connection named by resumeId
 };
 
 std::string joined(const JoinedInfo& info);
 std::string participant_joined(PeerRef who);
 std::string participant_left(std::string_view user_id);
+// A participant's connection was lost; it keeps its place for the resume window.
+std::string participant_reconnecting(std::string_view user_id);
+// It came back with its resumeId: nothing else changes (no left, no joined).
+std::string participant_reconnected(std::string_view user_id);
 std::string session_started(std::string_view started_at);
 std::string session_ended(std::string_view reason);
 // {"type":"ice-servers","iceServers":<array>}: fresh TURN credentials before the old ones expire.

@@ -138,6 +138,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (const auto relay = decode_relay(input)) {
     check_text(relay->session_id);
     check_text(relay->connection_id);
+    check_text(relay->from_user_id);
     check_text(relay->payload);
     check(!relay->payload.empty());
   }

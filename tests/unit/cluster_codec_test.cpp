@@ -127,15 +127,34 @@ TEST(ClusterCodec, RelayFramesAreBinarySafe) {
   using namespace std::string_literals;
   const std::string payload = "{\"type\":\"offer\",\"sdp\":\"a:b\\r\\n\0x\"}"s;
   ASSERT_EQ(payload.size(), 34U);
-  const auto frame = encode_relay("s:1", "n1:42", payload);
+  const auto frame = encode_relay("s:1", "n1:42", "u:7", payload);
   const auto r = decode_relay(frame);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->session_id, "s:1");
   EXPECT_EQ(r->connection_id, "n1:42");
+  EXPECT_EQ(r->from_user_id, "u:7");
   EXPECT_EQ(r->payload, payload);
   EXPECT_FALSE(decode_relay("5:ab"));
   EXPECT_FALSE(decode_relay("x:ab"));
-  EXPECT_FALSE(decode_relay("2:ab3:n:1"));  // no payload
+  EXPECT_FALSE(decode_relay("2:ab3:n:12:u1"));  // no payload
+  EXPECT_FALSE(decode_relay("2:ab3:n:1{}"));    // no sender field
+  EXPECT_TRUE(decode_relay("2:ab3:n:10:{}"));   // an empty sender is allowed (a forwarded message)
+}
+
+TEST(ClusterCodec, ResumeEvents) {
+  const auto joined = decode_event(encode_joined({{"u1", "Ann"}, "n2:5", 3}, true));
+  ASSERT_TRUE(joined);
+  EXPECT_EQ(joined->kind, Event::Kind::joined);
+  EXPECT_TRUE(joined->resumed);
+  EXPECT_EQ(joined->member.seq, 3U);
+  EXPECT_FALSE(decode_event(encode_joined({{"u1", "Ann"}, "n2:5", 3}))->resumed);
+  const auto lost = decode_event(encode_reconnecting("u1", "n1:4"));
+  ASSERT_TRUE(lost);
+  EXPECT_EQ(lost->kind, Event::Kind::reconnecting);
+  EXPECT_EQ(lost->member.identity.user_id, "u1");
+  EXPECT_EQ(lost->member.connection_id, "n1:4");
+  EXPECT_FALSE(decode_event(R"({"e":"reconnecting","userId":"u1"})")) << "no connection";
+  EXPECT_FALSE(decode_event(R"({"e":"joined","userId":"u1","connection":"n:1","resumed":"yes"})")->resumed);
 }
 
 // Issue 9, points 3 and 5: what Redis holds may have been written by anyone.
@@ -212,10 +231,11 @@ TEST(ClusterCodec, EventsAndRelaysNeverYieldInvalidUtf8) {
   ASSERT_TRUE(ok);
   EXPECT_TRUE(sig::utf8::valid(ok->member.identity.display_name));
   // A relayed payload goes to a browser in a text frame.
-  EXPECT_FALSE(decode_relay(encode_relay("s", "n1:1", "{\"sdp\":\"\xFF\"}")));
-  EXPECT_FALSE(decode_relay(encode_relay("s\xC0", "n1:1", "{}")));
-  EXPECT_FALSE(decode_relay(encode_relay("s", "n1:\xED\xA0\x80", "{}")));
-  EXPECT_TRUE(decode_relay(encode_relay("sé", "n1:1", "{\"n\":\"🎉\"}")));
+  EXPECT_FALSE(decode_relay(encode_relay("s", "n1:1", "u", "{\"sdp\":\"\xFF\"}")));
+  EXPECT_FALSE(decode_relay(encode_relay("s\xC0", "n1:1", "u", "{}")));
+  EXPECT_FALSE(decode_relay(encode_relay("s", "n1:\xED\xA0\x80", "u", "{}")));
+  EXPECT_FALSE(decode_relay(encode_relay("s", "n1:1", "u\xFF", "{}")));
+  EXPECT_TRUE(decode_relay(encode_relay("sé", "n1:1", "u", "{\"n\":\"🎉\"}")));
   // Encoding what came from outside never throws, whatever the bytes.
   EXPECT_NO_THROW((void)encode_left("u\xFF", "n:1"));
   EXPECT_NO_THROW((void)encode_joined({{"u", "\xC0\xAF"}, "n:1", 1}));

@@ -71,13 +71,15 @@ class ClusterScriptsTest : public ::testing::Test {
       client_->eval(s, kv, av, std::move(cb));
     });
   }
-  Reply join(const std::string& user, const std::string& conn, const std::string& name = "", int max = 2) {
+  Reply join(const std::string& user, const std::string& conn, const std::string& name = "", int max = 2,
+             const std::string& presented = "", const std::string& fresh = "rid-new") {
     return eval(cluster::scripts::join(),
-                {keys::dir("s"), keys::ws("s"), keys::peers("s"), keys::heartbeat("s", user)},
-                {user, conn, name, std::to_string(max), "1800", "1795000000000", "45"});
+                {keys::dir("s"), keys::ws("s"), keys::peers("s"), keys::heartbeat("s", user), keys::resume("s")},
+                {user, conn, name, std::to_string(max), "1800", "1795000000000", "45", presented, fresh});
   }
   Reply leave(const std::string& user, const std::string& conn) {
-    return eval(cluster::scripts::leave(), {keys::ws("s"), keys::peers("s"), keys::heartbeat("s", user)},
+    return eval(cluster::scripts::leave(),
+                {keys::ws("s"), keys::peers("s"), keys::heartbeat("s", user), keys::resume("s")},
                 {user, conn, keys::session_channel("s"), cluster::encode_left(user, conn), "0"});
   }
 
@@ -91,7 +93,9 @@ class ClusterScriptsTest : public ::testing::Test {
 TEST_F(ClusterScriptsTest, JoinChecksStatusMembershipAndCapAndReturnsTheRoster) {
   auto r = join("a", "n1:1", "");
   ASSERT_TRUE(r.is_array());
-  ASSERT_EQ(r.elements.size(), 6U);
+  ASSERT_EQ(r.elements.size(), 8U);
+  EXPECT_EQ(r.elements[6].integer, 0) << "a first join resumes nothing";
+  EXPECT_EQ(r.elements[7].str, "rid-new");
   EXPECT_EQ(r.elements[0].str, "ok");
   EXPECT_EQ(r.elements[1].str, "");  // no previous connection
   EXPECT_EQ(r.elements[2].integer, 1);
@@ -140,7 +144,7 @@ TEST_F(ClusterScriptsTest, StartAndEndHappenOnce) {
   EXPECT_EQ(eval(cluster::scripts::start(), dir, {"2026-11-24T10:00:00.000Z", "ch", "{}"}).integer, 1);
   EXPECT_EQ(eval(cluster::scripts::start(), dir, {"2026-11-24T10:00:01.000Z", "ch", "{}"}).integer, 0);
   EXPECT_EQ(cmd({"HGET", keys::dir("s"), "startedAt"}).str, "2026-11-24T10:00:00.000Z");
-  const std::vector<std::string> k{keys::dir("s"), keys::ws("s"), keys::peers("s")};
+  const std::vector<std::string> k{keys::dir("s"), keys::ws("s"), keys::peers("s"), keys::resume("s")};
   const std::vector<std::string> a{"completed", "2026-11-24T11:00:00.000Z", "ch", "{}",
                                    "3600",      keys::heartbeat_prefix("s")};
   EXPECT_EQ(eval(cluster::scripts::end(), k, a).integer, 1);
@@ -175,10 +179,11 @@ TEST_F(ClusterScriptsTest, RestoreWritesTheNodesConnectionsAndDropsItsStaleOnes)
     args.push_back(k);
     args.push_back(v);
   }
-  for (const auto& x : {"a", "n1:1", "1|A"})
+  for (const auto& x : {"a", "n1:1", "1|A", "rid-a"})
     args.emplace_back(x);
-  const std::vector<std::string> k{keys::dir("s"), keys::ws("s"), keys::peers("s")};
+  const std::vector<std::string> k{keys::dir("s"), keys::ws("s"), keys::peers("s"), keys::resume("s")};
   EXPECT_EQ(eval(cluster::scripts::restore(), k, args).integer, 1);
+  EXPECT_EQ(cmd({"HGET", keys::resume("s"), "a"}).str, "rid-a") << "the resumeId is written again";
   EXPECT_EQ(cmd({"HGET", keys::dir("s"), "status"}).str, "started");
   EXPECT_EQ(cmd({"HGET", keys::dir("s"), "joinSeq"}).str, "7");
   EXPECT_EQ(cmd({"HGETALL", keys::ws("s")}).elements.size(), 2U);
@@ -217,9 +222,9 @@ TEST_F(ClusterScriptsTest, RestoreKeepsAJoinNewerThanWhatTheNodeHasSeen) {
                                   std::to_string(doubtful.size())};
     for (auto c : doubtful)
       args.emplace_back(c);
-    for (const auto& x : {"a", "n1:1", "1|A"})
+    for (const auto& x : {"a", "n1:1", "1|A", ""})
       args.emplace_back(x);
-    const std::vector<std::string> k{keys::dir("s"), keys::ws("s"), keys::peers("s")};
+    const std::vector<std::string> k{keys::dir("s"), keys::ws("s"), keys::peers("s"), keys::resume("s")};
     return eval(cluster::scripts::restore(), k, args).integer;
   };
   EXPECT_EQ(restore("2", {"n1:4"}), 1);
@@ -232,4 +237,29 @@ TEST_F(ClusterScriptsTest, RestoreKeepsAJoinNewerThanWhatTheNodeHasSeen) {
   // Once the node has read c's reply (seen 4) and c has left too, c's entry goes.
   EXPECT_EQ(restore("4", {}), 1);
   EXPECT_TRUE(cmd({"HGET", keys::ws("s"), "c"}).is_nil());
+}
+
+// A resume: the presented resumeId must be the user's current one and the user still listed; it
+// keeps the seq (its place in the join order) and the resumeId; anything else is a new
+// incarnation with a new seq.
+TEST_F(ClusterScriptsTest, JoinResumesOnlyTheCurrentIncarnation) {
+  cmd({"HSET", keys::dir("s"), "participants", R"([{"userId":"a"},{"userId":"b"}])"});
+  auto first = join("a", "n1:1", "", 2, "", "rid-1");
+  ASSERT_EQ(first.elements[2].integer, 1);
+  join("b", "n1:2", "", 2, "", "rid-b");
+  auto resumed = join("a", "n2:7", "", 2, "rid-1", "rid-2");
+  EXPECT_EQ(resumed.elements[0].str, "ok");
+  EXPECT_EQ(resumed.elements[1].str, "n1:1");
+  EXPECT_EQ(resumed.elements[2].integer, 1) << "same place in the join order";
+  EXPECT_EQ(resumed.elements[6].integer, 1);
+  EXPECT_EQ(resumed.elements[7].str, "rid-1") << "the incarnation keeps its resumeId";
+  EXPECT_EQ(cmd({"HGET", keys::ws("s"), "a"}).str, "n2:7");
+  auto wrong = join("a", "n2:8", "", 2, "rid-b", "rid-3");
+  EXPECT_EQ(wrong.elements[6].integer, 0) << "another user's resumeId resumes nothing";
+  EXPECT_EQ(wrong.elements[7].str, "rid-3");
+  EXPECT_EQ(wrong.elements[2].integer, 3);
+  leave("a", "n2:8");
+  EXPECT_TRUE(cmd({"HGET", keys::resume("s"), "a"}).is_nil()) << "a departure forgets the resumeId";
+  auto after = join("a", "n1:9", "", 2, "rid-3", "rid-4");
+  EXPECT_EQ(after.elements[6].integer, 0) << "nothing to resume once gone";
 }

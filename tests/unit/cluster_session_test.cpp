@@ -75,7 +75,9 @@ class ClusterSessionTest : public ::testing::Test {
   Conn admit(const std::string& user, const std::string& conn, std::uint64_t seq,
              std::vector<RosterEntry> roster) {
     Conn c;
-    domain::ClusterJoin cj{seq, std::move(roster)};
+    domain::ClusterJoin cj;
+    cj.seq = seq;
+    cj.roster = std::move(roster);
     c.join = hub.join("s1", {user, ""}, conn, c.ep, &cj);
     return c;
   }
@@ -107,14 +109,14 @@ TEST_F(ClusterSessionTest, RemoteJoinAndLeaveAreToldToLocalMembersOnce) {
   hub.apply_remote_joined("s1", remote("b", "n2:1", 2));
   hub.apply_remote_joined("s1", remote("b", "n2:1", 2));  // the same event again
   EXPECT_EQ(a.ep->take(), std::vector{joined_msg("b", "Remote b")});
-  auto target = a.join.session->relay_target(*a.join.participant, "b");
+  const auto msg = domain::make_payload(R"({"type":"offer"})");
+  auto target = a.join.session->relay(*a.join.participant, "b", msg);
   EXPECT_FALSE(target.error);
-  EXPECT_EQ(target.endpoint, nullptr);
   EXPECT_EQ(target.remote_connection, "n2:1");
   hub.apply_remote_left("s1", "n2:1");
   hub.apply_remote_left("s1", "n2:1");
   EXPECT_EQ(a.ep->take(), std::vector{left("b")});
-  EXPECT_EQ(a.join.session->relay_target(*a.join.participant, "b").error,
+  EXPECT_EQ(a.join.session->relay(*a.join.participant, "b", msg).error,
             protocol::ErrorCode::target_not_connected);
   // A late `joined` of a connection already gone does not bring it back.
   hub.apply_remote_joined("s1", remote("b", "n2:1", 2));

@@ -151,11 +151,26 @@ TEST(ServerMessages, JoinedListsPeersStatusAndHost) {
   const auto j = json::parse(joined(info));
   EXPECT_EQ(j, json::parse(R"({"type":"joined","sessionId":"s1","self":{"userId":"u3","displayName":"Carol"},
     "participants":[{"userId":"u1","displayName":"Alice"},{"userId":"u2","displayName":"Bob"}],
-    "hostUserId":"u1","status":"started","startedAt":"2026-11-24T10:15:30.123Z","heartbeatIntervalMs":15000})"));
+    "hostUserId":"u1","status":"started","startedAt":"2026-11-24T10:15:30.123Z","heartbeatIntervalMs":15000,
+    "resumed":false})"));
   info.started = false;
   const auto waiting = json::parse(joined(info));
   EXPECT_EQ(waiting["status"], "waiting");
   EXPECT_FALSE(waiting.contains("startedAt"));
+  EXPECT_FALSE(waiting.contains("resumeId"));
+  info.resume_id = "r\"1";
+  info.resumed = true;
+  const auto resumed = json::parse(joined(info));
+  EXPECT_EQ(resumed["resumeId"], "r\"1");
+  EXPECT_EQ(resumed["resumed"], true);
+}
+
+TEST(ServerMessages, ReconnectingAndReconnected) {
+  EXPECT_EQ(json::parse(participant_reconnecting("u\"1")),
+            json::parse(R"({"type":"participant-reconnecting","userId":"u\"1"})"));
+  EXPECT_EQ(json::parse(participant_reconnected("u1")),
+            json::parse(R"({"type":"participant-reconnected","userId":"u1"})"));
+  EXPECT_EQ(json::parse(error(sig::protocol::ErrorCode::undelivered, "m", "u2"))["code"], "undelivered");
 }
 
 TEST(Query, FindsAndDecodesParameters) {

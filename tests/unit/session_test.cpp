@@ -108,18 +108,20 @@ TEST_F(SessionTest, LeaveIsAnnouncedExactlyOnce) {
   EXPECT_EQ(presence.connections("s1").count("b"), 0U);
 }
 
-TEST_F(SessionTest, RelayTargetRules) {
+TEST_F(SessionTest, RelayRules) {
   auto a = connect("a"), b = connect("b");
   auto& s = *a.join.session;
-  EXPECT_FALSE(s.relay_target(*a.join.participant, "b").error);
-  EXPECT_EQ(s.relay_target(*a.join.participant, "b").endpoint, b.ep);
-  EXPECT_EQ(s.relay_target(*a.join.participant, "a").error, protocol::ErrorCode::invalid_target);
-  EXPECT_EQ(s.relay_target(*a.join.participant, "c").error, protocol::ErrorCode::target_not_connected);
-  EXPECT_EQ(s.relay_target(*a.join.participant, "zed").error, protocol::ErrorCode::target_not_connected);
+  b.ep->take();
+  const auto msg = domain::make_payload(R"({"type":"offer","n":1})");
+  EXPECT_FALSE(s.relay(*a.join.participant, "b", msg).error);
+  EXPECT_EQ(b.ep->take(), std::vector{nlohmann::json::parse(*msg)});
+  EXPECT_EQ(s.relay(*a.join.participant, "a", msg).error, protocol::ErrorCode::invalid_target);
+  EXPECT_EQ(s.relay(*a.join.participant, "c", msg).error, protocol::ErrorCode::target_not_connected);
+  EXPECT_EQ(s.relay(*a.join.participant, "zed", msg).error, protocol::ErrorCode::target_not_connected);
   s.leave(b.join.participant, clock.now());
-  EXPECT_EQ(s.relay_target(*a.join.participant, "b").error, protocol::ErrorCode::target_not_connected);
+  EXPECT_EQ(s.relay(*a.join.participant, "b", msg).error, protocol::ErrorCode::target_not_connected);
   // A participant that has left cannot send either.
-  EXPECT_EQ(s.relay_target(*b.join.participant, "a").error, protocol::ErrorCode::target_not_connected);
+  EXPECT_EQ(s.relay(*b.join.participant, "a", msg).error, protocol::ErrorCode::target_not_connected);
 }
 
 TEST_F(SessionTest, DuplicateConnectionReplacesTheOlderOne) {
