@@ -211,6 +211,11 @@ export class SignalingClient extends Emitter<SignalingEvents> {
   setLocalStream(stream: MediaStream | null): Promise<void>;
   addTrack(track: MediaStreamTrack, stream?: MediaStream): void;
   removeTrack(track: MediaStreamTrack): void;
+  /**
+   * ICE restart of the connection to userId (or all): only where this end is the impolite one,
+   * at most one per iceRestartAfterMs per peer. Returns the user ids restarted now.
+   */
+  restartIce(userId?: string): string[];
   /** Host only. Resolves on `session-started`; rejects with code not_host, invalid_state or timeout. */
   startSession(): Promise<void>;
   /** Host only. Resolves on `session-ended`. */
@@ -258,6 +263,8 @@ export class Peer {
   /** Sends again what the signaling outage may have lost (unanswered offer, answer, candidates). */
   resync(): void;
   retryDeferredRestart(): void;
+  /** restartIce() under the side and rate rules; true if it started one now. */
+  requestIceRestart(): boolean;
   handleDescription(d: { type: 'offer' | 'answer'; sdp: string }): Promise<void>;
   handleCandidate(c: RTCIceCandidateInit): Promise<void>;
   addTrack(track: MediaStreamTrack, stream?: MediaStream): void;

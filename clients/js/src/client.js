@@ -326,6 +326,17 @@ export class SignalingClient extends Emitter {
     for (const peer of this.#peers.values()) peer.removeTrack(track);
   }
 
+  /**
+   * ICE restart of the connection to `userId` (or of every connection), e.g. after the
+   * application saw the network change. Same rules as the automatic one: only the impolite end
+   * restarts (the polite end waits for its offer), at most one per `iceRestartAfterMs` per peer.
+   * Returns the user ids whose connection restarted now.
+   */
+  restartIce(userId) {
+    const targets = userId === undefined ? [...this.#peers.values()] : [this.#peers.get(userId)].filter(Boolean);
+    return targets.filter((peer) => peer.requestIceRestart()).map((peer) => peer.userId);
+  }
+
   /** Host only: starts the session. Resolves on `session-started`, rejects on `error`. */
   startSession() {
     return this.#hostCommand('start-session');

@@ -100,7 +100,9 @@ export class Peer {
       clearTimeout: o.timers?.clearTimeout ?? g.clearTimeout.bind(g),
     };
     this.#now = o.now ?? (() => Date.now());
-    this.#iceRestartAfterMs = o.iceRestartAfterMs ?? 3000;
+    // At least 100 ms: a restart needs a round trip through the server anyway.
+    const after = o.iceRestartAfterMs;
+    this.#iceRestartAfterMs = typeof after === 'number' && Number.isFinite(after) ? Math.max(100, after) : 3000;
     this.#canSignal = o.canSignal ?? (() => true);
 
     const pc = new o.RTCPeerConnection(o.rtcConfig);
@@ -215,6 +217,16 @@ export class Peer {
     // Look again later: still disconnected or failed then (the network is still down), one more.
     this.#armIceTimer(this.#iceRestartAfterMs);
     return true;
+  }
+
+  /**
+   * Asks for an ICE restart under the same rules as a network change: only from the impolite
+   * end, at most one per iceRestartAfterMs. Returns whether one was started now.
+   */
+  requestIceRestart() {
+    const before = this.iceRestarts;
+    this.#iceTrouble('requested');
+    return this.iceRestarts > before;
   }
 
   /** A restart deferred for want of signaling (see restartIce) is started now, impolite end only. */

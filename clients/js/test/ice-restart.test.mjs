@@ -188,3 +188,18 @@ test('closing the client cancels a pending restart timer', async () => {
   assert.equal(b.restartedIce, undefined);
   await alice.leave();
 });
+
+test('client.restartIce(): the impolite end restarts (once per iceRestartAfterMs), the polite end does not', async () => {
+  const { clock, alice, bob, a, b } = await pair();
+  assert.deepEqual(alice.restartIce('bob'), [], 'alice is polite');
+  assert.deepEqual(bob.restartIce(), ['alice']);
+  assert.deepEqual(bob.restartIce('alice'), [], 'not twice within iceRestartAfterMs');
+  assert.deepEqual(bob.restartIce('nobody'), []);
+  await waitFor(() => a.signalingState === 'stable' && b.signalingState === 'stable' && a.remoteIceUfrag === b.ufrag, 'restarted');
+  clock.advance(3000);
+  assert.deepEqual(bob.restartIce('alice'), ['alice']);
+  assert.equal(b.restartedIce, 2);
+  assert.equal(a.restartedIce, undefined);
+  await alice.leave();
+  await bob.leave();
+});
