@@ -39,6 +39,9 @@ constexpr DurationRange kNodeTtl{300ms, 10min};
 constexpr DurationRange kResumeWindow{0ms, 10min};
 constexpr DurationRange kClusterSync{100ms, 1h};
 constexpr DurationRange kHttpTimer{100ms, 24h};
+// The drain: 0 tells everyone at once (and, as a timeout, exits at once); a supervisor waits
+// a bounded time before it kills (Kubernetes: terminationGracePeriodSeconds), so does ten minutes.
+constexpr DurationRange kDrain{0ms, 10min};
 // TURN credentials: under a minute only for tests (a refresh every 80 % of it); a day at most,
 // since a leaked credential cannot be revoked before it expires (the server refreshes them on
 // long sessions anyway).
@@ -448,6 +451,14 @@ void add_options(CLI::App& app, Config& c, SecretFiles& files) {
                "platform)",
                "SIGNALING_CLUSTER_SYNC", kClusterSync);
 
+  add_duration(app, "--drain-period", c.drain_period,
+               "SIGTERM: tell every WebSocket client to move (close 1012) spread over this long; 0 = all at "
+               "once",
+               "SIGNALING_DRAIN_PERIOD", kDrain);
+  add_duration(app, "--drain-timeout", c.drain_timeout,
+               "SIGTERM: exit when the last WebSocket is gone, or after this long (at least --drain-period)",
+               "SIGNALING_DRAIN_TIMEOUT", kDrain);
+
   app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error")
       ->envname("SIGNALING_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
@@ -478,6 +489,10 @@ Config parse_config(int argc, char** argv) {
   if (c.heartbeat_timeout <= c.heartbeat_interval) {
     fail("--heartbeat-timeout (" + show(c.heartbeat_timeout) +
          ") must be longer than --heartbeat-interval (" + show(c.heartbeat_interval) + ")");
+  }
+  if (c.drain_period > c.drain_timeout) {
+    fail("--drain-period (" + show(c.drain_period) + ") must not be longer than --drain-timeout (" +
+         show(c.drain_timeout) + ")");
   }
   if (c.dev && app.count("--listen") == 0) c.listen = "127.0.0.1";
   try {

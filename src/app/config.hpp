@@ -79,6 +79,11 @@ struct Config {
   std::chrono::milliseconds node_ttl{10'000};      // TTL of this node's alive key
   std::chrono::milliseconds cluster_sync{10'000};  // full re-read of the sessions in Redis
 
+  // SIGTERM: the graceful drain (app/drain.hpp). Every WebSocket is told to move (close 1012)
+  // within the period; the process exits when the last is gone, or at the timeout.
+  std::chrono::milliseconds drain_period{10'000};
+  std::chrono::milliseconds drain_timeout{30'000};
+
   std::string log_level = "info";
   std::string log_format = "json";  // json | text
 };

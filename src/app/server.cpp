@@ -19,6 +19,7 @@
 
 #include "app/admin_api.hpp"
 #include "app/dev_mode.hpp"
+#include "app/drain.hpp"
 #include "app/io_runner.hpp"
 #include "app/keys.hpp"
 #include "app/listeners.hpp"
@@ -220,6 +221,10 @@ int run_server(const Config& config) {
               "# TYPE signaling_redis_ready gauge\nsignaling_redis_ready ";
           text += node->ready() ? "1\n" : "0\n";
         }
+        text +=
+            "# HELP signaling_draining 1 from SIGTERM on: upgrades refused, clients told to move\n"
+            "# TYPE signaling_draining gauge\nsignaling_draining ";
+        text += context_ptr->websockets.draining() ? "1\n" : "0\n";
         return text;
       },
       dev);
@@ -284,7 +289,12 @@ int run_server(const Config& config) {
 
   int exit_code = 0;
   if (node) {
-    node->on_ready_changed([&admin](bool ready) { admin.set_ready(ready); });
+    node->on_ready_changed([&admin, &context](bool ready) {
+      // A draining node stays not ready, whatever Redis does. The second look closes the race
+      // with a drain that starts between the first look and set_ready.
+      admin.set_ready(ready && !context.websockets.draining());
+      if (context.websockets.draining()) admin.set_ready(false);
+    });
     log::info("connecting to redis", {{"redis", redis_shown}, {"node", node_id}});
     node->start([&](std::error_code ec) {
       if (ec) {
@@ -302,31 +312,60 @@ int run_server(const Config& config) {
     serve();
   }
 
-  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  // The stop: the listeners close, every connection gets 1001, Redis is told and closed.
   asio::steady_timer grace(strand);
-  signals.async_wait([&](boost::system::error_code ec, int signo) {
-    if (ec) return;
-    log::info("stopping", {{"signal", signo}});
-    asio::post(strand, [&] {
-      stopping = true;
-      admin.set_ready(false);
-      timer.cancel();
-      listeners.stop();
-      hub.shutdown();
-      if (node) node->stop();
-      grace.expires_after(std::chrono::milliseconds(500));
-      grace.async_wait([&](boost::system::error_code) {
-        if (!node) {
-          ioc.stop();
-          return;
-        }
-        // The Redis connections are closed while the loop still runs, so they are freed.
-        node->close();
-        grace.expires_after(std::chrono::milliseconds(100));
-        grace.async_wait([&](boost::system::error_code) { ioc.stop(); });
-      });
+  auto stop = [&] {  // on the strand
+    if (stopping) return;
+    stopping = true;
+    admin.set_ready(false);
+    timer.cancel();
+    listeners.stop();
+    hub.shutdown();
+    if (node) node->stop();
+    grace.expires_after(std::chrono::milliseconds(500));
+    grace.async_wait([&](boost::system::error_code) {
+      if (!node) {
+        ioc.stop();
+        return;
+      }
+      // The Redis connections are closed while the loop still runs, so they are freed.
+      node->close();
+      grace.expires_after(std::chrono::milliseconds(100));
+      grace.async_wait([&](boost::system::error_code) { ioc.stop(); });
     });
+  };
+  Drain drain(strand, context.websockets, {config.drain_period, config.drain_timeout}, [&](DrainEnd) {
+    log::info("stopping", {{"after", "drain"}});
+    stop();
   });
+
+  // SIGTERM (what supervisors and orchestrators send) drains: /readyz 503 at once, the clients
+  // told to move over --drain-period, the stop when they are gone. SIGINT (Ctrl-C), or a second
+  // signal during a drain, stops at once.
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  auto on_signal = [&](int signo) {  // on the strand
+    if (stopping) return;
+    if (signo == SIGTERM && !drain.started()) {
+      log::info("signal", {{"signal", signo}, {"action", "drain"}});
+      drain.start();  // sets the draining flag first: on_ready_changed reads it
+      admin.set_ready(false);
+      return;
+    }
+    if (drain.running()) {
+      drain.interrupt();  // logs the end of the drain, then stops
+      return;
+    }
+    log::info("stopping", {{"signal", signo}});
+    stop();
+  };
+  std::function<void()> await_signal = [&] {
+    signals.async_wait([&](boost::system::error_code ec, int signo) {
+      if (ec) return;
+      asio::post(strand, [&on_signal, signo] { on_signal(signo); });
+      await_signal();
+    });
+  };
+  await_signal();
 
   std::vector<std::thread> pool;
   pool.reserve(threads - 1);

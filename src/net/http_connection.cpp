@@ -212,6 +212,12 @@ void HttpConnection::call_handler(bool keep_alive) {
 // The opening handshake (RFC 6455 4.2.2); after the 101 the socket goes to a WsConnection.
 void HttpConnection::upgrade() {
   auto& req = reader_.request();
+  if (context_.websockets.draining()) {
+    // Before the 101: a load balancer reads the 503 and tries another node (nginx:
+    // proxy_next_upstream http_503); a browser sees a failed handshake and retries.
+    refuse(protocol::ErrorCode::draining);
+    return;
+  }
   const auto key = req[http::field::sec_websocket_key];
   if (!ws::valid_key(key)) {
     refuse(protocol::ErrorCode::bad_request, "Sec-WebSocket-Key must be 16 bytes in base64");

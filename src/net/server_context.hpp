@@ -9,6 +9,7 @@
 
 #include "net/client_address.hpp"
 #include "net/connection_limits.hpp"
+#include "net/connection_registry.hpp"
 
 #include "net/http_limits.hpp"
 
@@ -44,6 +45,7 @@ struct ServerContext {
   NetCounters counters;
   std::shared_ptr<ConnectionLimiter> limiter;  // null: no connection limits
   TrustedProxies trusted_proxies;              // peers that may name the client (X-Forwarded-For)
+  ConnectionRegistry websockets;               // open WebSocket connections; the drain flag
 
   std::string new_connection_id() {
     return node_id + ":" + std::to_string(next_connection.fetch_add(1, std::memory_order_relaxed));

@@ -47,10 +47,23 @@ WsConnection::WsConnection(tcp::socket&& socket, ServerContext& context, std::st
 }
 
 WsConnection::~WsConnection() {
+  context_.websockets.remove(registry_id_);  // when finish() never ran
   context_.counters.websockets_open.fetch_sub(1, std::memory_order_relaxed);
 }
 
+bool WsConnection::enroll() {
+  const auto added = context_.websockets.add(weak_from_this());
+  registry_id_ = added.id;
+  return added.draining;
+}
+
 void WsConnection::run(const std::string& target) {
+  // The upgrade passed the HTTP connection's drain check just before the drain started: this
+  // connection is not in the drain's list, so it is told to move now.
+  if (enroll()) {
+    reject(protocol::ErrorCode::draining);
+    return;
+  }
   error_code ec;
   socket_.non_blocking(true, ec);
   if (ec) {
@@ -65,6 +78,11 @@ void WsConnection::run(const std::string& target) {
 }
 
 void WsConnection::refuse(protocol::ErrorCode code) {
+  (void)enroll();  // refused anyway; registered so that a drain waits for its close
+  reject(code);
+}
+
+void WsConnection::reject(protocol::ErrorCode code) {
   error_code ec;
   socket_.non_blocking(true, ec);
   Admission refusal;
@@ -279,6 +297,8 @@ void WsConnection::fail(ws::Failure failure) {
 void WsConnection::finish() {
   if (finished_) return;
   finished_ = true;
+  context_.websockets.remove(registry_id_);
+  registry_id_ = 0;
   error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);

@@ -27,7 +27,8 @@ class WsConnection final : public domain::Endpoint, public std::enable_shared_fr
   WsConnection(tcp::socket&& socket, ServerContext& context, std::string leftover, ConnectionSlot slot);
   ~WsConnection() override;
 
-  // The 101 answer has been written: ask the handler to admit this connection.
+  // The 101 answer has been written: ask the handler to admit this connection (or refuse it with
+  // `draining` when the drain started meanwhile).
   void run(const std::string& target);
   // The 101 has been written but the connection is refused (a limit reached after the upgrade
   // request was read): one error message, then the close frame with the error's close code.
@@ -38,6 +39,9 @@ class WsConnection final : public domain::Endpoint, public std::enable_shared_fr
 
  private:
   friend struct FrameSink;
+  // Into context_.websockets; true when the drain has started.
+  bool enroll();
+  void reject(protocol::ErrorCode code);
   void on_admitted(Admission admission);
   void do_wait();
   void on_readable(error_code ec, std::size_t head_bytes);
@@ -57,7 +61,8 @@ class WsConnection final : public domain::Endpoint, public std::enable_shared_fr
 
   tcp::socket socket_;
   ServerContext& context_;
-  ConnectionSlot slot_;  // the connection budgets (pending until admitted)
+  ConnectionSlot slot_;                     // the connection budgets (pending until admitted)
+  ConnectionRegistry::Id registry_id_ = 0;  // in context_.websockets until the socket is closed
   ws::MessageAssembler assembler_;
   std::string partial_;  // an incomplete frame, kept between reads (padded)
   // The wait for data is a read of a few bytes: Asio performs a read speculatively and keeps the
@@ -72,12 +77,12 @@ class WsConnection final : public domain::Endpoint, public std::enable_shared_fr
   bool drain_posted_ = false;                        // guarded by inbox_mu_
   std::unique_ptr<asio::steady_timer> close_timer_;  // only while closing
   bool writing_ = false;
-  std::size_t inflight_ = 0;     // queued messages in the current gather write
-  bool close_queued_ = false;    // our close frame is in the queue
-  bool close_received_ = false;  // the peer's close frame arrived
+  std::size_t inflight_ = 0;        // queued messages in the current gather write
+  bool close_queued_ = false;       // our close frame is in the queue
+  bool close_received_ = false;     // the peer's close frame arrived
   bool peer_closed_first_ = false;  // ... before ours was queued: the peer said goodbye (clean)
-  bool departed_ = false;        // on_closed delivered: the participant is gone
-  bool finished_ = false;        // socket closed
+  bool departed_ = false;           // on_closed delivered: the participant is gone
+  bool finished_ = false;           // socket closed
   bool admitted_ = false;
 };
 

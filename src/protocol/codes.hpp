@@ -67,7 +67,8 @@ enum class CloseCode : std::uint16_t {
   X(overloaded, try_again_later, 503, "the server is at a connection limit; try again later")               \
   X(store_unavailable, try_again_later, 503, "the shared store did not answer or refused; try again later") \
   X(internal, normal, 500, "unexpected error")                                                              \
-  X(undelivered, normal, 0, "a message for a reconnecting participant could not be kept")
+  X(undelivered, normal, 0, "a message for a reconnecting participant could not be kept")                   \
+  X(draining, service_restart, 503, "this instance is draining; connect again (another one takes over)")
 
 enum class ErrorCode {
 #define SIG_ERROR_ENUM(name, close, status, text) name,

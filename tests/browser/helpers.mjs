@@ -116,7 +116,7 @@ function spawnServer(bin, args) {
 async function stopChild(child) {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
+  child.kill('SIGINT'); // the immediate stop (SIGTERM would drain the browsers over 10 s)
   const t = setTimeout(() => child.kill('SIGKILL'), 5000);
   await exited;
   clearTimeout(t);

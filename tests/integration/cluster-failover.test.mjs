@@ -147,7 +147,7 @@ test('Redis restarted in the middle of a session: clients of one node keep signa
   for (const s of nodes) assert.deepEqual((await s.getSession(sid)).json.connected, ['u1', 'u2', 'u3', 'u4'], `GET on ${s.nodeId}`);
 });
 
-test('an instance stopped with SIGTERM: its clients get 1001, the others participant-left at once, and Redis forgets it', { skip: skipWithoutRedis }, async (t) => {
+test('an instance stopped at once (SIGINT; SIGTERM drains: drain.test.mjs): its clients get 1001, the others participant-left at once, and Redis forgets it', { skip: skipWithoutRedis }, async (t) => {
   const redis = await startRedis(t);
   // A one-minute node TTL: only the stopping instance's own departure can explain a prompt left.
   const [a, b] = await startNodes(t, redis, 2, { args: ['--node-ttl', '60s'] });
@@ -157,10 +157,10 @@ test('an instance stopped with SIGTERM: its clients get 1001, the others partici
   const [c1] = await a.join(sid, 'u1');
   const [c2] = await b.join(sid, 'u2');
   await c1.next('participant-joined');
-  b.stopping = true; // SIGTERM by hand: the harness's stop() would close the clients first
-  b.proc.kill('SIGTERM');
+  b.stopping = true; // SIGINT by hand: the harness's stop() would close the clients first
+  b.proc.kill('SIGINT');
   assert.equal((await c2.waitClosed()).code, 1001);
-  assert.deepEqual(await withTimeout(b.exited, 5000, 'exit after SIGTERM'), { code: 0, signal: null });
+  assert.deepEqual(await withTimeout(b.exited, 5000, 'exit after SIGINT'), { code: 0, signal: null });
   assert.deepEqual({ ...(await c1.next('participant-left')) }, { type: 'participant-left', userId: 'u2' });
   assert.deepEqual(Object.keys(await rc.hgetall(`session:ws:${sid}`)), ['u1']);
   assert.equal(await rc.cmd('HEXISTS', `session:ws:${sid}`, 'u2'), 0);

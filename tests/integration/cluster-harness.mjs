@@ -1,13 +1,14 @@
 // Helpers for the several-node tests: a real redis-server (Debian's /usr/bin/redis-server) on a
 // free loopback port without persistence, a minimal RESP client to check the Redis layout, and
 // N signaling-server instances sharing that Redis (same JWT secret and admin key).
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { SignalingServer, sleep, waitFor, withTimeout } from './harness.mjs';
+import { SignalingServer, repoRoot, sleep, waitFor, withTimeout } from './harness.mjs';
 
 export const REDIS_BIN = '/usr/bin/redis-server';
 export const NGINX_BIN = fs.existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : '/usr/bin/nginx';
@@ -222,6 +223,70 @@ export async function killNode(server) {
   server.stopping = true;
   server.proc.kill('SIGKILL');
   await withTimeout(server.exited, 5000, 'killed server exit');
+}
+
+// ---------------------------------------------------------------------------------------------
+// nginx in front (docs/deployment.md, "nginx in front")
+
+/** The nginx block of docs/deployment.md, with the test's addresses. */
+function configFromDocs(upstreams, listenPort) {
+  const doc = fs.readFileSync(path.join(repoRoot, 'docs', 'deployment.md'), 'utf8');
+  const m = doc.match(/<!-- nginx-config: [^>]*-->\s*```nginx\n([\s\S]*?)```/);
+  assert.ok(m, 'docs/deployment.md has the tested nginx block');
+  let block = m[1];
+  const replace = (from, to) => {
+    assert.ok(block.includes(from), `the documented configuration contains "${from}"`);
+    block = block.split(from).join(to);
+  };
+  replace('10.0.0.11:8080', `127.0.0.1:${upstreams[0]}`);
+  replace('10.0.0.12:8080', `127.0.0.1:${upstreams[1]}`);
+  replace('listen 80;', `listen 127.0.0.1:${listenPort};`);
+  return block;
+}
+
+/**
+ * Starts Debian's nginx in the foreground with its own prefix, the documented block in front of
+ * `upstreams` (two ports on 127.0.0.1); stopped with t.after. Resolves with {port, dir} once it
+ * answers /healthz.
+ */
+export async function startNginx(t, upstreams) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sig-nginx-'));
+  const port = await freePort();
+  const temp = (name) => path.join(dir, name);
+  const conf = `worker_processes 1;
+error_log ${temp('error.log')} info;
+pid ${temp('nginx.pid')};
+events { worker_connections 256; }
+http {
+  access_log ${temp('access.log')};
+  client_body_temp_path ${temp('body')};
+  proxy_temp_path ${temp('proxy')};
+  fastcgi_temp_path ${temp('fastcgi')};
+  uwsgi_temp_path ${temp('uwsgi')};
+  scgi_temp_path ${temp('scgi')};
+${configFromDocs(upstreams, port)}
+}
+`;
+  fs.writeFileSync(temp('nginx.conf'), conf);
+  const proc = spawn(NGINX_BIN, ['-p', dir, '-c', temp('nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout.on('data', (d) => { out += d; });
+  proc.stderr.on('data', (d) => { out += d; });
+  const exited = new Promise((r) => proc.on('close', r));
+  t.after(async () => {
+    proc.kill('SIGQUIT');
+    await withTimeout(exited, 5000, 'nginx exit').catch(() => proc.kill('SIGKILL'));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  await waitFor(async () => {
+    if (proc.exitCode !== null) throw new Error(`nginx exited: ${out}\n${fs.readFileSync(temp('error.log'), 'utf8')}`);
+    try {
+      return (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200;
+    } catch {
+      return false;
+    }
+  }, { timeoutMs: 10_000, what: 'nginx answering /healthz' });
+  return { port, dir };
 }
 
 export { sleep };

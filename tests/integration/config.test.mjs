@@ -139,6 +139,12 @@ test('numbers: NaN, infinities and out-of-range values are refused, naming the o
     [['--max-participants', '0'], '--max-participants'],
     [['--node-id', 'a:b'], '--node-id'],
     [['--node-id', 'n'.repeat(65)], '--node-id'],
+    [['--drain-period', '11m', '--drain-timeout', '10m'], '--drain-period'],
+    [['--drain-timeout', '1h'], '--drain-timeout'],
+    [['--drain-timeout', 'soon'], '--drain-timeout'],
+    // The period must fit in the timeout (the default period is 10 s): both are named.
+    [['--drain-period', '5s', '--drain-timeout', '2s'], '--drain-timeout'],
+    [['--drain-timeout', '5s'], '--drain-period'],
   ];
   for (const [args, name] of cases) await assertRefused([...BASE, ...args], [name]);
 });
@@ -151,6 +157,9 @@ test('an unparsable --listen is an error that names --listen', async () => {
 test('bad values from the environment and the config file also name the option', async () => {
   await assertRefused(['--listen', '127.0.0.1', '--port', '0', ...SECRET], ['--rate-limit'], {
     env: { SIGNALING_RATE_LIMIT: 'nan' },
+  });
+  await assertRefused(['--listen', '127.0.0.1', '--port', '0', ...SECRET], ['--drain-period', '--drain-timeout'], {
+    env: { SIGNALING_DRAIN_PERIOD: '2m', SIGNALING_DRAIN_TIMEOUT: '1m' },
   });
   const file = tempFile('threads = 4294967295\n');
   await assertRefused([...BASE, '--config', file], ['--threads']);

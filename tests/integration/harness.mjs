@@ -114,7 +114,7 @@ export function claimsFor(sub, name, extra = {}) {
  * Starts the server for test context `t` and registers its stop (and the closing of every client
  * opened through it) with t.after. The test fails if the server exits on its own with a
  * non-zero status or is killed by a signal, if a sanitizer report appears in its output, or if it
- * does not stop within 3 s of SIGTERM.
+ * does not stop within 3 s of SIGINT (the immediate stop; SIGTERM drains: drain.test.mjs).
  *
  * options.args: extra command-line flags (array of strings).
  * options.adminKey: null to start without --admin-key.
@@ -233,7 +233,10 @@ export class SignalingServer {
     return problems;
   }
 
-  /** Closes the clients, sends SIGTERM (SIGKILL after 3 s) and throws on any server problem. */
+  /**
+   * Closes the clients, sends SIGINT (SIGKILL after 3 s) and throws on any server problem. SIGINT
+   * stops at once; SIGTERM would drain (close 1012 spread over --drain-period, 10 s by default).
+   */
   async stop() {
     if (this.stopped) return;
     this.stopped = true;
@@ -241,13 +244,13 @@ export class SignalingServer {
     const problems = this.problems(); // before we signal it: did it die by itself?
     if (this.proc && !this.exit) {
       this.stopping = true;
-      this.proc.kill('SIGTERM');
+      this.proc.kill('SIGINT');
       try {
-        await withTimeout(this.exited, STOP_GRACE_MS, 'server stop after SIGTERM');
+        await withTimeout(this.exited, STOP_GRACE_MS, 'server stop after SIGINT');
       } catch {
         this.proc.kill('SIGKILL');
         await withTimeout(this.exited, 5000, 'server exit after SIGKILL').catch(() => {});
-        problems.push('server did not exit within 3 s of SIGTERM (killed with SIGKILL)');
+        problems.push('server did not exit within 3 s of SIGINT (killed with SIGKILL)');
       }
     }
     // Sanitizer reports are often printed at exit.

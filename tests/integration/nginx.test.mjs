@@ -2,69 +2,9 @@
 // block of that document is the one this test runs (only the addresses are replaced), so the
 // documentation cannot drift from a working setup. Needs /usr/bin/redis-server and nginx.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import test from 'node:test';
-import { DEFAULT_WAIT_MS, quietAll, randomId, repoRoot, waitFor, withTimeout } from './harness.mjs';
-import { NGINX_BIN, freePort, redisClient, skipWithoutNginx, startNodes, startRedis } from './cluster-harness.mjs';
-
-/** The nginx block of docs/deployment.md, with the test's addresses. */
-function configFromDocs(upstreams, listenPort) {
-  const doc = fs.readFileSync(path.join(repoRoot, 'docs', 'deployment.md'), 'utf8');
-  const m = doc.match(/<!-- nginx-config: [^>]*-->\s*```nginx\n([\s\S]*?)```/);
-  assert.ok(m, 'docs/deployment.md has the tested nginx block');
-  let block = m[1];
-  const replace = (from, to) => {
-    assert.ok(block.includes(from), `the documented configuration contains "${from}"`);
-    block = block.split(from).join(to);
-  };
-  replace('10.0.0.11:8080', `127.0.0.1:${upstreams[0]}`);
-  replace('10.0.0.12:8080', `127.0.0.1:${upstreams[1]}`);
-  replace('listen 80;', `listen 127.0.0.1:${listenPort};`);
-  return block;
-}
-
-async function startNginx(t, upstreams) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sig-nginx-'));
-  const port = await freePort();
-  const temp = (name) => path.join(dir, name);
-  const conf = `worker_processes 1;
-error_log ${temp('error.log')} info;
-pid ${temp('nginx.pid')};
-events { worker_connections 256; }
-http {
-  access_log ${temp('access.log')};
-  client_body_temp_path ${temp('body')};
-  proxy_temp_path ${temp('proxy')};
-  fastcgi_temp_path ${temp('fastcgi')};
-  uwsgi_temp_path ${temp('uwsgi')};
-  scgi_temp_path ${temp('scgi')};
-${configFromDocs(upstreams, port)}
-}
-`;
-  fs.writeFileSync(temp('nginx.conf'), conf);
-  const proc = spawn(NGINX_BIN, ['-p', dir, '-c', temp('nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout.on('data', (d) => { out += d; });
-  proc.stderr.on('data', (d) => { out += d; });
-  const exited = new Promise((r) => proc.on('close', r));
-  t.after(async () => {
-    proc.kill('SIGQUIT');
-    await withTimeout(exited, 5000, 'nginx exit').catch(() => proc.kill('SIGKILL'));
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  await waitFor(async () => {
-    if (proc.exitCode !== null) throw new Error(`nginx exited: ${out}\n${fs.readFileSync(temp('error.log'), 'utf8')}`);
-    try {
-      return (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200;
-    } catch {
-      return false;
-    }
-  }, { timeoutMs: 10_000, what: 'nginx answering /healthz' });
-  return { port, dir };
-}
+import { DEFAULT_WAIT_MS, quietAll, randomId } from './harness.mjs';
+import { redisClient, skipWithoutNginx, startNginx, startNodes, startRedis } from './cluster-harness.mjs';
 
 test('a session through nginx in front of two instances: clients land on both and signal as on one server', { skip: skipWithoutNginx }, async (t) => {
   const redis = await startRedis(t);

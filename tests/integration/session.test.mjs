@@ -210,17 +210,17 @@ test('--empty-timeout does not apply to a session that was not started', async (
   await server.join(sessionId, 'h');
 });
 
-test('SIGTERM: connected clients are closed with 1001', async (t) => {
+test('SIGINT (the immediate stop; SIGTERM drains: drain.test.mjs): connected clients are closed with 1001', async (t) => {
   const server = await startServer(t);
   const { clients: { h, b } } = await sessionWith(server, ['h', 'b']);
   const closing = Promise.all([h.waitClosed(), b.waitClosed()]);
   server.stopping = true; // for the harness: this exit is expected
-  server.proc.kill('SIGTERM');
+  server.proc.kill('SIGINT');
   const [ch, cb] = await closing;
   assert.equal(ch.code, 1001);
   assert.equal(cb.code, 1001);
   const exit = await server.exited;
-  assert.equal(exit.code, 0, `server exit status after SIGTERM: ${JSON.stringify(exit)}`);
+  assert.equal(exit.code, 0, `server exit status after SIGINT: ${JSON.stringify(exit)}`);
 });
 
 test('sessionIds are independent: ending one session does not touch another', async (t) => {
