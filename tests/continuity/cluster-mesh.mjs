@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 
 import { randomId } from '../integration/harness.mjs';
-import { startNodes } from '../integration/cluster-harness.mjs';
+import { startNginx, startNodes } from '../integration/cluster-harness.mjs';
 import { USERS, startMesh } from './media-support.mjs';
-import { clusterArgs, placement, startDebugRedis, startNginx } from './cluster-support.mjs';
+import { clusterArgs, placement, startDebugRedis } from './cluster-support.mjs';
 
 export async function startClusterMesh(t, { prefix = 'cl' } = {}) {
   const redis = await startDebugRedis(t);
@@ -14,7 +14,7 @@ export async function startClusterMesh(t, { prefix = 'cl' } = {}) {
   const nginx = await startNginx(t, nodes.map((n) => n.port));
   const sessionId = randomId(prefix);
   await nodes[0].createSession(sessionId, { host: USERS[0], participants: USERS });
-  const mesh = await startMesh({ sessionId, urlFor: () => nginx.baseUrl, tokenFor: (u) => nodes[0].token(u) });
+  const mesh = await startMesh({ sessionId, urlFor: () => `http://127.0.0.1:${nginx.port}`, tokenFor: (u) => nodes[0].token(u) });
   let where;
   try {
     where = await placement(redis, sessionId);

@@ -1,73 +1,21 @@
 // Two signaling nodes on a real redis-server behind nginx, for the continuity scenarios that kill,
 // restart or stall parts of a deployment. Reuses tests/integration/cluster-harness.mjs (redis,
-// nodes, RESP client); adds what it lacks: nginx (nginx.test.mjs keeps its starter to itself,
-// so this one runs the same documented block of docs/deployment.md), restarting a node on its
-// port (nginx's upstream list is fixed), and a Redis that accepts DEBUG (off by default in 7.x).
+// nodes, nginx with the documented block, RESP client); adds what it lacks: restarting a node on
+// its port (nginx's upstream list is fixed), SIGTERM by hand, and a Redis that accepts DEBUG
+// (off by default in 7.x).
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 
-import { SignalingServer, repoRoot, serverBin, waitFor, withTimeout } from '../integration/harness.mjs';
-import { NGINX_BIN, REDIS_BIN, RedisProcess, RespClient, freePort } from '../integration/cluster-harness.mjs';
+import { SignalingServer, serverBin, waitFor, withTimeout } from '../integration/harness.mjs';
+import { REDIS_BIN, RedisProcess, RespClient, freePort } from '../integration/cluster-harness.mjs';
 
 let helpText = null;
 /** Whether the server binary knows `flag` (its --help lists it): flags of newer servers are added only where they exist. */
 export function serverHas(flag) {
   helpText ??= spawnSync(serverBin, ['--help'], { encoding: 'utf8' }).stdout ?? '';
   return helpText.includes(flag);
-}
-
-/** The nginx block of docs/deployment.md with the test's addresses. */
-function documentedConfig(upstreams, listenPort) {
-  const doc = fs.readFileSync(path.join(repoRoot, 'docs', 'deployment.md'), 'utf8');
-  const m = doc.match(/<!-- nginx-config: [^>]*-->\s*```nginx\n([\s\S]*?)```/);
-  assert.ok(m, 'docs/deployment.md has the tested nginx block');
-  return m[1]
-    .replace('10.0.0.11:8080', `127.0.0.1:${upstreams[0]}`)
-    .replace('10.0.0.12:8080', `127.0.0.1:${upstreams[1]}`)
-    .replace('listen 80;', `listen 127.0.0.1:${listenPort};`);
-}
-
-/** nginx in front of `upstreams` (ports), stopped with t.after. Returns {port, baseUrl}. */
-export async function startNginx(t, upstreams) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sig-cont-nginx-'));
-  const port = await freePort();
-  const p = (name) => path.join(dir, name);
-  fs.writeFileSync(p('nginx.conf'), `worker_processes 1;
-error_log ${p('error.log')} info;
-pid ${p('nginx.pid')};
-events { worker_connections 256; }
-http {
-  access_log ${p('access.log')};
-  client_body_temp_path ${p('body')};
-  proxy_temp_path ${p('proxy')};
-  fastcgi_temp_path ${p('fastcgi')};
-  uwsgi_temp_path ${p('uwsgi')};
-  scgi_temp_path ${p('scgi')};
-${documentedConfig(upstreams, port)}
-}
-`);
-  const proc = spawn(NGINX_BIN, ['-p', dir, '-c', p('nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout.on('data', (d) => { out += d; });
-  proc.stderr.on('data', (d) => { out += d; });
-  const exited = new Promise((r) => proc.on('close', r));
-  t.after(async () => {
-    proc.kill('SIGQUIT');
-    await withTimeout(exited, 5000, 'nginx exit').catch(() => proc.kill('SIGKILL'));
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  await waitFor(async () => {
-    if (proc.exitCode !== null) throw new Error(`nginx exited: ${out}`);
-    try {
-      return (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200;
-    } catch {
-      return false;
-    }
-  }, { timeoutMs: 10_000, what: 'nginx answering /healthz' });
-  return { port, dir, baseUrl: `http://127.0.0.1:${port}`, errorLog: () => fs.readFileSync(p('error.log'), 'utf8') };
 }
 
 /** A server that listens on a given port (a node restarted where nginx expects it). */

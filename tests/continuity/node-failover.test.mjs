@@ -5,15 +5,13 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 
-import { sleep } from '../integration/harness.mjs';
+import { waitFor } from '../integration/harness.mjs';
 import { killNode, skipWithoutNginx } from '../integration/cluster-harness.mjs';
 import { assertContinuity, joinCounts, measure, report, skipWithoutWrtc, waitRejoined } from './media-support.mjs';
 import { placement, restartNode, serverHas, terminateNode } from './cluster-support.mjs';
 import { startClusterMesh } from './cluster-mesh.mjs';
 
 const skip = skipWithoutWrtc || skipWithoutNginx;
-/** fail_timeout of the documented upstream block: nginx skips a node that refused for this long. */
-const NGINX_FAIL_TIMEOUT_MS = 5000;
 
 test('a node killed with SIGKILL: its participants resume on the other node, no RTCPeerConnection torn down', { skip }, async (t) => {
   const { nodes, mesh, where, redis, sessionId } = await startClusterMesh(t, { prefix: 'kill' });
@@ -51,9 +49,8 @@ test('a rolling restart of both nodes (SIGTERM, restart, then the other): no RTC
         closes.push(...[...codes].map(([u, code]) => ({ node: node.nodeId, user: u, code })));
         nodes[i] = await restartNode(t, node);
         steps.push(`${node.nodeId} restarted`);
-        // Until fail_timeout has passed nginx skips the node it saw refuse: wait for it before
-        // stopping the other one, as an operator would wait for the node to take traffic.
-        await sleep(NGINX_FAIL_TIMEOUT_MS + 500);
+        // As an operator would: the next node only once this one is ready to take traffic.
+        await waitFor(async () => (await nodes[i].http('GET', '/readyz')).status === 200, { timeoutMs: 20_000, what: `${node.nodeId} ready` });
       }
       return { placementBefore: where, closeCodes: closes, steps };
     }, { recoverMs: 60_000 });
