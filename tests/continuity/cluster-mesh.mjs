@@ -20,7 +20,7 @@ export async function startClusterMesh(t, { prefix = 'cl' } = {}) {
     where = await placement(redis, sessionId);
     assert.deepEqual([...new Set(Object.values(where))].sort(), ['n1', 'n2'], `peers on both nodes: ${JSON.stringify(where)}`);
   } catch (err) {
-    mesh.close();
+    await mesh.close();
     throw err;
   }
   return { redis, nodes, nginx, sessionId, mesh, where };

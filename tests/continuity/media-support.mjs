@@ -16,6 +16,10 @@ import { loadWrtc, makePeerConnectionClass } from '../integration/wrtc-support.m
 import { SignalingClient } from '../../clients/js/src/index.js';
 
 export const wrtc = loadWrtc();
+// wrtc's teardown at a normal process end can abort (std::terminate in its environment cleanup
+// once the peers lived through a resume; seen under node --test): when nothing is left to run,
+// exit at once with the code the test runner set.
+if (wrtc) process.once('beforeExit', (code) => process.exit(process.exitCode ?? code));
 export const skipWithoutWrtc = wrtc ? false : '@roamhq/wrtc is not installed (npm ci)';
 export const USERS = ['ann', 'ben', 'cat', 'dan'];
 
@@ -144,10 +148,13 @@ export class MediaPeer {
     return this.client.peers();
   }
 
-  close() {
-    this.client.leave().catch(() => {});
+  stopMedia() {
     for (const s of this.sinks.values()) s.stop();
     this.track.stop();
+  }
+
+  close() {
+    this.client.leave().catch(() => {});
     for (const pc of this.pcs) {
       try {
         pc.close();
@@ -169,7 +176,7 @@ export async function startMesh({ users = USERS, sessionId, urlFor, tokenFor, re
     for (const p of peers) await p.client.join();
     await mesh.waitFlowing({ timeoutMs: MESH_MS, what: 'the mesh up with video on every directed pair' });
   } catch (err) {
-    mesh.close();
+    await mesh.close();
     throw new Error(`${err.message}\n${mesh.describe()}`);
   }
   return mesh;
@@ -302,10 +309,17 @@ export class Mesh {
     }).join('\n');
   }
 
-  close() {
+  /**
+   * Stops the pump, the sinks and every connection, then gives libwebrtc's threads a moment: the
+   * process exiting while they still tear down crashes wrtc (SIGSEGV / SIGABRT at exit).
+   */
+  async close() {
     this.pump.stop();
     clearInterval(this.ticker);
+    for (const p of this.peers) p.stopMedia();
+    await sleep(200);
     for (const p of this.peers) p.close();
+    await sleep(1000);
   }
 }
 

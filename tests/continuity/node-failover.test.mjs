@@ -26,7 +26,7 @@ test('a node killed with SIGKILL: its participants resume on the other node, no 
     report(t, record);
     assertContinuity(assert, record);
   } finally {
-    mesh.close();
+    await mesh.close();
   }
 });
 
@@ -60,6 +60,6 @@ test('a rolling restart of both nodes (SIGTERM, restart, then the other): no RTC
     const expected = serverHas('--drain-period') ? 1012 : 1001;
     for (const c of record.closeCodes) assert.equal(c.code, expected, `close code on SIGTERM: ${JSON.stringify(c)}`);
   } finally {
-    mesh.close();
+    await mesh.close();
   }
 });

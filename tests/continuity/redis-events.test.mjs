@@ -32,7 +32,7 @@ async function scenario(t, name, event) {
     report(t, record);
     assertContinuity(assert, record);
   } finally {
-    mesh.close();
+    await mesh.close();
   }
 }
 

@@ -24,6 +24,6 @@ test('one WebSocket cut (no close frame): no RTCPeerConnection torn down, video 
     report(t, record);
     assertContinuity(assert, record);
   } finally {
-    mesh.close();
+    await mesh.close();
   }
 });
