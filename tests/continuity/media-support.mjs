@@ -273,7 +273,7 @@ export class Mesh {
       for (const r of p.reconnects) {
         if (r.at >= t) {
           out.push({ user: p.userId, code: r.code, ms: r.joinedAt === null ? null : Math.round(r.joinedAt - r.at), resumed: r.resumed,
-            attempts: r.attempts });
+            attempts: r.attempts, atMs: Math.round(r.at - t) });
         }
       }
     }
@@ -294,7 +294,7 @@ export class Mesh {
   messagesSince(t) {
     const out = {};
     for (const p of this.peers) {
-      const m = p.messages.filter((x) => x.at >= t).map((x) => `${x.type}:${x.userId}`);
+      const m = p.messages.filter((x) => x.at >= t).map((x) => `${x.type}:${x.userId}@${Math.round(x.at - t)}ms`);
       if (m.length) out[p.userId] = m;
     }
     return out;
