@@ -133,7 +133,8 @@ std::string session_json(const domain::SessionSnapshot& s) {
        s.spec.ice_transport_policy ? json(domain::to_string(*s.spec.ice_transport_policy)) : json(nullptr)},
       {"createdAt", format_iso8601(s.created_at)},
       {"participants", participants},
-      {"connected", s.connected}};
+      {"connected", s.connected},
+      {"reconnecting", s.reconnecting}};
   return dump(body);
 }
 
@@ -196,9 +197,10 @@ HttpResponse AdminApi::answer(const HttpRequest& request) {
   const std::string_view path = target.path;
   const bool get = request.method == "GET" || request.method == "HEAD";
 
-  if (path == "/healthz")
+  if (path == "/healthz") {
     return get ? reply(200, json{{"status", "ok"}})
                : problem(protocol::ErrorCode::method_not_allowed, "use GET");
+  }
   if (path == "/readyz") {
     if (!get) return problem(protocol::ErrorCode::method_not_allowed, "use GET");
     return ready_ ? reply(200, json{{"status", "ready"}}) : reply(503, json{{"status", "not_ready"}});

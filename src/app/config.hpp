@@ -33,7 +33,7 @@ struct Config {
   // and what is kept for it meanwhile.
   std::chrono::milliseconds resume_window{10'000};
   std::size_t resume_queue_messages = 64;
-  std::size_t resume_queue_bytes = 256U * 1024U;
+  std::size_t resume_queue_bytes = std::size_t{256} * 1024;
   std::size_t max_participants = 6;
   std::size_t max_message_size = 65'536;
   double rate_limit = 50;  // messages per second per connection; 0 disables

@@ -159,6 +159,9 @@ int run_server(const Config& config) {
   const unsigned threads =
       config.threads == 0 ? std::max(1U, std::thread::hardware_concurrency()) : config.threads;
   asio::io_context ioc(static_cast<int>(threads));
+  // Taken over before anything listens: a SIGTERM right after the "listening" line must drain,
+  // not kill the process with the default action. Asio keeps a signal until it is waited for.
+  asio::signal_set signals(ioc, SIGINT, SIGTERM);
   const std::string node_id = config.node_id.empty() ? random_hex(4) : config.node_id;
 
   // Several nodes: the state lives in Redis; the cluster node is the hub's event sink.
@@ -342,7 +345,6 @@ int run_server(const Config& config) {
   // SIGTERM (what supervisors and orchestrators send) drains: /readyz 503 at once, the clients
   // told to move over --drain-period, the stop when they are gone. SIGINT (Ctrl-C), or a second
   // signal during a drain, stops at once.
-  asio::signal_set signals(ioc, SIGINT, SIGTERM);
   auto on_signal = [&](int signo) {  // on the strand
     if (stopping) return;
     if (signo == SIGTERM && !drain.started()) {

@@ -61,7 +61,10 @@ JoinResult Session::join(const Identity& from_token, std::string connection_id,
   if (status_ == Status::ended) return {ErrorCode::session_ended, nullptr};
   const Identity* listed = spec_.find(from_token.user_id);
   if (listed == nullptr) return {ErrorCode::not_participant, nullptr};
-  if (cluster != nullptr) reconcile_locked(cluster->roster, cluster->seq, now, cluster->remove_missing);
+  // The store's roster leaves out the joining user: its own previous connection is not a stale
+  // entry but the one this join replaces (or resumes).
+  if (cluster != nullptr)
+    reconcile_locked(cluster->roster, cluster->seq, now, cluster->remove_missing, from_token.user_id);
   auto previous = std::find_if(members_.begin(), members_.end(),
                                [&](const auto& m) { return m->user_id() == from_token.user_id; });
   if (cluster == nullptr && previous == members_.end() && members_.size() >= settings_.max_participants) {
@@ -98,7 +101,8 @@ JoinResult Session::join(const Identity& from_token, std::string connection_id,
   std::vector<const Participant*> later;
   peers.reserve(members_.size());
   for (const auto& m : members_) {
-    if (cluster != nullptr && m->seq_ > seq) {
+    // A resume keeps its old place: everyone listed is someone it may have a connection with.
+    if (cluster != nullptr && m->seq_ > seq && !resumed) {
       later.push_back(m.get());
     } else {
       peers.push_back({m->user_id(), m->display_name()});
@@ -185,9 +189,13 @@ bool Session::add_remote_locked(const RosterEntry& entry, SteadyTime now) {
 }
 
 void Session::reconcile_locked(const std::vector<RosterEntry>& roster, std::uint64_t seq, SteadyTime now,
-                               bool remove_missing) {
+                               bool remove_missing, std::string_view keep_user) {
   for (auto it = members_.begin(); remove_missing && it != members_.end();) {
     const auto& m = **it;
+    if (!keep_user.empty() && m.user_id() == keep_user) {
+      ++it;
+      continue;
+    }
     const bool listed = std::any_of(roster.begin(), roster.end(), [&](const RosterEntry& e) {
       return e.connection_id == m.connection_id();
     });
@@ -451,7 +459,11 @@ void Session::apply_remote_joined(const RosterEntry& entry, SteadyTime now, bool
     auto existing = std::find_if(members_.begin(), members_.end(),
                                  [&](const auto& m) { return m->user_id() == entry.identity.user_id; });
     if (existing != members_.end()) {
-      if ((*existing)->connection_id() == entry.connection_id) return;  // known already
+      if ((*existing)->connection_id() == entry.connection_id) {
+        // Its node announces it again (it was presumed dead, or lost Redis's data): back.
+        end_reconnecting_locked(**existing);
+        return;
+      }
       Identity identity = entry.identity;
       if (identity.display_name.empty()) identity.display_name = identity.user_id;
       auto p = std::make_shared<Participant>(std::move(identity), entry.connection_id,

@@ -226,12 +226,14 @@ class Session {
   void tombstone_locked(std::string_view connection_id, SteadyTime now, std::string forward_user = {});
   // The user's current incarnation takes `fresh`'s place silently (a resume); the messages kept
   // for the old one go to the new one; the others hear participant-reconnected.
-  void resume_locked(MemberList::iterator old, std::shared_ptr<Participant> fresh, SteadyTime now);
+  void resume_locked(MemberList::iterator old, const std::shared_ptr<Participant>& fresh, SteadyTime now);
   void flush_queue_locked(Participant& from_old, const Participant& to);
   // Keeps `message` for a reconnecting participant; when it is full, `from` hears undelivered.
   void hold_locked(Participant& target, Payload message, std::string_view from_user_id);
   void undelivered_locked(std::string_view from_user_id, std::string_view target_user_id);
   void mark_reconnecting_locked(Participant& p, SteadyTime deadline, SteadyTime now);
+  // A remote participant whose node was presumed dead is there again, on the same connection.
+  void end_reconnecting_locked(Participant& p);
   // Delivers to a member wherever it is (a local endpoint, its queue, or its node).
   bool deliver_locked(Participant& target, const Payload& message, std::string_view from_user_id);
   void expire_locked(SteadyTime now);
@@ -248,7 +250,7 @@ class Session {
   bool add_remote_locked(const RosterEntry& entry, SteadyTime now);
   bool tombstoned_locked(std::string_view connection_id, SteadyTime now) const;
   void reconcile_locked(const std::vector<RosterEntry>& roster, std::uint64_t seq, SteadyTime now,
-                        bool remove_missing);
+                        bool remove_missing, std::string_view keep_user = {});
   void remove_unlisted_locked(SteadyTime now);
   void refresh_ice_locked(SteadyTime now, WallTime wall_now);
   IceTransportPolicy policy_locked() const;

@@ -42,6 +42,14 @@ void Session::mark_reconnecting_locked(Participant& p, SteadyTime deadline, Stea
   broadcast_locked(make_payload(protocol::participant_reconnecting(p.user_id())), &p);
 }
 
+void Session::end_reconnecting_locked(Participant& p) {
+  if (!p.reconnecting_) return;
+  p.reconnecting_ = false;
+  p.orphan_ = false;
+  flush_queue_locked(p, p);
+  broadcast_locked(make_payload(protocol::participant_reconnected(p.user_id())), &p);
+}
+
 JoinResult Session::resume_join_locked(MemberList::iterator previous, Identity identity,
                                        std::string connection_id, std::weak_ptr<Endpoint> endpoint,
                                        std::uint64_t seq, std::string resume_id, SteadyTime now,
@@ -61,7 +69,7 @@ JoinResult Session::resume_join_locked(MemberList::iterator previous, Identity i
   return {std::nullopt, std::move(fresh)};
 }
 
-void Session::resume_locked(MemberList::iterator old_it, std::shared_ptr<Participant> fresh, SteadyTime now) {
+void Session::resume_locked(MemberList::iterator old_it, const std::shared_ptr<Participant>& fresh, SteadyTime now) {
   auto old = std::move(*old_it);
   *old_it = fresh;
   old->active_ = false;

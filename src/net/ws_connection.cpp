@@ -291,6 +291,9 @@ void WsConnection::begin_close(std::uint16_t code, domain::Payload last_message)
 }
 
 void WsConnection::fail(ws::Failure failure) {
+  // The client broke the protocol (1002, 1007, 1009): a faulty client, not a network loss, so it
+  // leaves at once instead of keeping its place for a resume.
+  peer_faulted_ = true;
   begin_close(static_cast<std::uint16_t>(failure), nullptr);
 }
 
@@ -312,7 +315,9 @@ void WsConnection::finish() {
 void WsConnection::depart() {
   if (departed_) return;
   departed_ = true;
-  if (state_) context_.ws.on_closed(*state_, peer_closed_first_ ? Departure::clean : Departure::lost);
+  if (state_) {
+    context_.ws.on_closed(*state_, peer_closed_first_ || peer_faulted_ ? Departure::clean : Departure::lost);
+  }
 }
 
 }  // namespace sig::net

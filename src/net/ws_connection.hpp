@@ -81,6 +81,7 @@ class WsConnection final : public domain::Endpoint, public std::enable_shared_fr
   bool close_queued_ = false;       // our close frame is in the queue
   bool close_received_ = false;     // the peer's close frame arrived
   bool peer_closed_first_ = false;  // ... before ours was queued: the peer said goodbye (clean)
+  bool peer_faulted_ = false;       // closed for a protocol error of the peer (clean too)
   bool departed_ = false;           // on_closed delivered: the participant is gone
   bool finished_ = false;           // socket closed
   bool admitted_ = false;

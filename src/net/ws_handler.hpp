@@ -25,9 +25,9 @@ struct Admission {
 };
 
 // How a connection ended, for presence: a participant who said goodbye (a close frame it sent
-// first) leaves at once; one whose connection was lost (TCP closed or reset without a close
-// frame, a socket error, a close this server started: drain, slow reader, bad frame) may come
-// back and resume (docs/protocol.md, "Resume").
+// first) or broke the protocol leaves at once; one whose connection was lost (TCP closed or reset
+// without a close frame, a socket error, a close this server started: drain, slow reader, stop)
+// may come back and resume (docs/protocol.md, "Resume").
 enum class Departure { clean, lost };
 
 class WsHandler {

@@ -212,8 +212,10 @@ export async function launchBrowser({ netns } = {}) {
  * Opens room.html for `user` in a new browser context (its own profile, like another person).
  * `via` is the base URL to load it from (default: the server itself; a proxy in the reconnect test).
  */
-export async function openRoom(browser, server, sessionId, user, { via } = {}) {
+export async function openRoom(browser, server, sessionId, user, { via, init = [] } = {}) {
   const context = await browser.newContext({ viewport: { width: 960, height: 720 } });
+  // `init`: scripts that run in the page before its own (e.g. mediaMonitorScript).
+  for (const script of init) await context.addInitScript(script);
   const page = await context.newPage();
   const problems = [];
   page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
@@ -421,4 +423,215 @@ export function selectedPairs(room) {
     }
     return out;
   });
+}
+
+// --------------------------------------------------------------------------------------------
+// media continuity: what a page does with its peer connections and remote videos, measured in
+// the page itself (an init script, before the room's own scripts)
+
+/**
+ * Init script (context.addInitScript / openRoom's `init`): window.__media counts the
+ * RTCPeerConnections the page constructs and closes (close() calls, and the state 'closed'),
+ * timestamps every video frame presented in each remote tile (requestVideoFrameCallback, keyed by
+ * the tile's user id: the directed pair tile user -> this page), logs tile removals and the
+ * tiles' "reconnecting" badge (a MutationObserver, so that a short one is seen too), and the
+ * signaling messages the page's WebSockets sent and received, and their close codes.
+ */
+export function mediaMonitorScript() {
+  const m = {
+    created: 0, closeCalls: 0, closedState: 0, pcs: [], frames: {}, tileRemovals: [], badges: [],
+    badgeOn: {}, wire: [], sent: [], wsCloses: [], marks: {},
+  };
+  window.__media = m;
+  const NativePC = window.RTCPeerConnection;
+  class CountedPeerConnection extends NativePC {
+    constructor(...args) {
+      super(...args);
+      m.created += 1;
+      m.pcs.push(this);
+      this.addEventListener('connectionstatechange', () => {
+        if (this.connectionState === 'closed') m.closedState += 1;
+      });
+    }
+
+    close() {
+      if (!this.countedClose) {
+        this.countedClose = true;
+        m.closeCalls += 1;
+      }
+      return super.close();
+    }
+  }
+  window.RTCPeerConnection = CountedPeerConnection;
+
+  const NativeWS = window.WebSocket;
+  class LoggedWebSocket extends NativeWS {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', (ev) => {
+        try {
+          const msg = JSON.parse(ev.data);
+          m.wire.push({
+            at: performance.now(), type: msg.type, userId: msg.userId ?? msg.participant?.userId ?? msg.fromUserId,
+            resumed: msg.resumed, code: msg.code,
+          });
+          if (m.wire.length > 5000) m.wire.splice(0, 1000);
+        } catch {
+          // not JSON
+        }
+      });
+      this.addEventListener('close', (ev) => m.wsCloses.push({ at: performance.now(), code: ev.code }));
+    }
+
+    send(data) {
+      try {
+        const msg = JSON.parse(data);
+        m.sent.push({ at: performance.now(), type: msg.type, toUserId: msg.toUserId, sdp: msg.sdp });
+        if (m.sent.length > 5000) m.sent.splice(0, 1000);
+      } catch {
+        // not JSON
+      }
+      return super.send(data);
+    }
+  }
+  window.WebSocket = LoggedWebSocket;
+
+  // A remote tile shows the badge when the room marks it "reconnecting" (web/room.js: the class
+  // `reconnecting` on the tile and a visible .reconnecting-badge).
+  const badgeShown = (tile) =>
+    tile.dataset.state === 'reconnecting' || tile.classList.contains('reconnecting') ||
+    !!tile.querySelector('.reconnecting-badge:not([hidden])');
+  const hook = (video, userId) => {
+    if (video.monitored) return;
+    video.monitored = true;
+    const list = (m.frames[userId] ??= []);
+    const onFrame = (now) => {
+      list.push(now);
+      if (list.length > 60000) list.splice(0, 10000);
+      if (video.isConnected) video.requestVideoFrameCallback(onFrame);
+      else video.monitored = false;
+    };
+    video.requestVideoFrameCallback(onFrame);
+  };
+  const scan = () => {
+    const grid = document.querySelector('#grid');
+    if (!grid) return;
+    for (const tile of grid.querySelectorAll('figure.tile:not(.self)')) {
+      const id = tile.dataset.userId;
+      if (!id) continue;
+      for (const v of tile.querySelectorAll('video')) hook(v, id);
+      const on = badgeShown(tile);
+      if ((m.badgeOn[id] ?? false) !== on) {
+        m.badgeOn[id] = on;
+        m.badges.push({ at: performance.now(), userId: id, on });
+      }
+    }
+  };
+  const observe = () => {
+    const grid = document.querySelector('#grid');
+    if (!grid) return;
+    new MutationObserver((records) => {
+      for (const r of records) {
+        for (const n of r.removedNodes) {
+          if (n.nodeType === 1 && n.matches('figure.tile:not(.self)')) {
+            m.tileRemovals.push({ at: performance.now(), userId: n.dataset.userId });
+          }
+        }
+      }
+      scan();
+    }).observe(grid, { childList: true, subtree: true, attributes: true, attributeFilter: ['class', 'data-state', 'hidden'] });
+  };
+  document.addEventListener('DOMContentLoaded', observe);
+  setInterval(scan, 100);
+
+  m.mark = (name) => {
+    m.marks[name] = { at: performance.now(), created: m.created, closeCalls: m.closeCalls, closedState: m.closedState };
+  };
+  /**
+   * Between two marks (`to` omitted: now): per remote user, the frames presented and the longest
+   * gap between two of them (from the window's start to its first frame and from its last frame
+   * to the window's end count too); the peer connections constructed and closed; tile removals,
+   * badge changes, the signaling messages about users and the page's own close codes.
+   */
+  m.report = (from, to) => {
+    const a = m.marks[from];
+    const b = to ? m.marks[to] : { at: performance.now(), created: m.created, closeCalls: m.closeCalls, closedState: m.closedState };
+    const frames = {};
+    for (const [id, list] of Object.entries(m.frames)) {
+      let prev = a.at;
+      let maxGap = 0;
+      let n = 0;
+      for (const t of list) {
+        if (t < a.at || t > b.at) continue;
+        maxGap = Math.max(maxGap, t - prev);
+        prev = t;
+        n += 1;
+      }
+      maxGap = Math.max(maxGap, b.at - prev);
+      frames[id] = { frames: n, maxGapMs: Math.round(maxGap) };
+    }
+    const inWin = (e) => e.at >= a.at && e.at <= b.at;
+    return {
+      windowMs: Math.round(b.at - a.at),
+      created: b.created - a.created,
+      closeCalls: b.closeCalls - a.closeCalls,
+      closedState: b.closedState - a.closedState,
+      frames,
+      tileRemovals: m.tileRemovals.filter(inWin).map((e) => e.userId),
+      badges: m.badges.filter(inWin).map((e) => `${e.userId}:${e.on ? 'on' : 'off'}`),
+      wire: m.wire.filter(inWin).filter((e) => /^participant-|^joined$|^error$/.test(e.type))
+        .map((e) => `${e.type}${e.userId ? `(${e.userId})` : ''}${e.resumed !== undefined ? `[resumed=${e.resumed}]` : ''}${e.code ? `[${e.code}]` : ''}`),
+      wsCloses: m.wsCloses.filter(inWin).map((e) => e.code),
+    };
+  };
+  /** The frames presented from each remote user since mark `from`. */
+  m.framesSince = (from) => {
+    const a = m.marks[from].at;
+    return Object.fromEntries(Object.entries(m.frames).map(([id, list]) => [id, list.filter((t) => t > a).length]));
+  };
+}
+
+/** Marks `name` in every page (window.__media.mark). */
+export async function markAll(rooms, name) {
+  await Promise.all(rooms.map((r) => r.page.evaluate((n) => window.__media.mark(n), name)));
+}
+
+/** window.__media.report(from, to) of every page, by user id. */
+export async function reportAll(rooms, from, to) {
+  const out = {};
+  for (const r of rooms) out[r.userId] = await r.page.evaluate(([f, t]) => window.__media.report(f, t), [from, to]);
+  return out;
+}
+
+/**
+ * Waits until every page has presented at least `n` frames from each of `others` (every
+ * directed pair) since mark `from`.
+ */
+export async function framesFlowSince(rooms, from, n = 10, timeoutMs = T.frames) {
+  for (const r of rooms) {
+    const want = rooms.filter((o) => o !== r).map((o) => o.userId);
+    await inPage(
+      r,
+      ({ f, ids, k }) => {
+        const got = window.__media.framesSince(f);
+        return ids.every((id) => (got[id] ?? 0) >= k) ? got : false;
+      },
+      { f: from, ids: want, k: n },
+      `it presents >= ${n} video frames from each of [${want}] since mark "${from}"`,
+      timeoutMs,
+    );
+  }
+}
+
+/** One line per directed pair: "sender->receiver maxGapMs (frames)"; and the largest gap. */
+export function gapTable(reports) {
+  const lines = [];
+  let worst = 0;
+  for (const [receiver, rep] of Object.entries(reports)) {
+    for (const [sender, f] of Object.entries(rep.frames)) {
+      lines.push(`${sender}->${receiver} ${f.maxGapMs} ms (${f.frames} frames)`);
+      worst = Math.max(worst, f.maxGapMs);
+    }
+  }
+  return { lines, worst };
 }

@@ -1,4 +1,6 @@
-// A page whose signaling connection is cut reconnects, and the mesh is rebuilt around it.
+// A page whose signaling connection is cut reconnects, and the mesh is rebuilt around it: the
+// behaviour without resume (--resume-window 0; continuity.test.mjs covers the resume, where the
+// mesh is kept).
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 
@@ -23,7 +25,9 @@ const proxies = [];
 
 before(async () => {
   // A short heartbeat timeout (flag) so that the second test does not wait 30 s.
-  server = await startServer({ extraArgs: ['--heartbeat-interval', '1s', '--heartbeat-timeout', '3s'] });
+  server = await startServer({
+    extraArgs: ['--heartbeat-interval', '1s', '--heartbeat-timeout', '3s', '--resume-window', '0'],
+  });
   browser = await launchBrowser();
 });
 
@@ -73,7 +77,7 @@ async function rebuiltAround(rooms3, victim) {
   for (const r of rooms3) if (r !== victim) await decodesVideoFrom(r, [victim.user]);
 }
 
-test('a dropped network connection (TCP reset, 1006): the page reconnects and its peers reconnect to it', async () => {
+test('without resume (--resume-window 0), a dropped network connection (TCP reset, 1006): the page reconnects and its peers reconnect to it', async () => {
   const users = [USERS.alice, USERS.bob, USERS.carol];
   const sessionId = await createSession(server, users);
   const proxy = await startCuttableProxy(server.port);

@@ -83,7 +83,7 @@ test('--max-message-size 4096: a frame just under the limit is accepted, a bigge
   const big = { type: 'offer', toUserId: 'b', sdp: 'y'.repeat(5000) };
   a.send(big);
   await expectClose(a, 1009);
-  // The big frame reached nobody; the departure is reported once.
+  // The big frame reached nobody; a protocol error of the client is a departure (no resume), once.
   await expectParticipantLeft([b, c], 'a');
   await quietAll([b, c]);
   assert.ok(!b.received.some((m) => m.type === 'offer' && m.sdp === big.sdp), 'the oversized frame was relayed');
@@ -139,12 +139,13 @@ test('rate limit 0 disables it: 500 heartbeats at once all get their ack', async
   await a.expectNoMessage();
 });
 
-test('slow consumer: a client that stops reading is dropped with 4458 (--write-queue-limit); the others get participant-left at once', async (t) => {
-  // A 60 s heartbeat timeout: only the write-queue overflow can explain a prompt participant-left.
+test('slow consumer: a client that stops reading is dropped with 4458 (--write-queue-limit); the others get participant-reconnecting at once, then participant-left', async (t) => {
+  // A 60 s heartbeat timeout: only the write-queue overflow can explain a prompt departure.
   // A 1 MiB queue limit: it overflows only once the socket buffers towards b are full, i.e. when
   // b really stopped reading (not because a burst outran one write).
   const server = await startServer(t, {
-    args: ['--write-queue-limit', '1048576', '--rate-limit', '0', '--heartbeat-interval', '20s', '--heartbeat-timeout', '60s'],
+    args: ['--write-queue-limit', '1048576', '--rate-limit', '0', '--heartbeat-interval', '20s', '--heartbeat-timeout', '60s',
+      '--resume-window', '500ms'],
   });
   const { clients: { a, b, c } } = await sessionWith(server, ['a', 'b', 'c']);
   b.ws._socket.pause(); // b stops reading
@@ -157,17 +158,19 @@ test('slow consumer: a client that stops reading is dropped with 4458 (--write-q
       if (a.ws.bufferedAmount > 4 * 1024 * 1024) await new Promise((r) => a.ws._socket.once('drain', r));
     }
   }
-  // The server dropped b when its queue overflowed: b has left, even though b's socket cannot
-  // take the close frame.
+  // The server dropped b when its queue overflowed: a lost connection (b may resume), even though
+  // b's socket cannot take the close frame; b does not come back within the window: it has left.
+  assert.deepEqual({ ...(await c.next(undefined, 10_000)) }, { type: 'participant-reconnecting', userId: 'b' });
   await expectParticipantLeft([c], 'b', 10_000);
   b.ws._socket.resume();
   await expectClose(b, 4458, 10_000);
   assert.ok(b.received.filter((m) => m.type === 'offer').length < 1000, 'b got every message: the queue limit did not apply');
   await c.expectNoMessage();
   await a.ping();
-  // Once b is gone, a's offers still on their way to b are refused as to anyone not connected;
-  // any other error would be a fault.
+  // Once b is lost, a's offers still on their way to b are kept up to the bound, then refused
+  // (undelivered), and refused as to anyone not connected once b has left; any other error would
+  // be a fault.
   const errors = a.received.filter((m) => m.type === 'error');
-  const unexpected = errors.filter((m) => m.code !== 'target_not_connected' || m.toUserId !== 'b');
+  const unexpected = errors.filter((m) => !['target_not_connected', 'undelivered'].includes(m.code) || m.toUserId !== 'b');
   assert.deepEqual(unexpected, [], 'the sender got an unexpected error');
 });

@@ -249,7 +249,7 @@ test('rolling restart behind nginx: each instance in turn drains; the clients mo
     return s;
   };
   let a = await start(0, 'a');
-  let b = await start(1, 'b');
+  const b = await start(1, 'b');
   const nginx = await startNginx(t, ports);
   const front = Object.create(a);
   front.baseUrl = `http://127.0.0.1:${nginx.port}`;
@@ -314,7 +314,12 @@ test('rolling restart behind nginx: each instance in turn drains; the clients mo
   // ever saw a failed handshake.
   for (const u of USERS) assert.deepEqual(clients[u].refusals, [], `${u}: upgrades refused through nginx`);
 
-  await t.test('the calls are untouched: nobody ever sees participant-left, every reconnection is a resume', { todo: 'needs resume on main' }, () => {
+  // What each client heard of the others (offers left out): shown when the subtest fails.
+  const heard = (c) => c.received.filter((m) => m.type !== 'offer')
+    .map((m) => (m.type === 'joined' ? `joined(resumed=${m.resumed})` : `${m.type}:${m.userId ?? m.participant?.userId}`));
+  for (const u of USERS) t.diagnostic(`${u}: ${heard(clients[u]).join(' ')}`);
+
+  await t.test('the calls are untouched: nobody ever sees participant-left, every reconnection is a resume', () => {
     for (const u of USERS) {
       const c = clients[u];
       const left = c.received.filter((m) => m.type === 'participant-left');

@@ -339,11 +339,12 @@ export class SignalingServer {
 
   // --- WebSocket ----------------------------------------------------------------------------
 
-  wsUrl({ token, sessionId, query } = {}) {
+  wsUrl({ token, sessionId, query, resume } = {}) {
     if (query !== undefined) return `${this.wsBase}/ws/signaling${query}`;
     const params = new URLSearchParams();
     if (token !== undefined) params.set('token', token);
     if (sessionId !== undefined) params.set('sessionId', sessionId);
+    if (resume !== undefined) params.set('resume', resume);
     const qs = params.toString();
     return `${this.wsBase}/ws/signaling${qs ? `?${qs}` : ''}`;
   }
@@ -352,17 +353,17 @@ export class SignalingServer {
    * Opens a WebSocket (resolves once the upgrade succeeded). Either {user, name, sessionId}
    * (a valid token is minted), or {token, sessionId}, or {query: "?..."} for a raw query string.
    */
-  async connect({ user, name, sessionId, token, query, claims } = {}) {
+  async connect({ user, name, sessionId, token, query, claims, resume } = {}) {
     const tok = token !== undefined ? token : user !== undefined ? this.token(user, name, claims) : undefined;
-    const url = this.wsUrl({ token: tok, sessionId, query });
+    const url = this.wsUrl({ token: tok, sessionId, query, resume });
     const client = await Client.open(url, { label: user ?? '(client)' });
     this.clients.add(client);
     return client;
   }
 
-  /** Connects and waits for `joined`; returns [client, joinedMessage]. */
-  async join(sessionId, user, name) {
-    const c = await this.connect({ user, name, sessionId });
+  /** Connects (with `resume`: a resumeId) and waits for `joined`; returns [client, joinedMessage]. */
+  async join(sessionId, user, name, { resume } = {}) {
+    const c = await this.connect({ user, name, sessionId, resume });
     const joined = await c.next((m) => m.type === 'joined' || m.type === 'error', DEFAULT_WAIT_MS, `joined for ${user}`);
     if (joined.type !== 'joined') throw new Error(`${user} was refused: ${JSON.stringify(joined)}`);
     c.userId = user;

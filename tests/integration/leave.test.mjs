@@ -35,11 +35,14 @@ test('a close frame from the client: the others get exactly one participant-left
   await quietAll([a, b]);
 });
 
-test('TCP drop without a close frame is reported at once (not by the heartbeat timeout)', async (t) => {
-  // A 60 s heartbeat timeout: only the TCP close can explain a prompt participant-left.
-  const server = await startServer(t, { args: ['--heartbeat-interval', '20s', '--heartbeat-timeout', '60s'] });
+test('TCP drop without a close frame is reported at once as reconnecting, and as left when the resume window closes (not by the heartbeat timeout)', async (t) => {
+  // A 60 s heartbeat timeout: only the TCP close can explain a prompt report.
+  const server = await startServer(t, {
+    args: ['--heartbeat-interval', '20s', '--heartbeat-timeout', '60s', '--resume-window', '500ms'],
+  });
   const { sessionId, clients: { a, b, c } } = await sessionWith(server, ['a', 'b', 'c']);
   b.destroySocket();
+  for (const cl of [a, c]) assert.deepEqual({ ...(await cl.next()) }, { type: 'participant-reconnecting', userId: 'b' });
   await expectParticipantLeft([a, c], 'b', 5000);
   await quietAll([a, c]);
   const s = await server.getSession(sessionId);
@@ -48,7 +51,7 @@ test('TCP drop without a close frame is reported at once (not by the heartbeat t
 });
 
 test('leave of the last participants one by one: each departure reported once to those still there', async (t) => {
-  const server = await startServer(t);
+  const server = await startServer(t, { args: ['--resume-window', '0'] });  // a dropped socket leaves at once
   const { clients: { a, b, c, d } } = await sessionWith(server, ['a', 'b', 'c', 'd']);
   d.send({ type: 'leave' });
   await expectClose(d, 1000);

@@ -115,7 +115,8 @@ export class Peer {
       // remote ends do not need the marker, so it is not sent.
       if (this.closed || !ev.candidate) return;
       const msg = { type: 'ice-candidate', candidate: candidateToJSON(ev.candidate) };
-      if (!this.#signal(msg)) this.#unsentCandidates.push(msg);
+      // Kept for resync(), bounded: a gathering yields a handful; older ones are of no use.
+      if (!this.#signal(msg)) this.#unsentCandidates = [...this.#unsentCandidates.slice(-49), msg];
     };
     pc.ontrack = (ev) => this.#onTrack(ev);
     const onState = () => {
