@@ -1,15 +1,13 @@
 // Two signaling nodes on a real redis-server behind nginx, for the continuity scenarios that kill,
 // restart or stall parts of a deployment. Reuses tests/integration/cluster-harness.mjs (redis,
-// nodes, nginx with the documented block, RESP client); adds what it lacks: restarting a node on
-// its port (nginx's upstream list is fixed), SIGTERM by hand, and a Redis that accepts DEBUG
-// (off by default in 7.x).
+// nodes, nginx with the documented block, RESP client, a redis-server that accepts DEBUG); adds
+// what it lacks: restarting a node on its port (nginx's upstream list is fixed) and SIGTERM by
+// hand.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 
-import { SignalingServer, serverBin, waitFor, withTimeout } from '../integration/harness.mjs';
-import { REDIS_BIN, RedisProcess, RespClient, freePort } from '../integration/cluster-harness.mjs';
+import { SignalingServer, serverBin, withTimeout } from '../integration/harness.mjs';
+import { RespClient } from '../integration/cluster-harness.mjs';
 
 let helpText = null;
 /** Whether the server binary knows `flag` (its --help lists it): flags of newer servers are added only where they exist. */
@@ -57,35 +55,6 @@ export async function terminateNode(node, timeoutMs = 30_000) {
   node.proc.kill('SIGTERM');
   const exit = await withTimeout(node.exited, timeoutMs, `${node.nodeId} exit after SIGTERM`);
   assert.deepEqual(exit, { code: 0, signal: null }, `${node.nodeId} exit after SIGTERM`);
-}
-
-/** redis-server with DEBUG enabled (for DEBUG SLEEP), on loopback, no persistence. */
-export class DebugRedis extends RedisProcess {
-  async start() {
-    if (this.port === null) this.port = await freePort();
-    const proc = spawn(REDIS_BIN, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-      '--dir', this.dir, '--enable-debug-command', 'local', '--logfile', path.join(this.dir, 'redis.log')], { stdio: 'ignore' });
-    this.proc = proc;
-    this.exited = new Promise((r) => proc.on('exit', r));
-    await waitFor(async () => {
-      try {
-        const c = await RespClient.connect(this.port);
-        const pong = await c.cmd('PING');
-        c.close();
-        return pong === 'PONG';
-      } catch {
-        return false;
-      }
-    }, { timeoutMs: 10_000, intervalMs: 50, what: `redis-server on port ${this.port}` });
-    return this;
-  }
-}
-
-export async function startDebugRedis(t) {
-  const r = new DebugRedis();
-  t.after(() => r.cleanup());
-  await r.start();
-  return r;
 }
 
 /** One Redis command on a fresh connection (DEBUG SLEEP blocks its own connection). */
