@@ -54,7 +54,7 @@ for (const r of runs) {
 // What the figures mean, written by hand for the run quoted (bench/resume/notes.md).
 const notes = new URL('./notes.md', import.meta.url);
 if (fs.existsSync(notes)) lines.push('', fs.readFileSync(notes, 'utf8').trim());
-lines.push('', 'Run it again with `bench/resume/run.sh` (about three minutes).', END);
+lines.push('', 'Run it again with `bench/resume/run.sh` (about two minutes).', END);
 
 const section = lines.join('\n');
 let doc = fs.readFileSync(target, 'utf8');

@@ -2,7 +2,7 @@
 # Resume benchmark: resume latency percentiles (one node; two nodes + Redis) and the media
 # continuity figures (longest gap between decoded video frames, baseline vs each event, and the
 # RTCPeerConnections torn down), then the "Resume" section of BENCHMARKS.md is rewritten.
-#   bench/resume/run.sh            (about three minutes; SAMPLES=200 by default)
+#   bench/resume/run.sh            (about two minutes; SAMPLES=200 by default)
 # Needs the release build (build/signaling-server), redis-server, nginx and node_modules.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
