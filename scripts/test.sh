@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is needed, builds, and runs every test:
 #   1. release build: unit tests and fuzz-corpus replays (ctest), integration tests (Node, real
-#      binary), browser tests (Debian's Chromium), load-tool smoke;
+#      binary), media continuity (real WebRTC peers; release only), browser tests (Debian's
+#      Chromium), load-tool smoke;
 #   2. libFuzzer build (clang-15): every fuzz target for 20 s on a copy of its seeds;
 #   3. AddressSanitizer + UBSan build: unit tests and integration tests again;
 #   4. ThreadSanitizer build: unit tests and integration tests again.
@@ -42,6 +43,10 @@ step "build (release)" scripts/build.sh release
 step "unit tests (release)" ctest --preset release -j 2
 step "integration tests (release)" env SIGNALING_BIN="$PWD/build/signaling-server" \
   node --test "${node_serial[@]}" tests/integration/
+# Media continuity (real libwebrtc peers, several nodes, nginx, Redis): release build only, too
+# heavy for the sanitizer builds.
+step "media continuity (release)" env SIGNALING_BIN="$PWD/build/signaling-server" \
+  node --test "${node_serial[@]}" tests/continuity/
 if [ -x scripts/test-browser.sh ] && [ "${SIG_SKIP_BROWSER:-0}" != 1 ]; then
   step "browser tests (Chromium)" env SIGNALING_SERVER="$PWD/build/signaling-server" scripts/test-browser.sh
 fi
