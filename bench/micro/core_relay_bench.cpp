@@ -91,8 +91,8 @@ void BM_RelayRoute(benchmark::State& state, std::string msg) {
   const auto& from = *joins[0].participant;
   auto& session = *joins[0].session;
   for (auto _ : state) {
-    const auto routed =
-        session.relay(from, "user-2", sig::domain::make_payload(sig::protocol::relayed(msg, from.from_suffix())));
+    const auto routed = session.relay(
+        from, "user-2", sig::domain::make_payload(sig::protocol::relayed(msg, from.from_suffix())));
     if (routed.error) {
       state.SkipWithError("no relay target");
       return;

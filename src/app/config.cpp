@@ -324,10 +324,11 @@ void add_options(CLI::App& app, Config& c, SecretFiles& files) {
   add_duration(app, "--heartbeat-timeout", c.heartbeat_timeout,
                "Close a connection silent for this long (more than --heartbeat-interval)",
                "SIGNALING_HEARTBEAT_TIMEOUT", kHeartbeatTimeout);
-  add_duration(app, "--resume-window", c.resume_window,
-               "How long a participant whose connection was lost keeps its place for a resume (0: it leaves at "
-               "once); never longer than --heartbeat-timeout after its last message",
-               "SIGNALING_RESUME_WINDOW", kResumeWindow);
+  add_duration(
+      app, "--resume-window", c.resume_window,
+      "How long a participant whose connection was lost keeps its place for a resume (0: it leaves at "
+      "once); never longer than --heartbeat-timeout after its last message",
+      "SIGNALING_RESUME_WINDOW", kResumeWindow);
   app.add_option("--resume-queue-messages", c.resume_queue_messages,
                  "Messages kept for a reconnecting participant; beyond, the sender gets an undelivered error")
       ->envname("SIGNALING_RESUME_QUEUE_MESSAGES")

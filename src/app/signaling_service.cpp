@@ -48,7 +48,8 @@ std::string_view relay_error_text(ErrorCode code) {
   switch (code) {
     case ErrorCode::invalid_target: return "a message cannot be sent to oneself";
     case ErrorCode::undelivered:
-      return "this user is reconnecting and the messages kept for it reached their limit: this one was dropped";
+      return "this user is reconnecting and the messages kept for it reached their limit: this one was "
+             "dropped";
     default: return "this user is not connected to this session";
   }
 }
@@ -125,7 +126,8 @@ std::optional<SignalingService::Request> SignalingService::check_request(std::st
   domain::ResumeRequest resume{presented && presented->size() <= 64 ? std::string(*presented) : std::string(),
                                fresh_resume_id()};
   return Request{std::string(*session_id),
-                 domain::Identity{std::move(claims.subject), std::move(claims.display_name)}, std::move(resume)};
+                 domain::Identity{std::move(claims.subject), std::move(claims.display_name)},
+                 std::move(resume)};
 }
 
 net::Admission SignalingService::admitted(domain::HubJoin joined, const Request& request,
@@ -148,7 +150,8 @@ net::Admission SignalingService::admit(std::string_view target, const std::share
   net::Admission refused;
   const auto request = check_request(target, connection_id, refused);
   if (!request) return refused;
-  auto joined = hub_.join(request->session_id, request->identity, connection_id, self, nullptr, &request->resume);
+  auto joined =
+      hub_.join(request->session_id, request->identity, connection_id, self, nullptr, &request->resume);
   return admitted(std::move(joined), *request, connection_id);
 }
 
@@ -197,7 +200,8 @@ void SignalingService::on_text(net::ConnectionState& state, domain::Endpoint& se
         return;
       }
       if (!routed.remote_connection.empty() && cluster_ != nullptr) {
-        cluster_->relay(c.session->id(), routed.remote_connection, c.participant->user_id(), std::move(message));
+        cluster_->relay(c.session->id(), routed.remote_connection, c.participant->user_id(),
+                        std::move(message));
       }
       counters_.relayed.fetch_add(1, std::memory_order_relaxed);
       return;

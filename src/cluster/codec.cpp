@@ -275,7 +275,9 @@ std::optional<Event> decode_event(std::string_view text) {
   };
   Event ev;
   if (e == "joined" || e == "left" || e == "reconnecting") {
-    ev.kind = e == "joined" ? Event::Kind::joined : e == "left" ? Event::Kind::left : Event::Kind::reconnecting;
+    ev.kind = e == "joined" ? Event::Kind::joined
+              : e == "left" ? Event::Kind::left
+                            : Event::Kind::reconnecting;
     ev.resumed = j.contains("resumed") && j["resumed"].is_boolean() && j["resumed"].get<bool>();
     ev.member.identity.user_id = str("userId");
     ev.member.identity.display_name = str("displayName");

@@ -210,8 +210,8 @@ void Node::join(std::string session_id, domain::Identity identity, std::string c
   const auto max = std::to_string(options_.max_participants), ttl = std::to_string(options_.ws_ttl.count()),
              hb_ttl = std::to_string(options_.heartbeat_ttl.count()), ts = now_ms();
   // The arguments are copied before the callback (which takes them over) is built.
-  const std::vector<std::string> args{
-      identity.user_id, connection_id, identity.display_name, max, ttl, ts, hb_ttl, resume.presented, resume.fresh};
+  const std::vector<std::string> args{identity.user_id, connection_id,    identity.display_name, max, ttl, ts,
+                                      hb_ttl,           resume.presented, resume.fresh};
   const std::vector<std::string_view> key_views{dir, ws, peers, hb, rk}, arg_views(args.begin(), args.end());
   client_->eval(
       scripts::join(), key_views, arg_views,
@@ -278,9 +278,10 @@ void Node::join(std::string session_id, domain::Identity identity, std::string c
           log::debug("replacing a connection",
                      {{"node", options_.node_id}, {"connection", utf8::printable(previous)}});
         }
-        client_->call(ignore_reply, "PUBLISH", keys::session_channel(session_id),
-                      encode_joined({{identity.user_id, joined.participant->display_name()}, connection_id, seq},
-                                    cj.resumed));
+        client_->call(
+            ignore_reply, "PUBLISH", keys::session_channel(session_id),
+            encode_joined({{identity.user_id, joined.participant->display_name()}, connection_id, seq},
+                          cj.resumed));
         finish(std::move(joined));
       });
 }
@@ -632,7 +633,8 @@ void Node::on_node_gone(const std::string& node,
     return;
   }
   // Its participants keep their places for the resume window: they come back on another node.
-  log::warn("node is gone: its participants are reconnecting", {{"node", options_.node_id}, {"gone_node", node}});
+  log::warn("node is gone: its participants are reconnecting",
+            {{"node", options_.node_id}, {"gone_node", node}});
   for (const auto& [session, m] : members)
     hub_->apply_node_lost(session, m.connection_id);
 }
@@ -696,10 +698,11 @@ void Node::directory_changed(std::string_view session_id, const domain::SessionS
 }
 
 void Node::deleted(std::string_view session_id) {
-  client_->eval(scripts::remove(),
-                {keys::dir(session_id), keys::ws(session_id), keys::peers(session_id), keys::resume(session_id)},
-                {keys::heartbeat_prefix(session_id), keys::session_channel(session_id), encode_deleted()},
-                tracked_write("delete"));
+  client_->eval(
+      scripts::remove(),
+      {keys::dir(session_id), keys::ws(session_id), keys::peers(session_id), keys::resume(session_id)},
+      {keys::heartbeat_prefix(session_id), keys::session_channel(session_id), encode_deleted()},
+      tracked_write("delete"));
 }
 
 }  // namespace sig::cluster

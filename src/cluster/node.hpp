@@ -94,7 +94,8 @@ class Node final : public domain::PresenceSink, public domain::ClusterPort {
                          domain::WallTime created_at) override;
   void deleted(std::string_view session_id) override;
   void lost(std::string_view session_id, std::string_view user_id, std::string_view connection_id) override;
-  void expired(std::string_view session_id, std::string_view user_id, std::string_view connection_id) override;
+  void expired(std::string_view session_id, std::string_view user_id,
+               std::string_view connection_id) override;
   void send_remote(std::string_view session_id, std::string_view connection_id,
                    const domain::Payload& message) override;
 

@@ -23,8 +23,8 @@ class ClusterPort {
                     std::weak_ptr<Endpoint> endpoint, ResumeRequest resume, JoinDone done) = 0;
   // Sends an already built message from `from_user_id` to a connection of another node
   // (fire-and-forget).
-  virtual void relay(std::string_view session_id, std::string_view connection_id, std::string_view from_user_id,
-                     Payload message) = 0;
+  virtual void relay(std::string_view session_id, std::string_view connection_id,
+                     std::string_view from_user_id, Payload message) = 0;
   // Re-reads one session from the shared store into the hub (creating, updating or removing this
   // node's copy), so the admin API answers with what the store holds, also for a session another
   // node or the platform's backend wrote. `done` runs once, later, on another thread; also when

@@ -34,8 +34,8 @@ struct HubJoin {
 struct HubStats {
   std::size_t sessions = 0;
   std::size_t live_sessions = 0;
-  std::size_t participants = 0;   // this node's, reconnecting ones included
-  std::size_t reconnecting = 0;   // this node's participants whose connection was lost
+  std::size_t participants = 0;  // this node's, reconnecting ones included
+  std::size_t reconnecting = 0;  // this node's participants whose connection was lost
 };
 
 // Checks a directory entry: a host among the participants, unique non-empty user ids.

@@ -21,7 +21,8 @@ bool same_secret(std::string_view a, std::string_view b) {
   if (a.empty() || a.size() != b.size()) return false;
   unsigned char diff = 0;
   for (std::size_t i = 0; i < a.size(); ++i)
-    diff = static_cast<unsigned char>(diff | (static_cast<unsigned char>(a[i]) ^ static_cast<unsigned char>(b[i])));
+    diff = static_cast<unsigned char>(diff |
+                                      (static_cast<unsigned char>(a[i]) ^ static_cast<unsigned char>(b[i])));
   return diff == 0;
 }
 
@@ -135,7 +136,8 @@ void Session::send_joined_locked(const Participant& to, const std::vector<protoc
   info.started_at = started_at_text_;
   info.heartbeat_interval_ms = settings_.heartbeat_interval.count();
   // Fresh credentials on every join (a reconnection included), named after this user.
-  const std::string ice = settings_.ice ? ice_servers_json(*settings_.ice, to.user_id(), wall_now) : std::string();
+  const std::string ice =
+      settings_.ice ? ice_servers_json(*settings_.ice, to.user_id(), wall_now) : std::string();
   info.ice_servers = ice;
   info.ice_transport_policy = to_string(policy_locked());
   info.resume_id = to.resume_id_;

@@ -54,8 +54,8 @@ JoinResult Session::resume_join_locked(MemberList::iterator previous, Identity i
                                        std::string connection_id, std::weak_ptr<Endpoint> endpoint,
                                        std::uint64_t seq, std::string resume_id, SteadyTime now,
                                        WallTime wall_now) {
-  auto fresh = std::make_shared<Participant>(std::move(identity), std::move(connection_id), std::move(endpoint),
-                                             now, true, seq);
+  auto fresh = std::make_shared<Participant>(std::move(identity), std::move(connection_id),
+                                             std::move(endpoint), now, true, seq);
   fresh->resume_id_ = std::move(resume_id);
   // The current roster, which may have changed while it was away.
   std::vector<protocol::PeerRef> peers;
@@ -69,7 +69,8 @@ JoinResult Session::resume_join_locked(MemberList::iterator previous, Identity i
   return {std::nullopt, std::move(fresh)};
 }
 
-void Session::resume_locked(MemberList::iterator old_it, const std::shared_ptr<Participant>& fresh, SteadyTime now) {
+void Session::resume_locked(MemberList::iterator old_it, const std::shared_ptr<Participant>& fresh,
+                            SteadyTime now) {
   auto old = std::move(*old_it);
   *old_it = fresh;
   old->active_ = false;
@@ -200,8 +201,8 @@ void Session::expire_locked(SteadyTime now) {
 
 std::size_t Session::local_reconnecting_count() const {
   std::lock_guard lock(mu_);
-  return static_cast<std::size_t>(
-      std::count_if(members_.begin(), members_.end(), [](const auto& m) { return m->local_ && m->reconnecting_; }));
+  return static_cast<std::size_t>(std::count_if(members_.begin(), members_.end(),
+                                                [](const auto& m) { return m->local_ && m->reconnecting_; }));
 }
 
 void Session::apply_remote_reconnecting(std::string_view connection_id, SteadyTime now) {

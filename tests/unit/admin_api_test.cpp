@@ -203,8 +203,8 @@ class FakeCluster final : public domain::ClusterPort {
  public:
   bool refuse = false;
   int refreshes = 0;
-  void join(std::string, domain::Identity, std::string, std::weak_ptr<domain::Endpoint>, domain::ResumeRequest,
-            JoinDone) override {}
+  void join(std::string, domain::Identity, std::string, std::weak_ptr<domain::Endpoint>,
+            domain::ResumeRequest, JoinDone) override {}
   void relay(std::string_view, std::string_view, std::string_view, domain::Payload) override {}
   void refresh(std::string, std::function<void()> done) override {
     ++refreshes;

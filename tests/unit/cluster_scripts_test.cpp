@@ -73,9 +73,10 @@ class ClusterScriptsTest : public ::testing::Test {
   }
   Reply join(const std::string& user, const std::string& conn, const std::string& name = "", int max = 2,
              const std::string& presented = "", const std::string& fresh = "rid-new") {
-    return eval(cluster::scripts::join(),
-                {keys::dir("s"), keys::ws("s"), keys::peers("s"), keys::heartbeat("s", user), keys::resume("s")},
-                {user, conn, name, std::to_string(max), "1800", "1795000000000", "45", presented, fresh});
+    return eval(
+        cluster::scripts::join(),
+        {keys::dir("s"), keys::ws("s"), keys::peers("s"), keys::heartbeat("s", user), keys::resume("s")},
+        {user, conn, name, std::to_string(max), "1800", "1795000000000", "45", presented, fresh});
   }
   Reply leave(const std::string& user, const std::string& conn) {
     return eval(cluster::scripts::leave(),

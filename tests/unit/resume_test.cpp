@@ -302,7 +302,8 @@ TEST_F(ResumeTest, ARemoteParticipantReconnectingAndResumingElsewhere) {
   EXPECT_EQ(r.remote_connection, "n2:1");
   hub.apply_remote_joined("s1", {{"b", "Bob"}, "n3:4", 2}, true);
   EXPECT_EQ(a.ep->take(), std::vector{msg("participant-reconnected", "b")});
-  EXPECT_EQ(a.join.session->relay(*a.join.participant, "b", domain::make_payload("{}")).remote_connection, "n3:4");
+  EXPECT_EQ(a.join.session->relay(*a.join.participant, "b", domain::make_payload("{}")).remote_connection,
+            "n3:4");
 }
 
 TEST_F(ResumeTest, WhenANodeDiesItsParticipantsAreReconnectingAndTheirMessagesKeptHere) {
