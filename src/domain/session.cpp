@@ -20,9 +20,11 @@ constexpr std::size_t kMaxTombstones = 64;
 bool same_secret(std::string_view a, std::string_view b) {
   if (a.empty() || a.size() != b.size()) return false;
   unsigned char diff = 0;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    diff = static_cast<unsigned char>(diff |
-                                      (static_cast<unsigned char>(a[i]) ^ static_cast<unsigned char>(b[i])));
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const auto x =
+        static_cast<unsigned char>(static_cast<unsigned char>(a[i]) ^ static_cast<unsigned char>(b[i]));
+    diff = static_cast<unsigned char>(diff | x);
+  }
   return diff == 0;
 }
 
@@ -180,7 +182,7 @@ bool Session::add_remote_locked(const RosterEntry& entry, SteadyTime now) {
     if ((*existing)->seq_ == entry.seq && entry.seq != 0) {
       // The same place in the join order: the same incarnation, resumed on another connection
       // (its resume event was missed): no departure, no newcomer.
-      resume_locked(existing, std::move(p), now);
+      resume_locked(existing, p, now);
       return true;
     }
     remove_member_locked(existing, LeaveCause::replaced, now);
@@ -470,7 +472,7 @@ void Session::apply_remote_joined(const RosterEntry& entry, SteadyTime now, bool
       if (identity.display_name.empty()) identity.display_name = identity.user_id;
       auto p = std::make_shared<Participant>(std::move(identity), entry.connection_id,
                                              std::weak_ptr<Endpoint>{}, now, false, entry.seq);
-      resume_locked(existing, std::move(p), now);
+      resume_locked(existing, p, now);
       return;
     }
   }
