@@ -41,6 +41,7 @@ test('resume on the same node: the others see reconnecting then reconnected, not
   assert.deepEqual(kept.filter((m) => m.fromUserId === 'a').map((m) => m.type), ['offer', 'ice-candidate']);
   assert.deepEqual(kept.filter((m) => m.fromUserId === 'c').map((m) => m.sdp), ['v=0 three']);
   assert.equal(kept.find((m) => m.fromUserId === 'a').sdp, 'v=0 one');
+  assert.equal(b2.received[0].type, 'joined', 'the kept messages come after the resumed joined');
   for (const cl of [a, c]) {
     assert.equal(shape(await cl.next()), 'participant-reconnected b');
     await cl.expectNoMessage();
