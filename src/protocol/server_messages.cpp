@@ -22,6 +22,10 @@ void append_number(std::string& out, double v) {
   std::to_chars_result r{};
   if (std::trunc(v) == v && std::fabs(v) < 9.007199254740992e15) {
     r = std::to_chars(buf, buf + sizeof buf, static_cast<long long>(v));
+  } else if (std::fabs(v) >= 1e15) {
+    // Large magnitudes in scientific form: the shortest form may otherwise be a plain integer of
+    // 20+ digits, which parsers that keep integers exact (simdjson: a big integer) refuse.
+    r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
   } else {
     r = std::to_chars(buf, buf + sizeof buf, v);
   }

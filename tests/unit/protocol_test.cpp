@@ -165,6 +165,16 @@ TEST(ServerMessages, JoinedListsPeersStatusAndHost) {
   EXPECT_EQ(resumed["resumed"], true);
 }
 
+// Found by fuzz_client_message: 1700000012000000122e3 was echoed as a 22-digit integer, which a
+// parser that keeps integers exact (simdjson) refuses as a big integer.
+TEST(ServerMessages, HeartbeatAckEchoesHugeNumbersInAParsableForm) {
+  for (const double ts : {1.7000000120000002e21, 1e300, -4.5e17, 123456789012345678.0}) {
+    const auto ack = json::parse(heartbeat_ack(ts));
+    EXPECT_EQ(ack["ts"].get<double>(), ts);
+    EXPECT_TRUE(ack["ts"].is_number_float()) << ack.dump();
+  }
+}
+
 TEST(ServerMessages, ReconnectingAndReconnected) {
   EXPECT_EQ(json::parse(participant_reconnecting("u\"1")),
             json::parse(R"({"type":"participant-reconnecting","userId":"u\"1"})"));
