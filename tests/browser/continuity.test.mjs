@@ -323,3 +323,32 @@ test('3. two nodes behind nginx, a rolling restart (SIGTERM, drain): everyone mo
     { timeoutMs: T.reconnect, what: 'every participant on n1' });
   await recovered(t, rooms, rooms);
 });
+
+test('4. two nodes behind nginx, Redis faults (a stall longer than --node-ttl, FLUSHALL, a restart): nobody moves, no peer connection torn down', { skip: skipWithoutNginx }, async (t) => {
+  const add = undoer(t);
+  const cluster = await startCluster(t, add);
+  const sessionId = randomId('bt');
+  const res = await cluster.nodes.n1.createSession(sessionId, { host: 'alice', participants: FOUR });
+  assert.ok(res.status === 200 || res.status === 201);
+  const { rooms } = await openFourSpread(t, add, cluster, sessionId);
+
+  await markAll(rooms, 'before');
+  await sleep(2000);
+  const admin = await RespClient.connect(cluster.redis.port);
+  add(() => admin.close());
+  // 2 s > --node-ttl 900ms: every alive key is past its TTL when Redis wakes up.
+  assert.equal(await admin.cmd('DEBUG', 'SLEEP', '2'), 'OK');
+  await sleep(3000);
+  assert.equal(await admin.cmd('FLUSHALL'), 'OK');
+  await waitFor(async () => Object.keys(await admin.hgetall(`session:ws:${sessionId}`)).length === 4,
+    { timeoutMs: T.reconnect, what: 'session:ws written again after FLUSHALL' });
+  admin.close();
+  await cluster.redis.stop();
+  await sleep(1000);
+  await cluster.redis.start();  // same port, empty
+  const after = await RespClient.connect(cluster.redis.port);
+  add(() => after.close());
+  await waitFor(async () => Object.keys(await after.hgetall(`session:ws:${sessionId}`)).length === 4,
+    { timeoutMs: T.reconnect, what: 'session:ws written again after the restart' });
+  await recovered(t, rooms, []);
+});
