@@ -1,43 +1,23 @@
 import { test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { SignalingClient, backoffDelay, signalingUrl, isRejectionCloseCode } from '../src/index.js';
+import { backoffDelay, signalingUrl, isRejectionCloseCode } from '../src/index.js';
 import {
   FakeWebSocket,
   FakeRTCPeerConnection,
-  FakeClock,
   FakeMediaStream,
   FakeTrack,
   fakeLocalStream,
   waitFor,
   settle,
 } from '../test-support/fakes.mjs';
+import { makeClient } from '../test-support/client-helpers.mjs';
 
 beforeEach(() => {
   FakeWebSocket.instances.length = 0;
   FakeRTCPeerConnection.instances.length = 0;
 });
 
-function makeClient(extra = {}) {
-  const clock = new FakeClock();
-  const client = new SignalingClient({
-    url: 'http://127.0.0.1:8080',
-    token: 'tok',
-    sessionId: 's1',
-    WebSocket: FakeWebSocket,
-    RTCPeerConnection: FakeRTCPeerConnection,
-    MediaStream: FakeMediaStream,
-    timers: clock.timers,
-    now: clock.now,
-    random: () => 0.5,
-    ...extra,
-  });
-  const events = [];
-  for (const type of ['state', 'joined', 'participant-joined', 'participant-left', 'peer-closed', 'session', 'session-started', 'session-ended', 'error', 'rtt', 'reconnecting', 'track', 'stream', 'peer-state']) {
-    client.on(type, (ev) => events.push({ type, ...ev }));
-  }
-  return { client, clock, events };
-}
 
 const lastSocket = () => FakeWebSocket.instances.at(-1);
 
