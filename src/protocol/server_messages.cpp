@@ -32,6 +32,14 @@ void append_number(std::string& out, double v) {
   out.append(buf, r.ptr);
 }
 
+// `{"type":"...","<field>":` (the head) followed by one JSON string value and the closing brace.
+std::string one_string_message(std::string_view head, std::string_view value) {
+  std::string out(head);
+  append_json_string(out, value);
+  out.push_back('}');
+  return out;
+}
+
 }  // namespace
 
 std::string joined(const JoinedInfo& info) {
@@ -89,38 +97,23 @@ std::string participant_joined(PeerRef who) {
 }
 
 std::string participant_left(std::string_view user_id) {
-  std::string out = R"({"type":"participant-left","userId":)";
-  append_json_string(out, user_id);
-  out.push_back('}');
-  return out;
+  return one_string_message(R"({"type":"participant-left","userId":)", user_id);
 }
 
 std::string participant_reconnecting(std::string_view user_id) {
-  std::string out = R"({"type":"participant-reconnecting","userId":)";
-  append_json_string(out, user_id);
-  out.push_back('}');
-  return out;
+  return one_string_message(R"({"type":"participant-reconnecting","userId":)", user_id);
 }
 
 std::string participant_reconnected(std::string_view user_id) {
-  std::string out = R"({"type":"participant-reconnected","userId":)";
-  append_json_string(out, user_id);
-  out.push_back('}');
-  return out;
+  return one_string_message(R"({"type":"participant-reconnected","userId":)", user_id);
 }
 
 std::string session_started(std::string_view started_at) {
-  std::string out = R"({"type":"session-started","startedAt":)";
-  append_json_string(out, started_at);
-  out.push_back('}');
-  return out;
+  return one_string_message(R"({"type":"session-started","startedAt":)", started_at);
 }
 
 std::string session_ended(std::string_view reason) {
-  std::string out = R"({"type":"session-ended","reason":)";
-  append_json_string(out, reason);
-  out.push_back('}');
-  return out;
+  return one_string_message(R"({"type":"session-ended","reason":)", reason);
 }
 
 std::string heartbeat_ack(std::optional<double> ts) {
