@@ -278,13 +278,19 @@ async function openFourSpread(t, add, cluster, sessionId) {
   return { rooms, placed };
 }
 
-test('2. two nodes behind nginx, the node of two participants killed (SIGKILL): they resume on the other node, no peer connection torn down', { skip: skipWithoutNginx }, async (t) => {
+/** Redis, two nodes, nginx, a session of four and the four rooms spread over the nodes. */
+async function fourOnTwoNodes(t) {
   const add = undoer(t);
   const cluster = await startCluster(t, add);
   const sessionId = randomId('bt');
   const res = await cluster.nodes.n1.createSession(sessionId, { host: 'alice', participants: FOUR });
   assert.ok(res.status === 200 || res.status === 201);
   const { rooms, placed } = await openFourSpread(t, add, cluster, sessionId);
+  return { add, cluster, sessionId, rooms, placed };
+}
+
+test('2. two nodes behind nginx, the node of two participants killed (SIGKILL): they resume on the other node, no peer connection torn down', { skip: skipWithoutNginx }, async (t) => {
+  const { cluster, sessionId, rooms, placed } = await fourOnTwoNodes(t);
   const victimNode = placed.alice;
   const victims = rooms.filter((r) => placed[r.userId] === victimNode);
   const survivor = victimNode === 'n1' ? 'n2' : 'n1';
@@ -300,12 +306,7 @@ test('2. two nodes behind nginx, the node of two participants killed (SIGKILL): 
 });
 
 test('3. two nodes behind nginx, a rolling restart (SIGTERM, drain): everyone moves twice, no peer connection torn down', { skip: skipWithoutNginx }, async (t) => {
-  const add = undoer(t);
-  const cluster = await startCluster(t, add);
-  const sessionId = randomId('bt');
-  const res = await cluster.nodes.n1.createSession(sessionId, { host: 'alice', participants: FOUR });
-  assert.ok(res.status === 200 || res.status === 201);
-  const { rooms, placed } = await openFourSpread(t, add, cluster, sessionId);
+  const { cluster, sessionId, rooms, placed } = await fourOnTwoNodes(t);
 
   await markAll(rooms, 'before');
   await sleep(2000);
@@ -325,12 +326,7 @@ test('3. two nodes behind nginx, a rolling restart (SIGTERM, drain): everyone mo
 });
 
 test('4. two nodes behind nginx, Redis faults (a stall longer than --node-ttl, FLUSHALL, a restart): nobody moves, no peer connection torn down', { skip: skipWithoutNginx }, async (t) => {
-  const add = undoer(t);
-  const cluster = await startCluster(t, add);
-  const sessionId = randomId('bt');
-  const res = await cluster.nodes.n1.createSession(sessionId, { host: 'alice', participants: FOUR });
-  assert.ok(res.status === 200 || res.status === 201);
-  const { rooms } = await openFourSpread(t, add, cluster, sessionId);
+  const { add, cluster, sessionId, rooms } = await fourOnTwoNodes(t);
 
   await markAll(rooms, 'before');
   await sleep(2000);
