@@ -1,0 +1,57 @@
+#include "cluster/events.hpp"
+
+#include <utility>
+
+namespace sig::cluster {
+
+namespace {
+// The held events of the join being applied on this thread (EventGate::Hold).
+thread_local std::vector<domain::PlatformEvent>* t_held = nullptr;
+// Swallowed end events kept for sessions whose end script has not answered; a script always
+// answers (reply or error), so this only bounds a leak if one never did.
+constexpr std::size_t kMaxKept = 10'000;
+
+bool end_event(const domain::PlatformEvent& e) {
+  return e.type == domain::EventType::session_ended || (e.type == domain::EventType::participant_left &&
+                                                        e.left_reason == domain::LeftReason::session_ended);
+}
+}  // namespace
+
+EventGate::Hold::Hold() : previous_(t_held) {
+  t_held = &held_;
+}
+EventGate::Hold::~Hold() {
+  t_held = previous_;
+}
+std::vector<domain::PlatformEvent> EventGate::Hold::take() {
+  return std::exchange(held_, {});
+}
+
+void EventGate::publish(domain::PlatformEvent event) {
+  if (end_event(event)) {
+    std::lock_guard lock(mu_);
+    if (ended_.size() >= kMaxKept && ended_.count(event.session_id) == 0) ended_.erase(ended_.begin());
+    ended_[event.session_id].push_back(std::move(event));
+    return;
+  }
+  if (t_held != nullptr) {
+    t_held->push_back(std::move(event));
+    return;
+  }
+  emit(std::move(event));
+}
+
+void EventGate::emit(domain::PlatformEvent event) {
+  if (out_ != nullptr) out_->publish(std::move(event));
+}
+
+std::vector<domain::PlatformEvent> EventGate::take_ended(const std::string& session_id) {
+  std::lock_guard lock(mu_);
+  const auto it = ended_.find(session_id);
+  if (it == ended_.end()) return {};
+  auto out = std::move(it->second);
+  ended_.erase(it);
+  return out;
+}
+
+}  // namespace sig::cluster
