@@ -167,6 +167,10 @@ int run_server(const Config& config) {
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   const std::string node_id = config.node_id.empty() ? random_hex(4) : config.node_id;
 
+  // The platform's events (webhooks); null: nobody listens. With several nodes the hub's events
+  // go through the cluster node's gate, which emits each event on one node only.
+  domain::EventSink* platform_events = nullptr;
+
   // Several nodes: the state lives in Redis; the cluster node is the hub's event sink.
   std::unique_ptr<cluster::Node> node;
   std::string redis_shown;
@@ -193,11 +197,12 @@ int run_server(const Config& config) {
     o.max_participants = config.max_participants;
     o.resume_window = config.resume_window;
     o.ended_retention = config.ended_retention;
-    node = std::make_unique<cluster::Node>(ioc.get_executor(), clock, o);
+    node = std::make_unique<cluster::Node>(ioc.get_executor(), clock, o, platform_events);
   }
   if (config.redis.empty() && any_redis_tls_option(config))
     log::warn("--redis-tls-* options without --redis: ignored");
-  domain::Hub hub(clock, settings, node ? static_cast<domain::PresenceSink*>(node.get()) : &presence);
+  domain::Hub hub(clock, settings, node ? static_cast<domain::PresenceSink*>(node.get()) : &presence,
+                  node ? node->events() : platform_events);
   if (node) node->attach(hub);
 
   SignalingService service(hub, verifier, service_options(config), node.get());

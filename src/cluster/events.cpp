@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "common/log.hpp"
+
 namespace sig::cluster {
 
 namespace {
@@ -42,6 +44,13 @@ void EventGate::publish(domain::PlatformEvent event) {
 }
 
 void EventGate::emit(domain::PlatformEvent event) {
+  // One line per event this node emits: what an operator (and the several-node tests) can count.
+  log::debug("platform event", {{"type", domain::to_string(event.type)},
+                                {"session", event.session_id},
+                                {"user", event.user_id},
+                                {"reason", event.left_reason ? domain::to_string(*event.left_reason)
+                                                             : std::string_view(event.end_reason)},
+                                {"attendance", static_cast<std::uint64_t>(event.attendance.size())}});
   if (out_ != nullptr) out_->publish(std::move(event));
 }
 

@@ -404,6 +404,11 @@ void Node::load_session(const std::string& session_id, Done then, bool absent_me
           auto record = record_from_fields(session_id, dir, clock_.wall_now(), &join_seq, &why);
           if (!record && !dir.empty()) skipped(keys::dir(session_id), why);
           if (record) {
+            // With several nodes the attendance lives in Redis (the snapshot read it atomically).
+            std::vector<std::string> bad_attendance;
+            record->attendance = attendance_from(fields_of(reply.elements[3]), &bad_attendance);
+            for (const auto& b : bad_attendance)
+              skipped(keys::attendance(session_id), b);
             hub_->apply_record(session_id, *record);
             std::set<std::string> local;
             for (const auto& m : hub_->local_members(session_id))
