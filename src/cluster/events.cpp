@@ -30,10 +30,12 @@ std::vector<domain::PlatformEvent> EventGate::Hold::take() {
 }
 
 void EventGate::publish(domain::PlatformEvent event) {
-  if (end_event(event)) {
+  const bool start = event.type == domain::EventType::session_started;
+  if (start || end_event(event)) {
     std::lock_guard lock(mu_);
-    if (ended_.size() >= kMaxKept && ended_.count(event.session_id) == 0) ended_.erase(ended_.begin());
-    ended_[event.session_id].push_back(std::move(event));
+    auto& kept = start ? started_ : ended_;
+    if (kept.size() >= kMaxKept && kept.count(event.session_id) == 0) kept.erase(kept.begin());
+    kept[event.session_id].push_back(std::move(event));
     return;
   }
   if (t_held != nullptr) {
@@ -54,13 +56,21 @@ void EventGate::emit(domain::PlatformEvent event) {
   if (out_ != nullptr) out_->publish(std::move(event));
 }
 
-std::vector<domain::PlatformEvent> EventGate::take_ended(const std::string& session_id) {
+std::vector<domain::PlatformEvent> EventGate::take(Kept& from, const std::string& session_id) {
   std::lock_guard lock(mu_);
-  const auto it = ended_.find(session_id);
-  if (it == ended_.end()) return {};
+  const auto it = from.find(session_id);
+  if (it == from.end()) return {};
   auto out = std::move(it->second);
-  ended_.erase(it);
+  from.erase(it);
   return out;
+}
+
+std::vector<domain::PlatformEvent> EventGate::take_ended(const std::string& session_id) {
+  return take(ended_, session_id);
+}
+
+std::vector<domain::PlatformEvent> EventGate::take_started(const std::string& session_id) {
+  return take(started_, session_id);
 }
 
 }  // namespace sig::cluster

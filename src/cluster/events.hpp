@@ -4,6 +4,7 @@
 // The domain emits what it decides on this node. Most of that is decided by a script too, on the
 // same node, so it is emitted once. Three cases are not, and the gate sits between the domain and
 // the real sink (the webhook publisher) to handle them:
+// - session.started: kept back until this node's start script says it changed the status.
 // - session.ended and the participant.left (session_ended) before it: a session ended by a timer
 //   is ended by every node that mirrors it. The gate swallows the domain's copies; the node whose
 //   end script changed the status emits them, with the attendance the script read atomically.
@@ -31,8 +32,12 @@ class EventGate final : public domain::EventSink {
   // What a script decided: straight to the real sink.
   void emit(domain::PlatformEvent event);
 
-  // The domain's swallowed end events of a session, in order (for the fallback), and forgets them.
+  // The domain's swallowed end events of a session, in order, and forgets them: the node emits
+  // them itself when its end script could not run (nobody recorded the end).
   std::vector<domain::PlatformEvent> take_ended(const std::string& session_id);
+  // Likewise the domain's session.started: emitted when this node's start script changed the
+  // status (two nodes may start a session at once: an admin call and the host's message).
+  std::vector<domain::PlatformEvent> take_started(const std::string& session_id);
 
   // While alive on this thread, the domain's events are held (a join after its script: the node
   // puts the script's left (replaced) before them, and drops them when the join is refused).
@@ -52,7 +57,10 @@ class EventGate final : public domain::EventSink {
  private:
   domain::EventSink* const out_;
   std::mutex mu_;
-  std::map<std::string, std::vector<domain::PlatformEvent>> ended_;  // bounded (kMaxKept)
+  using Kept = std::map<std::string, std::vector<domain::PlatformEvent>>;
+  std::vector<domain::PlatformEvent> take(Kept& from, const std::string& session_id);
+  Kept ended_;    // bounded (kMaxKept)
+  Kept started_;  // bounded (kMaxKept)
 };
 
 }  // namespace sig::cluster

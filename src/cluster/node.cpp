@@ -528,7 +528,10 @@ void Node::restore_all(Done then) {
       args.push_back(m.connection_id);
       args.push_back(peer_value(m.seq, m.identity.display_name));
       args.push_back(m.resume_id);
-      args.emplace_back();  // attendance: Redis keeps it; a minimal entry if it lost it
+      // Attendance: written only where Redis has none (it lost its data): this node's view.
+      const auto rec = std::find_if(snap.attendance.begin(), snap.attendance.end(),
+                                    [&](const auto& r) { return r.user_id == m.identity.user_id; });
+      args.push_back(rec == snap.attendance.end() ? std::string() : attendance_json(*rec));
       max_seq = std::max(max_seq, m.seq);
     }
     args[5] = std::to_string(max_seq);

@@ -124,7 +124,7 @@ class Node final : public domain::PresenceSink, public domain::ClusterPort {
   // The leave script: removes the entry while it names this connection; publishes the departure
   // when it did (or always). `undo`: the attendance to put back ('-': none) instead of closing it.
   void run_leave(std::string_view session_id, std::string_view user_id, std::string_view connection_id,
-                 bool always_publish, redis::ReplyCallback cb, std::string undo = {});
+                 bool always_publish, redis::ReplyCallback cb, std::string_view undo = {});
   // Another node's participant goes: participant.left (disconnected) if this node's script removed it.
   void leave_remote(std::string_view session_id, std::string_view user_id, std::string_view connection_id,
                     std::string display_name);

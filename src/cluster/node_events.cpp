@@ -48,13 +48,14 @@ void Node::emit_participant(EventType type, std::string_view session_id, std::st
 }
 
 void Node::run_leave(std::string_view session_id, std::string_view user_id, std::string_view connection_id,
-                     bool always_publish, redis::ReplyCallback cb, std::string undo) {
-  client_->eval(scripts::leave(),
-                {keys::ws(session_id), keys::peers(session_id), keys::heartbeat(session_id, user_id),
-                 keys::resume(session_id), keys::attendance(session_id)},
-                {std::string(user_id), std::string(connection_id), keys::session_channel(session_id),
-                 encode_left(user_id, connection_id), always_publish ? "1" : "0", now_ms(), std::move(undo)},
-                std::move(cb));
+                     bool always_publish, redis::ReplyCallback cb, std::string_view undo) {
+  client_->eval(
+      scripts::leave(),
+      {keys::ws(session_id), keys::peers(session_id), keys::heartbeat(session_id, user_id),
+       keys::resume(session_id), keys::attendance(session_id)},
+      {std::string(user_id), std::string(connection_id), keys::session_channel(session_id),
+       encode_left(user_id, connection_id), always_publish ? "1" : "0", now_ms(), std::string(undo)},
+      std::move(cb));
 }
 
 // Removes another node's entry (its node is gone, or its window expired here) and emits the
@@ -124,10 +125,19 @@ void Node::on_node_gone(const std::string& node,
 }
 
 void Node::started(std::string_view session_id, domain::WallTime at) {
-  // The domain emits session.started where it was started; the script only records it.
+  // The domain's session.started is kept back by the gate: emitted if this node's script started
+  // it (or could not run: nobody else recorded it), dropped if another node's start won.
+  auto track = tracked_write("start");
   client_->eval(scripts::start(), {keys::dir(session_id)},
                 {format_iso8601(at), keys::session_channel(session_id), encode_changed()},
-                tracked_write("start"));
+                [this, session = std::string(session_id), track = std::move(track)](std::error_code ec,
+                                                                                    const Reply& reply) {
+                  track(ec, reply);
+                  auto kept = gate_.take_started(session);
+                  if (!ec && !(reply.is_integer() && reply.integer == 1)) return;
+                  for (auto& e : kept)
+                    gate_.emit(std::move(e));
+                });
 }
 
 void Node::ended(std::string_view session_id, domain::EndReason reason, domain::WallTime at) {
@@ -159,9 +169,10 @@ void Node::ended(std::string_view session_id, domain::EndReason reason, domain::
           return;
         }
         if (!r->changed) return;  // another node ended it and emits
-        for (const auto& p : r->present)
+        for (const auto& p : r->present) {
           emit_participant(EventType::participant_left, session, p.identity.user_id, p.identity.display_name,
                            LeftReason::session_ended);
+        }
         PlatformEvent e;
         e.type = EventType::session_ended;
         e.session_id = session;

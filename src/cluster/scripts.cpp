@@ -46,9 +46,8 @@ const redis::Script& join() {
   // cap, ws TTL, heartbeat value (the node's wall clock, ms: also the attendance's "now"),
   // heartbeat TTL, presented resumeId ('' none), resumeId of a new incarnation.
   // A resume (the presented resumeId is the user's current one, and the user is still listed)
-  // keeps its place in the join order (its seq) and its resumeId, and its attendance interval
-  // (the reconnecting gap counts); a fresh incarnation closes the one it replaces (at its loss
-  // time if it was lost) and opens a new one.
+  // keeps its place in the join order (its seq) and its resumeId. Attendance: one more
+  // connection; the interval stays open (a resumed or replaced gap counts) or opens now.
   static const redis::Script s(with_attendance(R"lua(
 local d = redis.call('HMGET', KEYS[1], 'status', 'participants')
 if not d[2] then return {'session_not_found'} end
@@ -86,13 +85,10 @@ if KEYS[6] then
   local a = att_decode(before)
   if not a then a = {f = now, c = 0, t = 0} end
   a.n = shown
-  if resumed == 1 and att_num(a.s) then
-    a.r = false
-  else
-    if att_num(a.s) then att_close(a, now) end
-    a.s = now
-    a.r = false
-  end
+  -- Resumed or replaced, an open interval stays open (as on one node: a replacement closes the
+  -- old incarnation and opens the new one at the same instant); a closed one opens now.
+  if not att_num(a.s) then a.s = now end
+  a.r = false
   a.l = false
   a.c = (att_num(a.c) or 0) + 1
   att_put(KEYS[6], ARGV[1], a)

@@ -11,8 +11,8 @@ namespace sig::cluster::scripts {
 // Refusals: {"session_not_found"|"session_ended"|"not_participant"|"session_full"}.
 // Admitted: {"ok", previous connection id or "", seq, HGETALL ws, HGETALL peers, HGETALL dir,
 // resumed 1/0, resumeId, the user's attendance before ('' none: for an undo), the replaced
-// connection's peers value ('' none)}. Attendance: connections+1; a resume keeps the interval
-// open and clears the loss; a fresh incarnation closes the previous interval and opens one.
+// connection's peers value ('' none)}. Attendance: connections+1; the interval stays open (a
+// resume or a replacement: the gap counts, as on one node) or opens now; the loss is cleared.
 const redis::Script& join();
 // KEYS: ws, peers, heartbeat, resume, attendance. ARGV: userId, connectionId, channel, event,
 // publish always (1/0), now ms, attendance to put back ('' none, '-' delete).

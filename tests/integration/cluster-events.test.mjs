@@ -117,7 +117,22 @@ test('attendance lives in Redis: joins on two nodes, a resume on the other node,
   }, { what: 'every interval closed by the end' });
   assert.equal(att.u1.l, att.u2.l, 'closed at the end time');
   assert.ok((await rc.cmd('TTL', `session:attendance:${sid}`)) > 0, 'expires with the ended entry');
+  await new Promise((r) => setTimeout(r, 300));  // a duplicate from the other node would come now
   const counted = counts([a, b], sid);
+  assert.deepEqual(counted, {
+    'participant.joined u1': 1,
+    'participant.joined u2': 1,
+    'participant.reconnecting u2': 1,
+    'participant.reconnected u2': 1,
+    'participant.joined u3': 1,
+    'participant.left u3 left': 1,
+    'participant.left u1 session_ended': 1,
+    'participant.left u2 session_ended': 1,
+    'session.ended host_ended': 1,
+  });
+  const where = (k) => emitted([a, b], sid).find((e) => e.key === k).node;
+  assert.equal(where('participant.reconnecting u2'), 'n2', 'the loss: by the node that held the connection');
+  assert.equal(where('participant.reconnected u2'), 'n1', 'the resume: by the node that admitted it');
   assert.equal(counted['session.ended host_ended'], 1, JSON.stringify(counted));
   assert.equal(counted['participant.left u1 session_ended'], 1, JSON.stringify(counted));
   assert.equal(counted['participant.left u2 session_ended'], 1, JSON.stringify(counted));
@@ -192,7 +207,8 @@ test('a node killed with SIGKILL: attendance survives in Redis; each orphan is r
   }
   for (const u of ['u1', 'u3']) assert.equal(att[u].l, false, `${u} still connected`);
   await new Promise((r) => setTimeout(r, 300));
-  const counted = counts([a, c], sid);
+  const counted = counts([a, b, c], sid);
+  for (const u of ['u1', 'u2', 'u3', 'u4']) assert.equal(counted[`participant.joined ${u}`], 1, JSON.stringify(counted));
   for (const u of ['u2', 'u4']) {
     assert.equal(counted[`participant.reconnecting ${u}`], 1, JSON.stringify(counted));
     assert.equal(counted[`participant.left ${u} disconnected`], 1, JSON.stringify(counted));
@@ -308,4 +324,32 @@ test('webhooks from three nodes: each event of a session arrives from exactly on
     [['u1', 1, false, false], ['u2', 1, false, false], ['u3', 1, false, false]]);
   assert.ok(ended.data.attendance[2].connectedSeconds < ended.data.attendance[0].connectedSeconds,
     'the orphan\'s interval closed at its loss');
+});
+
+test('a user replaced by a join on another node: one participant.left (replaced), from the node whose join script replaced it', { skip: skipWithoutRedis }, async (t) => {
+  const redis = await startRedis(t);
+  const [a, b] = await startNodes(t, redis, 2, { args: FAST });
+  const rc = await redisClient(t, redis);
+  const sid = randomId('repl');
+  await a.createSession(sid, { host: 'u1', participants: ['u1', 'u2'] });
+  const [c1] = await a.join(sid, 'u1');
+  const [old] = await a.join(sid, 'u2');
+  await c1.next('participant-joined');
+  await b.join(sid, 'u2');  // a reloaded tab that the balancer sent to the other node
+  assert.equal((await old.closed).code, 4440);
+  await c1.next('participant-left');
+  await c1.next('participant-joined');
+  await new Promise((r) => setTimeout(r, 300));
+  const counted = counts([a, b], sid);
+  assert.deepEqual(counted, {
+    'participant.joined u1': 1,
+    'participant.joined u2': 2,
+    'participant.left u2 replaced': 1,
+  });
+  const keys = emitted([a, b], sid).filter((e) => e.node === 'n2').map((e) => e.key);
+  assert.deepEqual(keys, ['participant.left u2 replaced', 'participant.joined u2'], 'the replacement, then the newcomer, by n2');
+  const att = (await attendance(rc, sid)).u2;
+  assert.equal(att.c, 2);
+  assert.equal(att.l, false);
+  assert.equal(att.s, att.f, 'one interval: the replaced one leaves as the new one joins');
 });

@@ -48,6 +48,10 @@ TEST(ClusterEventGate, PassesTheDomainsOwnDecisionsAndKeepsBackTheEnd) {
   EXPECT_EQ(kept[1].type, EventType::session_ended);
   EXPECT_TRUE(gate.take_ended("s").empty()) << "taken once";
   EXPECT_EQ(gate.take_ended("t").size(), 1U);
+  gate.publish(ev(EventType::session_started, "s"));
+  EXPECT_EQ(out.got.size(), 2U) << "the start is kept back for the start script's verdict";
+  EXPECT_EQ(gate.take_started("s").size(), 1U);
+  EXPECT_TRUE(gate.take_ended("s").empty());
   gate.emit(ev(EventType::session_ended, "s"));
   EXPECT_EQ(out.got.size(), 3U) << "emit() goes straight through";
 }
