@@ -353,3 +353,36 @@ test('a user replaced by a join on another node: one participant.left (replaced)
   assert.equal(att.l, false);
   assert.equal(att.s, att.f, 'one interval: the replaced one leaves as the new one joins');
 });
+
+test('a node frozen longer than --node-ttl: the survivor records its participant\'s loss once (reconnecting), the thawed node\'s restore clears it once (reconnected); the interval never closed', { skip: skipWithoutRedis }, async (t) => {
+  const redis = await startRedis(t);
+  const [a, b] = await startNodes(t, redis, 2, { args: ['--node-ttl', '2500ms', '--cluster-sync', '1s', '--resume-window', '10s'] });
+  const rc = await redisClient(t, redis);
+  const sid = randomId('frozen');
+  await a.createSession(sid, { host: 'u1', participants: ['u1', 'u2'] });
+  const [c1] = await a.join(sid, 'u1');
+  await b.join(sid, 'u2');
+  await c1.next('participant-joined');
+  b.proc.kill('SIGSTOP');
+  try {
+    assert.equal((await c1.next('participant-reconnecting', 10_000)).userId, 'u2');
+    await waitFor(async () => (await attendance(rc, sid)).u2.r !== false, { what: 'the loss recorded by n1' });
+  } finally {
+    b.proc.kill('SIGCONT');
+  }
+  assert.equal((await c1.next('participant-reconnected', 15_000)).userId, 'u2');
+  const att = await waitFor(async () => {
+    const x = await attendance(rc, sid);
+    return x.u2.r === false ? x : null;
+  }, { timeoutMs: 10_000, what: 'the loss cleared by the restore' });
+  assert.equal(att.u2.s, att.u2.f, 'the interval stayed open');
+  assert.equal(att.u2.c, 1, 'no new connection');
+  await new Promise((r) => setTimeout(r, 300));
+  const counted = counts([a, b], sid);
+  assert.equal(counted['participant.reconnecting u2'], 1, JSON.stringify(counted));
+  assert.equal(counted['participant.reconnected u2'], 1, JSON.stringify(counted));
+  assert.equal(counted['participant.left u2 disconnected'], undefined, JSON.stringify(counted));
+  const where = (k) => emitted([a, b], sid).find((e) => e.key === k).node;
+  assert.equal(where('participant.reconnecting u2'), 'n1');
+  assert.equal(where('participant.reconnected u2'), 'n2');
+});
