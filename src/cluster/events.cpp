@@ -31,6 +31,17 @@ std::vector<domain::PlatformEvent> EventGate::Hold::take() {
 
 void EventGate::publish(domain::PlatformEvent event) {
   const bool start = event.type == domain::EventType::session_started;
+  if (start) {
+    std::unique_lock lock(mu_);
+    const auto v = verdicts_.find(event.session_id);
+    if (v != verdicts_.end()) {
+      const bool emit_it = v->second;
+      verdicts_.erase(v);
+      lock.unlock();
+      if (emit_it) emit(std::move(event));
+      return;
+    }
+  }
   if (start || end_event(event)) {
     std::lock_guard lock(mu_);
     auto& kept = start ? started_ : ended_;
@@ -69,8 +80,22 @@ std::vector<domain::PlatformEvent> EventGate::take_ended(const std::string& sess
   return take(ended_, session_id);
 }
 
-std::vector<domain::PlatformEvent> EventGate::take_started(const std::string& session_id) {
-  return take(started_, session_id);
+void EventGate::settle_started(const std::string& session_id, bool emit_it) {
+  std::vector<domain::PlatformEvent> kept;
+  {
+    std::lock_guard lock(mu_);
+    const auto it = started_.find(session_id);
+    if (it == started_.end()) {
+      if (verdicts_.size() >= kMaxKept) verdicts_.erase(verdicts_.begin());
+      verdicts_[session_id] = emit_it;
+      return;
+    }
+    kept = std::move(it->second);
+    started_.erase(it);
+  }
+  if (!emit_it) return;
+  for (auto& e : kept)
+    emit(std::move(e));
 }
 
 }  // namespace sig::cluster

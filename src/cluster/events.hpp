@@ -35,9 +35,11 @@ class EventGate final : public domain::EventSink {
   // The domain's swallowed end events of a session, in order, and forgets them: the node emits
   // them itself when its end script could not run (nobody recorded the end).
   std::vector<domain::PlatformEvent> take_ended(const std::string& session_id);
-  // Likewise the domain's session.started: emitted when this node's start script changed the
-  // status (two nodes may start a session at once: an admin call and the host's message).
-  std::vector<domain::PlatformEvent> take_started(const std::string& session_id);
+  // The start script's verdict on the domain's session.started (two nodes may start a session at
+  // once: an admin call and the host's message): emitted when this node's script changed the
+  // status, dropped otherwise. The domain publishes it just after it told the node, so the verdict
+  // may come first: it then waits for the event.
+  void settle_started(const std::string& session_id, bool emit_it);
 
   // While alive on this thread, the domain's events are held (a join after its script: the node
   // puts the script's left (replaced) before them, and drops them when the join is refused).
@@ -59,8 +61,9 @@ class EventGate final : public domain::EventSink {
   std::mutex mu_;
   using Kept = std::map<std::string, std::vector<domain::PlatformEvent>>;
   std::vector<domain::PlatformEvent> take(Kept& from, const std::string& session_id);
-  Kept ended_;    // bounded (kMaxKept)
-  Kept started_;  // bounded (kMaxKept)
+  Kept ended_;                            // bounded (kMaxKept)
+  Kept started_;                          // bounded (kMaxKept)
+  std::map<std::string, bool> verdicts_;  // settle_started before the event (bounded likewise)
 };
 
 }  // namespace sig::cluster

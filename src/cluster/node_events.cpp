@@ -133,10 +133,7 @@ void Node::started(std::string_view session_id, domain::WallTime at) {
                 [this, session = std::string(session_id), track = std::move(track)](std::error_code ec,
                                                                                     const Reply& reply) {
                   track(ec, reply);
-                  auto kept = gate_.take_started(session);
-                  if (!ec && !(reply.is_integer() && reply.integer == 1)) return;
-                  for (auto& e : kept)
-                    gate_.emit(std::move(e));
+                  gate_.settle_started(session, ec || (reply.is_integer() && reply.integer == 1));
                 });
 }
 

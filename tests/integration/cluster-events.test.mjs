@@ -166,6 +166,8 @@ test('a session ended by its duration with participants on both nodes: session.e
     // Give a losing node time to (wrongly) emit its copy.
     await new Promise((r) => setTimeout(r, 300));
     const c = counts([a, b], sid);
+    assert.equal(c['session.started'], 1, JSON.stringify(c));
+    assert.equal(emitted([a, b], sid).find((x) => x.key === 'session.started').node, 'n2', 'started where it was started');
     assert.equal(c['session.ended completed'], 1, JSON.stringify(c));
     assert.equal(c['participant.left u1 session_ended'], 1, JSON.stringify(c));
     assert.equal(c['participant.left u2 session_ended'], 1, JSON.stringify(c));

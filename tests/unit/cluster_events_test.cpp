@@ -50,10 +50,18 @@ TEST(ClusterEventGate, PassesTheDomainsOwnDecisionsAndKeepsBackTheEnd) {
   EXPECT_EQ(gate.take_ended("t").size(), 1U);
   gate.publish(ev(EventType::session_started, "s"));
   EXPECT_EQ(out.got.size(), 2U) << "the start is kept back for the start script's verdict";
-  EXPECT_EQ(gate.take_started("s").size(), 1U);
+  gate.settle_started("s", false);
+  EXPECT_EQ(out.got.size(), 2U) << "another node started it";
+  gate.settle_started("t", true);  // the verdict first, then the event
+  gate.publish(ev(EventType::session_started, "t"));
+  ASSERT_EQ(out.got.size(), 3U);
+  EXPECT_EQ(out.got[2].session_id, "t");
+  gate.publish(ev(EventType::session_started, "s"));
+  gate.settle_started("s", true);
+  ASSERT_EQ(out.got.size(), 4U);
   EXPECT_TRUE(gate.take_ended("s").empty());
   gate.emit(ev(EventType::session_ended, "s"));
-  EXPECT_EQ(out.got.size(), 3U) << "emit() goes straight through";
+  EXPECT_EQ(out.got.size(), 5U) << "emit() goes straight through";
 }
 
 TEST(ClusterEventGate, HoldsTheEventsOfAJoinOnThisThreadOnly) {
