@@ -24,6 +24,7 @@
 #include "app/keys.hpp"
 #include "app/listeners.hpp"
 #include "app/signaling_service.hpp"
+#include "app/webhook_options.hpp"
 #include "cluster/node.hpp"
 #include "common/log.hpp"
 #include "domain/clock.hpp"
@@ -197,7 +198,16 @@ int run_server(const Config& config) {
   }
   if (config.redis.empty() && any_redis_tls_option(config))
     log::warn("--redis-tls-* options without --redis: ignored");
-  domain::Hub hub(clock, settings, node ? static_cast<domain::PresenceSink*>(node.get()) : &presence);
+  // Signed webhooks (docs/webhooks.md): always there, so that SIGHUP can add targets later; with
+  // none it ignores the events. It outlives the hub, which holds a pointer to it.
+  webhook::Publisher webhooks(ioc, webhook_settings(config.webhook));
+  if (!config.webhook.urls.empty()) {
+    log::info("webhooks", {{"targets", static_cast<std::uint64_t>(config.webhook.urls.size())},
+                           {"queue_limit", static_cast<std::uint64_t>(config.webhook.queue_limit)},
+                           {"tls_ca", config.webhook.tls_ca.empty() ? "system trust store" : config.webhook.tls_ca}});
+  }
+  domain::Hub hub(clock, settings, node ? static_cast<domain::PresenceSink*>(node.get()) : &presence,
+                  &webhooks);
   if (node) node->attach(hub);
 
   SignalingService service(hub, verifier, service_options(config), node.get());
@@ -227,6 +237,7 @@ int run_server(const Config& config) {
               "# TYPE signaling_redis_ready gauge\nsignaling_redis_ready ";
           text += node->ready() ? "1\n" : "0\n";
         }
+        text += webhook_metrics(webhooks.stats());
         text +=
             "# HELP signaling_draining 1 from SIGTERM on: upgrades refused, clients told to move\n"
             "# TYPE signaling_draining gauge\nsignaling_draining ";

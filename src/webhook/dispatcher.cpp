@@ -134,10 +134,11 @@ void Dispatcher::attempt(const TargetPtr& target, std::uint64_t seq) {
   }
   if (SteadyClock::now() - e->enqueued > settings_.max_age) {
     ++stats_.expired;
-    log::warn("webhook event dropped: older than --webhook-max-age", {{"target", target->log_name},
-                                                                      {"id", e->id},
-                                                                      {"type", type_name(e->event.type)},
-                                                                      {"attempts", e->attempts}});
+    log::warn("webhook event dropped: older than --webhook-max-age",
+              {{"target", target->log_name},
+               {"id", e->id},
+               {"type", domain::to_string(e->event.type)},
+               {"attempts", e->attempts}});
     target->queue.finish(seq, TargetQueue::End::expired);
     update_depth();
     // The caller (pump, or a retry timer) goes on with the next event.
@@ -199,7 +200,7 @@ void Dispatcher::on_result(const TargetPtr& target, std::uint64_t seq, std::erro
       ++stats_.failed;
       log::warn("webhook refused by the receiver; not retried", {{"target", target->log_name},
                                                                  {"id", e->id},
-                                                                 {"type", type_name(e->event.type)},
+                                                                 {"type", domain::to_string(e->event.type)},
                                                                  {"status", status}});
       target->queue.finish(seq, TargetQueue::End::rejected);
       break;
