@@ -460,6 +460,8 @@ void add_options(CLI::App& app, Config& c, SecretFiles& files) {
                "SIGTERM: exit when the last WebSocket is gone, or after this long (at least --drain-period)",
                "SIGNALING_DRAIN_TIMEOUT", kDrain);
 
+  add_webhook_options(app, c.webhook);
+
   app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error")
       ->envname("SIGNALING_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
@@ -500,6 +502,7 @@ Config parse_config(int argc, char** argv) {
     if (c.dev) check_dev(c, files);
     load_secrets(c, files);
     check_ice(c);
+    load_webhook_options(c.webhook);
   } catch (const std::exception& e) {
     fail(e.what());
   }

@@ -24,6 +24,7 @@
 #include "app/keys.hpp"
 #include "app/listeners.hpp"
 #include "app/signaling_service.hpp"
+#include "app/webhook_options.hpp"
 #include "cluster/node.hpp"
 #include "common/log.hpp"
 #include "domain/clock.hpp"
@@ -167,9 +168,18 @@ int run_server(const Config& config) {
   asio::signal_set signals(ioc, SIGINT, SIGTERM);
   const std::string node_id = config.node_id.empty() ? random_hex(4) : config.node_id;
 
-  // The platform's events (webhooks); null: nobody listens. With several nodes the hub's events
-  // go through the cluster node's gate, which emits each event on one node only.
-  domain::EventSink* platform_events = nullptr;
+  // Signed webhooks (docs/webhooks.md): always there, so that SIGHUP can add targets later; with
+  // none it ignores the events. It outlives the hub and the cluster node, which hold pointers to it.
+  webhook::Publisher webhooks(ioc, webhook_settings(config.webhook));
+  if (!config.webhook.urls.empty()) {
+    log::info("webhooks",
+              {{"targets", static_cast<std::uint64_t>(config.webhook.urls.size())},
+               {"queue_limit", static_cast<std::uint64_t>(config.webhook.queue_limit)},
+               {"tls_ca", config.webhook.tls_ca.empty() ? "system trust store" : config.webhook.tls_ca}});
+  }
+  // The platform's events. With several nodes the hub's events go through the cluster node's
+  // gate, which emits each event on one node only (cluster/events.hpp).
+  domain::EventSink* const platform_events = &webhooks;
 
   // Several nodes: the state lives in Redis; the cluster node is the hub's event sink.
   std::unique_ptr<cluster::Node> node;
@@ -232,6 +242,7 @@ int run_server(const Config& config) {
               "# TYPE signaling_redis_ready gauge\nsignaling_redis_ready ";
           text += node->ready() ? "1\n" : "0\n";
         }
+        text += webhook_metrics(webhooks.stats());
         text +=
             "# HELP signaling_draining 1 from SIGTERM on: upgrades refused, clients told to move\n"
             "# TYPE signaling_draining gauge\nsignaling_draining ";
