@@ -377,3 +377,34 @@ test('a node frozen longer than --node-ttl: the survivor records its participant
   assert.equal(where('participant.reconnecting u2'), 'n1');
   assert.equal(where('participant.reconnected u2'), 'n2');
 });
+
+test('Redis loses its data (FLUSHALL): each node writes its participants\' attendance again, first join and connections as they were', { skip: skipWithoutRedis }, async (t) => {
+  const redis = await startRedis(t);
+  const [a, b] = await startNodes(t, redis, 2, { args: FAST });
+  const rc = await redisClient(t, redis);
+  const sid = randomId('flush');
+  await a.createSession(sid, { host: 'u1', participants: ['u1', 'u2'] });
+  const [c1] = await a.join(sid, 'u1');
+  const [c2] = await b.join(sid, 'u2');
+  await c1.next('participant-joined');
+  c2.close();
+  await c1.next('participant-left');
+  const [c2b] = await b.join(sid, 'u2');  // u2: two connections so far
+  await c1.next('participant-joined');
+  const before = await attendance(rc, sid);
+  assert.equal(before.u2.c, 2);
+  await new Promise((r) => setTimeout(r, 1500));  // a --cluster-sync: each node has read it
+  await rc.cmd('FLUSHALL');
+  const after = await waitFor(async () => {
+    const x = await attendance(rc, sid);
+    return x.u1 && x.u2 ? x : null;
+  }, { timeoutMs: 15_000, what: 'the attendance written again' });
+  for (const u of ['u1', 'u2']) {
+    assert.equal(after[u].f, before[u].f, `${u}: the first join as it was`);
+    assert.equal(after[u].c, before[u].c, `${u}: the connections as they were`);
+    assert.equal(after[u].s, before[u].s, `${u}: still connected since then`);
+    assert.equal(after[u].l, false);
+  }
+  assert.equal(after.u2.t, before.u2.t, 'the closed interval of the first connection is kept');
+  assert.ok(c2b.closeInfo === null && c1.closeInfo === null, 'nobody was disconnected');
+});
