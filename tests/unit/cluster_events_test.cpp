@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cluster/events.hpp"
+#include "domain/hub.hpp"
 
 using namespace sig;
 using domain::EventType;
@@ -81,4 +82,41 @@ TEST(ClusterEventGate, HoldsTheEventsOfAJoinOnThisThreadOnly) {
   EXPECT_EQ(out.got.size(), 1U) << "no hold once the scope is left";
   cluster::EventGate none(nullptr);
   none.publish(ev(EventType::participant_joined, "s", "u3"));  // no sink: dropped, no crash
+}
+
+// The store's attendance, read with the directory entry, is what the hub shows (GET), ended or not.
+TEST(ClusterEventGate, TheHubShowsTheStoresAttendance) {
+  domain::ManualClock clock;
+  domain::Hub hub(clock, domain::SessionSettings{});
+  domain::SessionSnapshot record;
+  record.session_id = "s";
+  record.spec.host_user_id = "a";
+  record.spec.participants = {{"a", "Ann"}, {"b", "Bob"}};
+  record.created_at = clock.wall_now();
+  domain::AttendanceRecord r;
+  r.user_id = "b";
+  r.display_name = "Bob";
+  r.first_joined = clock.wall_now() - std::chrono::minutes(5);
+  r.connections = 3;
+  r.connected = std::chrono::milliseconds(120'500);
+  r.last_left = clock.wall_now() - std::chrono::minutes(1);
+  record.attendance = {r};
+  hub.apply_record("s", record);
+  auto snap = hub.snapshot("s");
+  ASSERT_TRUE(snap);
+  ASSERT_EQ(snap->attendance.size(), 1U);
+  EXPECT_EQ(snap->attendance[0].connections, 3U);
+  EXPECT_EQ(snap->attendance[0].connected, std::chrono::milliseconds(120'500));
+  // Ended: the store's final figures still replace the copy's.
+  record.status = domain::Status::ended;
+  record.end_reason = domain::EndReason::completed;
+  record.ended_at = clock.wall_now();
+  record.attendance[0].connections = 4;
+  hub.apply_record("s", record);
+  hub.apply_record("s", record);
+  EXPECT_EQ(hub.snapshot("s")->attendance.at(0).connections, 4U);
+  // A record without attendance (a join's reply reads the directory only) leaves it alone.
+  record.attendance.clear();
+  hub.apply_record("s", record);
+  EXPECT_EQ(hub.snapshot("s")->attendance.size(), 1U);
 }
