@@ -202,9 +202,10 @@ int run_server(const Config& config) {
   // none it ignores the events. It outlives the hub, which holds a pointer to it.
   webhook::Publisher webhooks(ioc, webhook_settings(config.webhook));
   if (!config.webhook.urls.empty()) {
-    log::info("webhooks", {{"targets", static_cast<std::uint64_t>(config.webhook.urls.size())},
-                           {"queue_limit", static_cast<std::uint64_t>(config.webhook.queue_limit)},
-                           {"tls_ca", config.webhook.tls_ca.empty() ? "system trust store" : config.webhook.tls_ca}});
+    log::info("webhooks",
+              {{"targets", static_cast<std::uint64_t>(config.webhook.urls.size())},
+               {"queue_limit", static_cast<std::uint64_t>(config.webhook.queue_limit)},
+               {"tls_ca", config.webhook.tls_ca.empty() ? "system trust store" : config.webhook.tls_ca}});
   }
   domain::Hub hub(clock, settings, node ? static_cast<domain::PresenceSink*>(node.get()) : &presence,
                   &webhooks);

@@ -227,6 +227,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
 
 }  // namespace
 
+// NOLINTNEXTLINE(performance-unnecessary-value-param): the interface (client.hpp) takes it by value
 Client::Client(asio::io_context& io, ClientOptions options) : impl_(std::make_shared<Impl>(io)) {
   SSL_CTX_set_min_proto_version(impl_->tls.native_handle(), TLS1_2_VERSION);
   boost::system::error_code ec;
