@@ -92,7 +92,14 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
 
  private:
   void begin() {
-    build_request();
+    try {
+      // Beast throws on a header it cannot represent; nothing may escape a handler.
+      build_request();
+    } catch (const std::exception& e) {
+      log::warn("http client: cannot build the request", {{"error", e.what()}});
+      finish(std::make_error_code(std::errc::invalid_argument));
+      return;
+    }
     timer_.expires_after(request_.timeout);
     timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
       if (!ec) self->finish(std::make_error_code(std::errc::timed_out));
