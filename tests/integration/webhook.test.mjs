@@ -1,7 +1,7 @@
 // Signed webhooks (docs/webhooks.md), through the real binary and a real receiver that verifies
 // every delivery with the reference `standardwebhooks` package (webhook-support.mjs):
 // signatures, retries with the same webhook-id after a 500, a timeout and a refused connection,
-// the order of one session's events, the bounded queue and droppedBefore, https with a test CA
+// the order of one session's events, reconnecting/reconnected, the bounded queue and droppedBefore, https with a test CA
 // and the refusal of an untrusted certificate, 4xx not retried, and the options failing closed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -202,6 +202,34 @@ test('a full queue drops the oldest events; the next delivery carries droppedBef
   const m = await metrics(server);
   assert.equal(m.signaling_webhook_dropped_total, dropped);
   assert.equal(m.signaling_webhook_delivered_total, 2);
+});
+
+test('a lost connection gives participant.reconnecting, then participant.reconnected on a resume or participant.left (disconnected) when the window closes', async (t) => {
+  const secret = newWebhookSecret();
+  const receiver = await startReceiver(t, secret);
+  const server = await startWithWebhooks(t, [receiver.url()], secret, ['--resume-window', '1s']);
+  const sessionId = randomId();
+  await server.createSession(sessionId, { host: 'u1', participants: ['u1', 'u2'] });
+  const [c1] = await server.join(sessionId, 'u1', 'Ada');
+  const [c2, joined] = await server.join(sessionId, 'u2', 'Bob');
+  c2.ws._socket.destroy(); // lost: no close frame
+  await c1.next((m) => m.type === 'participant-reconnecting', undefined, 'participant-reconnecting');
+  await server.join(sessionId, 'u2', 'Bob', { resume: joined.resumeId });
+  await c1.next((m) => m.type === 'participant-reconnected', undefined, 'participant-reconnected');
+  c1.ws._socket.destroy(); // lost again, and this time the window closes
+  const accepted = await receiver.waitAccepted(6);
+  assert.deepEqual(
+    accepted.map((d) => [d.body.type, d.body.data.userId, d.body.data.reason]),
+    [
+      ['participant.joined', 'u1', undefined],
+      ['participant.joined', 'u2', undefined],
+      ['participant.reconnecting', 'u2', undefined],
+      ['participant.reconnected', 'u2', undefined],
+      ['participant.reconnecting', 'u1', undefined],
+      ['participant.left', 'u1', 'disconnected'],
+    ],
+  );
+  assert.ok(receiver.deliveries.every((d) => d.verified));
 });
 
 test('a 4xx other than 408/429 is not retried', async (t) => {
