@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "domain/clock.hpp"
@@ -19,10 +20,10 @@ namespace sig::domain {
 struct AttendanceRecord {
   std::string user_id;
   std::string display_name;
-  WallTime first_joined;                  // the first join of any incarnation
-  std::optional<WallTime> last_left;      // the last departure; none while connected
-  std::uint32_t connections = 0;          // WebSocket connections admitted: joins and resumes
-  std::chrono::milliseconds connected{0}; // closed intervals; a resumed gap counts as connected
+  WallTime first_joined;                    // the first join of any incarnation
+  std::optional<WallTime> last_left;        // the last departure; none while connected
+  std::uint32_t connections = 0;            // WebSocket connections admitted: joins and resumes
+  std::chrono::milliseconds connected{0};   // closed intervals; a resumed gap counts as connected
   std::optional<WallTime> connected_since;  // the open interval's start while connected
 };
 
@@ -52,6 +53,14 @@ struct PlatformEvent {
   std::optional<WallTime> ended_at;
   std::vector<AttendanceRecord> attendance;  // session.ended: everyone who ever joined
 };
+
+// The wire names of docs/webhooks.md ("participant.left", "session_ended"...).
+std::string_view to_string(EventType t) noexcept;
+std::string_view to_string(LeftReason r) noexcept;
+
+// A record's connected time as of `now`: its closed intervals plus the open one so far (what the
+// admin API shows while the session runs; a reconnecting participant's gap counts until decided).
+std::chrono::milliseconds connected_as_of(const AttendanceRecord& r, WallTime now) noexcept;
 
 class EventSink {
  public:

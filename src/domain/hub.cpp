@@ -21,8 +21,8 @@ std::optional<std::string> validate_spec(const SessionSpec& spec) {
   return std::nullopt;
 }
 
-Hub::Hub(const Clock& clock, SessionSettings settings, PresenceSink* presence)
-    : clock_(clock), settings_(std::move(settings)), presence_(presence) {}
+Hub::Hub(const Clock& clock, SessionSettings settings, PresenceSink* presence, EventSink* events)
+    : clock_(clock), settings_(std::move(settings)), presence_(presence), events_(events) {}
 
 std::shared_ptr<Session> Hub::find(std::string_view session_id) const {
   std::shared_lock lock(mu_);
@@ -45,7 +45,7 @@ PutResult Hub::put_session(const std::string& session_id, SessionSpec spec) {
       const auto wall = clock_.wall_now();
       if (presence_ != nullptr) presence_->directory_changed(session_id, spec, wall);
       sessions_.emplace(session_id, std::make_shared<Session>(session_id, std::move(spec), settings_,
-                                                              presence_, clock_.now(), wall));
+                                                              presence_, clock_.now(), wall, events_));
       return {std::nullopt, true, {}};
     }
     existing = it->second;
@@ -149,8 +149,8 @@ void Hub::apply_record(const std::string& session_id, const SessionSnapshot& rec
     const bool reborn = it != sessions_.end() && record.status != Status::ended &&
                         it->second->snapshot().status == Status::ended;
     if (it == sessions_.end() || reborn) {
-      auto fresh =
-          std::make_shared<Session>(session_id, record.spec, settings_, presence_, now, record.created_at);
+      auto fresh = std::make_shared<Session>(session_id, record.spec, settings_, presence_, now,
+                                             record.created_at, events_);
       if (reborn) {
         it->second = std::move(fresh);
       } else {

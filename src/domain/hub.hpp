@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "domain/clock.hpp"
+#include "domain/events.hpp"
 #include "domain/presence.hpp"
 #include "domain/session.hpp"
 #include "domain/types.hpp"
@@ -43,7 +44,9 @@ std::optional<std::string> validate_spec(const SessionSpec& spec);
 
 class Hub {
  public:
-  Hub(const Clock& clock, SessionSettings settings, PresenceSink* presence = nullptr);
+  // `events`: where the platform events this node decides go (the webhooks); null: nowhere.
+  Hub(const Clock& clock, SessionSettings settings, PresenceSink* presence = nullptr,
+      EventSink* events = nullptr);
 
   const SessionSettings& settings() const noexcept { return settings_; }
   const Clock& clock() const noexcept { return clock_; }
@@ -108,6 +111,7 @@ class Hub {
   const Clock& clock_;
   const SessionSettings settings_;
   PresenceSink* const presence_;
+  EventSink* const events_;
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<Session>, Hash, std::equal_to<>> sessions_;
 };

@@ -48,10 +48,11 @@ Participant::Participant(Identity identity, std::string connection_id, std::weak
       ice_sent_(now) {}
 
 Session::Session(std::string id, SessionSpec spec, const SessionSettings& settings, PresenceSink* presence,
-                 SteadyTime now, WallTime wall_now)
+                 SteadyTime now, WallTime wall_now, EventSink* events)
     : id_(std::move(id)),
       settings_(settings),
       presence_(presence),
+      events_(events),
       spec_(std::move(spec)),
       created_(now),
       created_wall_(wall_now),

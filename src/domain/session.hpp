@@ -13,6 +13,7 @@
 
 #include "domain/clock.hpp"
 #include "domain/endpoint.hpp"
+#include "domain/events.hpp"
 #include "domain/ice_servers.hpp"
 #include "domain/presence.hpp"
 #include "domain/resume_queue.hpp"
@@ -142,8 +143,9 @@ enum class TickResult { live, ended, forget };
 
 class Session {
  public:
+  // `events`: where the platform events this session decides go (null: nowhere).
   Session(std::string id, SessionSpec spec, const SessionSettings& settings, PresenceSink* presence,
-          SteadyTime now, WallTime wall_now);
+          SteadyTime now, WallTime wall_now, EventSink* events = nullptr);
 
   const std::string& id() const noexcept { return id_; }
 
@@ -259,6 +261,7 @@ class Session {
   const std::string id_;
   const SessionSettings settings_;
   PresenceSink* const presence_;
+  EventSink* const events_;
 
   mutable std::mutex mu_;
   SessionSpec spec_;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "domain/clock.hpp"
+#include "domain/events.hpp"
 
 namespace sig::domain {
 
@@ -52,9 +53,15 @@ struct SessionSnapshot {
   std::optional<EndReason> end_reason;
   std::vector<std::string> connected;     // user ids, in join order (reconnecting ones included)
   std::vector<std::string> reconnecting;  // those of them whose connection was lost, in join order
+  // Everyone who ever joined, in join order (AttendanceRecord::connected: closed intervals; see
+  // connected_as_of). On a single node the session's own; with several nodes, read from the store.
+  std::vector<AttendanceRecord> attendance;
 };
 
 // Why a connected participant goes away.
 enum class LeaveCause { left, closed, heartbeat_timeout, replaced, removed };
+
+// What the platform hears for a cause (docs/webhooks.md): closed → disconnected, the others alike.
+LeftReason left_reason(LeaveCause cause) noexcept;
 
 }  // namespace sig::domain

@@ -1,0 +1,264 @@
+#include "webhook/dispatcher.hpp"
+
+#include <algorithm>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "common/log.hpp"
+#include "webhook/backoff.hpp"
+#include "webhook/envelope.hpp"
+#include "webhook/signing.hpp"
+
+namespace sig::webhook {
+namespace {
+
+namespace asio = boost::asio;
+using SteadyClock = std::chrono::steady_clock;
+
+// A receiver answers with a short body; anything larger is not read (the attempt fails).
+constexpr std::size_t kMaxResponseBytes = std::size_t{64} * 1024;
+
+std::string without_query(const std::string& url) {
+  return url.substr(0, url.find('?'));
+}
+
+}  // namespace
+
+Dispatcher::Dispatcher(asio::io_context& io, Settings settings)
+    : strand_(asio::make_strand(io)),
+      settings_(std::move(settings)),
+      client_(io, http_client::ClientOptions{settings_.tls_ca_file}),
+      rng_(std::random_device{}()) {
+  for (const auto& url : settings_.urls)
+    targets_.push_back(make_target(url));
+  accepting_ = !targets_.empty();
+}
+
+Dispatcher::TargetPtr Dispatcher::make_target(const std::string& url) const {
+  auto target = std::make_shared<Target>(url, settings_.queue_limit, settings_.max_in_flight);
+  target->log_name = without_query(url);
+  return target;
+}
+
+void Dispatcher::publish(domain::PlatformEvent event) {
+  // Called by the domain, possibly with a session's mutex held: a lock, a move, maybe a post.
+  std::lock_guard lock(mutex_);
+  if (!accepting_ || stopped_) return;
+  inbox_.push_back(std::move(event));
+  if (drain_posted_) return;
+  drain_posted_ = true;
+  asio::post(strand_, [self = shared_from_this()] { self->drain(); });
+}
+
+void Dispatcher::reconfigure(std::vector<std::string> urls, std::string key) {
+  {
+    std::lock_guard lock(mutex_);
+    accepting_ = !urls.empty();
+  }
+  asio::post(strand_, [self = shared_from_this(), urls = std::move(urls), key = std::move(key)]() mutable {
+    self->apply(std::move(urls), std::move(key));
+  });
+}
+
+void Dispatcher::stop() {
+  stopped_ = true;
+  std::lock_guard lock(mutex_);
+  inbox_.clear();
+}
+
+void Dispatcher::apply(std::vector<std::string> urls, std::string key) {
+  settings_.key = std::move(key);
+  std::vector<TargetPtr> next;
+  for (const auto& url : urls) {
+    auto same = std::find_if(targets_.begin(), targets_.end(),
+                             [&](const TargetPtr& t) { return t && t->url == url; });
+    if (same != targets_.end()) {
+      next.push_back(std::move(*same));
+    } else {
+      next.push_back(make_target(url));
+      log::info("webhook target added", {{"target", next.back()->log_name}});
+    }
+  }
+  for (const auto& old : targets_) {
+    if (!old) continue;
+    old->removed = true;
+    log::warn("webhook target removed; its queued events are lost",
+              {{"target", old->log_name}, {"events", static_cast<std::uint64_t>(old->queue.size())}});
+  }
+  targets_ = std::move(next);
+  settings_.urls = std::move(urls);
+  update_depth();
+  for (const auto& t : targets_)
+    pump(t);
+}
+
+void Dispatcher::drain() {
+  std::vector<domain::PlatformEvent> events;
+  {
+    std::lock_guard lock(mutex_);
+    events.swap(inbox_);
+    drain_posted_ = false;
+  }
+  if (stopped_) return;
+  const auto now = SteadyClock::now();
+  for (auto& event : events) {
+    for (std::size_t i = 0; i < targets_.size(); ++i) {
+      const auto& t = targets_[i];
+      // The last target takes the event itself, the others a copy.
+      const bool dropped =
+          i + 1 == targets_.size() ? t->queue.push(std::move(event), now) : t->queue.push(event, now);
+      if (dropped) {
+        ++stats_.dropped;
+        log::warn("webhook queue full: the oldest event is dropped", {{"target", t->log_name}});
+      }
+    }
+  }
+  update_depth();
+  for (const auto& t : targets_)
+    pump(t);
+}
+
+void Dispatcher::pump(const TargetPtr& target) {
+  if (stopped_ || target->removed) return;
+  while (QueuedEvent* e = target->queue.take())
+    attempt(target, e->seq);
+}
+
+void Dispatcher::attempt(const TargetPtr& target, std::uint64_t seq) {
+  if (stopped_ || target->removed) return;
+  QueuedEvent* e = target->queue.find(seq);
+  if (e == nullptr) {
+    target->queue.finish(seq, TargetQueue::End::rejected);  // dropped while waiting: frees its slot
+    return;
+  }
+  if (SteadyClock::now() - e->enqueued > settings_.max_age) {
+    ++stats_.expired;
+    log::warn("webhook event dropped: older than --webhook-max-age", {{"target", target->log_name},
+                                                                      {"id", e->id},
+                                                                      {"type", type_name(e->event.type)},
+                                                                      {"attempts", e->attempts}});
+    target->queue.finish(seq, TargetQueue::End::expired);
+    update_depth();
+    // The caller (pump, or a retry timer) goes on with the next event.
+    asio::post(strand_, [self = shared_from_this(), target] { self->pump(target); });
+    return;
+  }
+  if (!e->started) {
+    // Fixed once: every retry sends the same id and the same bytes.
+    e->started = true;
+    e->id = new_message_id();
+    e->dropped_before = target->queue.claim_dropped();
+    e->body = envelope_json(e->event, e->dropped_before);
+  }
+  ++e->attempts;
+  e->sending = true;
+  const auto timestamp =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  http_client::Request request;
+  request.method = "POST";
+  request.url = target->url;
+  request.timeout = settings_.timeout;
+  request.max_response_bytes = kMaxResponseBytes;
+  request.headers = {{"webhook-id", e->id},
+                     {"webhook-timestamp", std::to_string(timestamp)},
+                     {"webhook-signature", sign(settings_.key, e->id, timestamp, e->body)},
+                     {"content-type", "application/json"},
+                     {"user-agent", "signaling-server"}};
+  request.body = e->body;
+  client_.request(std::move(request),
+                  [self = shared_from_this(), target, seq](std::error_code ec, http_client::Response r) {
+                    asio::post(self->strand_, [self, target, seq, ec, status = r.status,
+                                               retry_after = r.header("retry-after")] {
+                      self->on_result(target, seq, ec, status, retry_after);
+                    });
+                  });
+}
+
+void Dispatcher::on_result(const TargetPtr& target, std::uint64_t seq, std::error_code ec, unsigned status,
+                           const std::string& retry_after) {
+  QueuedEvent* e = target->queue.find(seq);
+  if (e == nullptr) {
+    // Dropped (queue full) while on the wire: its session may go on now.
+    target->queue.finish(seq, TargetQueue::End::rejected);
+    pump(target);
+    return;
+  }
+  e->sending = false;
+  if (stopped_ || target->removed) return;
+  switch (classify(ec, status)) {
+    case Verdict::delivered:
+      ++stats_.delivered;
+      log::debug(
+          "webhook delivered",
+          {{"target", target->log_name}, {"id", e->id}, {"status", status}, {"attempts", e->attempts}});
+      target->queue.finish(seq, TargetQueue::End::delivered);
+      break;
+    case Verdict::reject:
+      ++stats_.failed;
+      log::warn("webhook refused by the receiver; not retried", {{"target", target->log_name},
+                                                                 {"id", e->id},
+                                                                 {"type", type_name(e->event.type)},
+                                                                 {"status", status}});
+      target->queue.finish(seq, TargetQueue::End::rejected);
+      break;
+    case Verdict::retry: {
+      ++stats_.retried;
+      std::uniform_real_distribution<double> draw(0.0, 1.0);
+      auto delay = backoff_delay(e->attempts, settings_.retry_min, settings_.retry_max, draw(rng_));
+      if (status == 429 || status == 503) {
+        if (auto asked = parse_retry_after(retry_after)) {
+          delay = std::max(delay, std::clamp(*asked, settings_.retry_min, settings_.retry_max));
+        }
+      }
+      log::info("webhook attempt failed; retrying",
+                {{"target", target->log_name},
+                 {"id", e->id},
+                 {"status", status},
+                 {"error", ec ? ec.message() : std::string()},
+                 {"attempts", e->attempts},
+                 {"retry_in_ms", static_cast<std::int64_t>(delay.count())}});
+      auto timer = std::make_shared<asio::steady_timer>(strand_, delay);
+      timer->async_wait([self = shared_from_this(), target, seq, timer](const boost::system::error_code& te) {
+        if (!te) self->attempt(target, seq);
+      });
+      break;
+    }
+  }
+  update_depth();
+  pump(target);
+}
+
+void Dispatcher::update_depth() {
+  std::uint64_t depth = 0;
+  for (const auto& t : targets_)
+    depth += t->queue.size();
+  stats_.queued = depth;
+}
+
+Publisher::Publisher(asio::io_context& io, Settings settings)
+    : dispatcher_(std::make_shared<Dispatcher>(io, std::move(settings))) {}
+
+Publisher::~Publisher() {
+  dispatcher_->stop();
+}
+
+void Publisher::publish(domain::PlatformEvent event) {
+  try {
+    dispatcher_->publish(std::move(event));
+  } catch (const std::exception& e) {
+    // The domain calls this with its locks held: an allocation failure costs the event, no more.
+    log::error("webhook event lost", {{"error", e.what()}});
+  }
+}
+
+void Publisher::reconfigure(std::vector<std::string> urls, std::string key) {
+  dispatcher_->reconfigure(std::move(urls), std::move(key));
+}
+
+const Stats& Publisher::stats() const {
+  return dispatcher_->stats();
+}
+
+}  // namespace sig::webhook
