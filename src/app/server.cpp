@@ -173,6 +173,12 @@ int run_server(const Config& config, std::vector<std::string> args) {
   // Key sets (issue 13): the local keys and --jwt-jwks-url's, swapped into the verifier while
   // joins run; reloaded on SIGHUP.
   KeyRing key_ring(keys.verifier);
+  if (!config.dev) {
+    std::string described;
+    for (const auto& d : keys.verifier.keys()->describe())
+      described += (described.empty() ? "" : ", ") + d;
+    log::info("token keys", {{"keys", described}});
+  }
   auto jwks = start_jwks(config, key_ring, keys.verifier);
   Reloader reloader(std::move(args), config);
   add_key_reload(reloader, key_ring, jwks.get());
