@@ -292,6 +292,44 @@ test('https: a receiver with a certificate of the test CA gets the events; an un
   assert.equal(untrusted.deliveries.length, 0);
 });
 
+test('SIGHUP: new targets and a new secret apply to the next events; a bad secret is refused and changes nothing', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sig-webhook-hup-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const [secret1, secret2] = [newWebhookSecret(), newWebhookSecret()];
+  const first = await startReceiver(t, secret1);
+  const second = await startReceiver(t, secret2);
+  const configFile = path.join(dir, 'config.toml');
+  const secretFile = path.join(dir, 'webhook-secret');
+  fs.writeFileSync(configFile, `webhook-url = "${first.url()}"\n`);
+  fs.writeFileSync(secretFile, `${secret1}\n`, { mode: 0o600 });
+  const server = await startServer(t, { args: ['--config', configFile, '--webhook-secret-file', secretFile, ...FAST] });
+  const sessionId = randomId();
+  await server.createSession(sessionId, { host: 'u1', participants: ['u1', 'u2', 'u3'] });
+  const [c1] = await server.join(sessionId, 'u1', 'Ada');
+  await first.waitAccepted(1);
+
+  fs.writeFileSync(configFile, `webhook-url = "${second.url()}"\n`);
+  fs.writeFileSync(secretFile, `${secret2}\n`);
+  server.proc.kill('SIGHUP');
+  await waitFor(() => server.logs.some((l) => l.msg === 'reload: webhook targets'), { what: 'the reload of the targets' });
+  await server.join(sessionId, 'u2', 'Bob');
+  const [d] = await second.waitAccepted(1);
+  assert.equal(d.body.data.userId, 'u2');
+  assert.ok(d.verified, 'signed with the new secret');
+
+  fs.writeFileSync(secretFile, 'whsec_c2hvcnQ=\n');
+  server.proc.kill('SIGHUP');
+  await waitFor(() => server.logs.some((l) => l.msg?.startsWith('reload refused')), { what: 'the refused reload' });
+  await server.join(sessionId, 'u3', 'Cy');
+  const after = await second.waitAccepted(2);
+  assert.equal(after[1].body.data.userId, 'u3');
+  assert.ok(second.deliveries.every((x) => x.verified));
+  assert.equal(first.deliveries.length, 1, 'the removed target got nothing more');
+  assert.ok(!server.stdout.includes(secret2.slice(6)) && !server.stdout.includes('c2hvcnQ'), 'no secret in the log');
+  c1.send({ type: 'heartbeat' });
+  server.assertAlive();
+});
+
 test('options fail closed: a URL without a secret, a bad secret, a bad URL', async () => {
   const base = ['--listen', '127.0.0.1', '--port', '0', '--jwt-secret', 'x'.repeat(32)];
   const cases = [
