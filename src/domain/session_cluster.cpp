@@ -80,6 +80,8 @@ void Session::apply_record(const SessionSnapshot& record, SteadyTime now, WallTi
   sync_wall_locked(now, wall_now);
   created_wall_ = record.created_at;
   created_ = steady_from_wall(record.created_at, now, wall_now);
+  // With several nodes the attendance is the store's (read with the record); also once ended.
+  if (!record.attendance.empty()) attendance_.adopt(record.attendance);
   if (status_ == Status::ended) return;
   if (!record.spec.participants.empty()) {
     spec_ = record.spec;
