@@ -7,10 +7,12 @@
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
+#include <sstream>
 #include <stdexcept>
 #include <string_view>
 #include <vector>
 
+#include "app/keys.hpp"
 #include "app/secret_file.hpp"
 #include "common/duration.hpp"
 #include "domain/ice_servers.hpp"
@@ -46,6 +48,8 @@ constexpr DurationRange kDrain{0ms, 10min};
 // since a leaked credential cannot be revoked before it expires (the server refreshes them on
 // long sessions anyway).
 constexpr DurationRange kTurnTtl{10s, 24h};
+// JWKS refreshes: under a second only for tests; a day at most, the upper bound of max-age too.
+constexpr DurationRange kJwksRefresh{100ms, 24h};
 // A shorter --turn-secret lets anyone who sees one credential guess the secret offline and mint
 // credentials for the relay.
 constexpr std::size_t kMinTurnSecret = 16;
@@ -153,9 +157,13 @@ class StrictConfig final : public CLI::ConfigTOML {
   const CLI::App& app_;
 };
 
+// A bad configuration: parse_config prints it and exits, try_parse_config returns it.
+struct ConfigFailure : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 [[noreturn]] void fail(const std::string& message) {
-  std::cerr << "signaling-server: " << message << '\n';
-  std::exit(2);  // NOLINT(concurrency-mt-unsafe): start-up, before any thread
+  throw ConfigFailure(message);
 }
 
 bool is_loopback(const std::string& address) {
@@ -177,8 +185,9 @@ struct SecretFiles {
 // Reads the secret files into the configuration; every error names its option.
 void load_secrets(Config& c, const SecretFiles& files) {
   if (!files.jwt_secret.empty()) {
-    if (!c.jwt_secret.empty()) throw std::runtime_error("give --jwt-secret or --jwt-secret-file, not both");
-    c.jwt_secret = read_secret_file(files.jwt_secret, "--jwt-secret-file");
+    // Beside --jwt-secret values with kids (rotation: the new secret in a file, the old one
+    // still given), not beside a second secret without kid.
+    c.jwt_secrets.push_back(read_secret_file(files.jwt_secret, "--jwt-secret-file"));
   }
   if (!files.admin_key.empty()) {
     if (!c.admin_key.empty()) throw std::runtime_error("give --admin-key or --admin-key-file, not both");
@@ -212,11 +221,11 @@ void check_dev(const Config& c, const SecretFiles& files) {
     throw std::runtime_error(
         "--dev cannot be combined with --redis (a development node never joins a cluster)");
   }
-  if (!c.jwt_secret.empty() || !files.jwt_secret.empty() || !c.jwt_public_key_file.empty()) {
+  if (!c.jwt_secrets.empty() || !files.jwt_secret.empty() || !c.jwt_public_key_file.empty() ||
+      !c.jwt_jwks_file.empty() || !c.jwt_jwks_url.empty()) {
     throw std::runtime_error(
-        "--dev cannot be combined with --jwt-secret, --jwt-secret-file or --jwt-public-key (it makes a "
-        "random "
-        "secret of its own, so its tokens are worthless elsewhere)");
+        "--dev cannot be combined with --jwt-secret, --jwt-secret-file, --jwt-public-key or --jwt-jwks-* "
+        "(it makes a random secret of its own, so its tokens are worthless elsewhere)");
   }
   if (!is_loopback(c.listen)) {
     throw std::runtime_error("--dev listens on a loopback address only (127.0.0.1 or ::1); --listen is " +
@@ -278,6 +287,34 @@ void add_ice_options(CLI::App& app, Config& c, SecretFiles& files) {
       ->check(CLI::IsMember({"all", "relay"}));
 }
 
+// Key sets (issue 13; app/keys.hpp, app/jwks_source.hpp).
+void add_jwks_options(CLI::App& app, Config& c) {
+  app.add_option("--jwt-jwks-file", c.jwt_jwks_file,
+                 "JWK Set file (RFC 7517) of token keys (RSA, EC P-256, oct); re-read on SIGHUP")
+      ->envname("SIGNALING_JWT_JWKS_FILE")
+      ->check(CLI::ExistingFile);
+  app.add_option("--jwt-jwks-url", c.jwt_jwks_url,
+                 "http(s) URL of the identity provider's JWK Set: fetched at start-up, refreshed "
+                 "periodically and on an unknown kid")
+      ->envname("SIGNALING_JWT_JWKS_URL")
+      ->check([](const std::string& v) {
+        return jwks_url_ok(v) ? std::string() : "expected an http:// or https:// URL with a host";
+      });
+  add_duration(app, "--jwt-jwks-refresh", c.jwt_jwks_refresh,
+               "Refresh of --jwt-jwks-url when the response has no Cache-Control max-age",
+               "SIGNALING_JWT_JWKS_REFRESH", kJwksRefresh);
+  add_duration(app, "--jwt-jwks-refresh-min", c.jwt_jwks_refresh_min,
+               "Shortest refresh of --jwt-jwks-url (a smaller max-age, and the retry after a failure)",
+               "SIGNALING_JWT_JWKS_REFRESH_MIN", kJwksRefresh);
+  add_duration(app, "--jwt-jwks-unknown-kid-interval", c.jwt_jwks_unknown_kid_interval,
+               "At most one refresh of --jwt-jwks-url per this interval for tokens of an unknown kid",
+               "SIGNALING_JWT_JWKS_UNKNOWN_KID_INTERVAL", kJwksRefresh);
+  app.add_option("--jwt-jwks-ca", c.jwt_jwks_ca,
+                 "https --jwt-jwks-url: PEM file of the CA certificate(s) (default: the system trust store)")
+      ->envname("SIGNALING_JWT_JWKS_CA")
+      ->check(CLI::ExistingFile);
+}
+
 void add_options(CLI::App& app, Config& c, SecretFiles& files) {
   app.add_option("--listen", c.listen, "Address to listen on (with --dev: 127.0.0.1 by default)")
       ->envname("SIGNALING_LISTEN")
@@ -289,7 +326,9 @@ void add_options(CLI::App& app, Config& c, SecretFiles& files) {
       ->envname("SIGNALING_THREADS")
       ->check(CLI::Range(0, 256));
 
-  app.add_option("--jwt-secret", c.jwt_secret, "Shared secret for HS256/HS384/HS512 tokens")
+  app.add_option("--jwt-secret", c.jwt_secrets,
+                 "Shared secret for HS256/HS384/HS512 tokens; kid:secret gives it a key id (repeatable: "
+                 "one secret per kid, for rotation, and one without kid)")
       ->envname("SIGNALING_JWT_SECRET");
   app.add_option("--jwt-secret-file", files.jwt_secret,
                  "File holding the --jwt-secret (mode 0600 or 0400; one trailing newline is ignored)")
@@ -311,6 +350,7 @@ void add_options(CLI::App& app, Config& c, SecretFiles& files) {
                "Refuse ES256 tokens whose signature has a high S (default: normalise it to low S; only for "
                "issuers that sign with low S)")
       ->envname("SIGNALING_JWT_ES256_REQUIRE_LOW_S");
+  add_jwks_options(app, c);
 
   app.add_option("--admin-key", c.admin_key,
                  "Bearer key of the admin API; without it the API refuses every call")
@@ -472,10 +512,13 @@ void add_options(CLI::App& app, Config& c, SecretFiles& files) {
 
 }  // namespace
 
-Config parse_config(int argc, char** argv) {
+namespace {
+
+// The parse shared by parse_config and try_parse_config. Throws CLI::ParseError (bad flags,
+// --help) and ConfigFailure (bad values, bad combinations).
+Config parse(int argc, char** argv, CLI::App& app) {
   Config c;
   SecretFiles files;
-  CLI::App app{"signaling-server: WebRTC signaling for small group sessions (full mesh, 2-6 participants)"};
   app.set_config(
       "--config", "",
       "Read options from a TOML/INI file (a flag wins over the environment, which wins over the file)");
@@ -484,11 +527,7 @@ Config parse_config(int argc, char** argv) {
   app.option_defaults()->always_capture_default();
   add_options(app, c, files);
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    std::exit(app.exit(e));  // NOLINT(concurrency-mt-unsafe): start-up, before any thread
-  }
+  app.parse(argc, argv);
   if (c.heartbeat_timeout <= c.heartbeat_interval) {
     fail("--heartbeat-timeout (" + show(c.heartbeat_timeout) +
          ") must be longer than --heartbeat-interval (" + show(c.heartbeat_interval) + ")");
@@ -497,18 +536,67 @@ Config parse_config(int argc, char** argv) {
     fail("--drain-period (" + show(c.drain_period) + ") must not be longer than --drain-timeout (" +
          show(c.drain_timeout) + ")");
   }
+  if (c.jwt_jwks_refresh < c.jwt_jwks_refresh_min) {
+    fail("--jwt-jwks-refresh (" + show(c.jwt_jwks_refresh) +
+         ") must not be shorter than --jwt-jwks-refresh-min (" + show(c.jwt_jwks_refresh_min) + ")");
+  }
   if (c.dev && app.count("--listen") == 0) c.listen = "127.0.0.1";
   try {
     if (c.dev) check_dev(c, files);
     load_secrets(c, files);
+    check_jwt_secrets(c.jwt_secrets);
     check_ice(c);
     load_webhook_options(c.webhook);
   } catch (const std::exception& e) {
     fail(e.what());
   }
-  if (c.jwt_secret.empty() && c.jwt_public_key_file.empty() && !c.dev)
-    fail("no token key: give --jwt-secret, --jwt-secret-file or --jwt-public-key (or --dev for a demo)");
+  if (c.jwt_secrets.empty() && c.jwt_public_key_file.empty() && c.jwt_jwks_file.empty() &&
+      c.jwt_jwks_url.empty() && !c.dev) {
+    fail(
+        "no token key: give --jwt-secret, --jwt-secret-file, --jwt-public-key, --jwt-jwks-file or "
+        "--jwt-jwks-url (or --dev for a demo)");
+  }
   return c;
+}
+
+const char* const kAbout =
+    "signaling-server: WebRTC signaling for small group sessions (full mesh, 2-6 participants)";
+
+}  // namespace
+
+Config parse_config(int argc, char** argv) {
+  CLI::App app{kAbout};
+  try {
+    return parse(argc, argv, app);
+  } catch (const CLI::ParseError& e) {
+    std::exit(app.exit(e));  // NOLINT(concurrency-mt-unsafe): start-up, before any thread
+  } catch (const std::exception& e) {
+    std::cerr << "signaling-server: " << e.what() << '\n';
+    std::exit(2);  // NOLINT(concurrency-mt-unsafe): start-up, before any thread
+  }
+}
+
+std::optional<Config> try_parse_config(int argc, char** argv, std::string& error,
+                                       std::map<std::string, std::string>* values) {
+  CLI::App app{kAbout};
+  try {
+    Config c = parse(argc, argv, app);
+    if (values != nullptr) {
+      // CLI11 writes every option as a TOML line "name=value" (arrays as [a,b]).
+      std::istringstream lines(app.config_to_str(true, false));
+      for (std::string line; std::getline(lines, line);) {
+        const auto eq = line.find('=');
+        if (line.empty() || line[0] == '#' || line[0] == '[' || eq == std::string::npos) continue;
+        (*values)[line.substr(0, eq)] = line.substr(eq + 1);
+      }
+    }
+    return c;
+  } catch (const CLI::CallForHelp&) {
+    error = "--help";
+  } catch (const std::exception& e) {  // CLI::ParseError, ConfigFailure, a secret file unreadable
+    error = e.what();
+  }
+  return std::nullopt;
 }
 
 }  // namespace sig::app

@@ -6,6 +6,7 @@
 // names the option (the configuration fails closed).
 #include <chrono>
 #include <cstddef>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,13 +20,24 @@ struct Config {
   unsigned short port = 8080;      // 0: any free port (printed in the "listening" log line)
   unsigned threads = 0;            // 0: one per core
 
-  std::string jwt_secret;           // HS256/384/512 (--jwt-secret or the content of --jwt-secret-file)
+  // HS256/384/512 (--jwt-secret, repeatable, and the content of --jwt-secret-file): each a
+  // plain secret (the key without kid) or "kid:secret" (app/keys.hpp, parse_jwt_secret).
+  std::vector<std::string> jwt_secrets;
   std::string jwt_public_key_file;  // RS256 or ES256 public key, PEM
   std::string jwt_issuer;           // checked when not empty
   std::string jwt_audience;         // checked when not empty
   std::string jwt_name_claim = "name";
   std::chrono::milliseconds jwt_leeway{30'000};
   bool jwt_es256_require_low_s = false;  // refuse high-S ES256 signatures instead of normalising them
+  // Key sets (RFC 7517; docs/security.md, "Key rotation"). The URL is refreshed every
+  // jwt_jwks_refresh, or as its Cache-Control max-age says within [refresh_min, 24 h], and on an
+  // unknown kid at most once per jwt_jwks_unknown_kid_interval.
+  std::string jwt_jwks_file;
+  std::string jwt_jwks_url;  // http:// or https://
+  std::chrono::milliseconds jwt_jwks_refresh{300'000};
+  std::chrono::milliseconds jwt_jwks_refresh_min{30'000};
+  std::chrono::milliseconds jwt_jwks_unknown_kid_interval{30'000};
+  std::string jwt_jwks_ca;  // https: PEM CA file; empty: the system trust store
 
   std::string admin_key;  // empty: the admin API answers 401 (--admin-key or --admin-key-file)
 
@@ -96,5 +108,12 @@ struct Config {
 // Parses argv (and the environment, and --config). Prints help or an error and exits the
 // process on --help or bad input (start-up only).
 Config parse_config(int argc, char** argv);
+
+// The same parse and checks, without exiting (SIGHUP, app/reload.hpp): nullopt and the reason
+// in `error` on bad input (or --help). `values`, when given, receives every option's value as
+// text by option name ("jwt-issuer" -> "\"x\""), defaults included, to compare two parses by
+// name (it holds secrets: never log a value).
+std::optional<Config> try_parse_config(int argc, char** argv, std::string& error,
+                                       std::map<std::string, std::string>* values = nullptr);
 
 }  // namespace sig::app

@@ -5,9 +5,13 @@
 #include <cerrno>
 #include <fstream>
 #include <iterator>
+#include <set>
 #include <stdexcept>
 #include <system_error>
 #include <vector>
+
+#include "auth/jwks.hpp"
+#include "common/log.hpp"
 
 namespace sig::app {
 
@@ -23,23 +27,130 @@ auth::VerifierOptions verifier_options(const Config& config) {
   return vopts;
 }
 
-std::string read_public_key(const std::string& path) {
+// A key file (PEM or JWKS), at most `max` bytes: a wrong path (a log, a device) is not read whole.
+std::string read_key_file(const std::string& path, const std::string& option, std::size_t max) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    throw std::runtime_error("--jwt-public-key: cannot read " + path + ": " +
+    throw std::runtime_error(option + ": cannot read " + path + ": " +
                              std::error_code(errno, std::generic_category()).message());
   }
-  // A PEM public key is well under 16 KiB (RSA 8192 is about 1.5 KiB); read no more.
-  constexpr std::size_t kMax = std::size_t{64} * 1024;
   std::string text;
-  text.resize(kMax + 1);
+  text.resize(max + 1);
   in.read(text.data(), static_cast<std::streamsize>(text.size()));
   text.resize(static_cast<std::size_t>(in.gcount()));
-  if (text.size() > kMax) throw std::runtime_error("--jwt-public-key: " + path + " is larger than 64 KiB");
+  if (text.size() > max) {
+    throw std::runtime_error(option + ": " + path + " is larger than " + std::to_string(max / 1024) + " KiB");
+  }
   return text;
 }
 
+bool kid_char(char ch) {
+  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+         ch == '_' || ch == '-';
+}
+
 }  // namespace
+
+JwtSecret parse_jwt_secret(std::string_view text) {
+  const auto colon = text.find(':');
+  if (colon != std::string_view::npos && colon >= 1 && colon <= 64 && colon + 1 < text.size()) {
+    const std::string_view kid = text.substr(0, colon);
+    bool ok = true;
+    for (const char ch : kid)
+      ok = ok && kid_char(ch);
+    if (ok) return {std::string(kid), std::string(text.substr(colon + 1))};
+  }
+  return {{}, std::string(text)};
+}
+
+void check_jwt_secrets(const std::vector<std::string>& values) {
+  bool unnamed = false;
+  std::set<std::string> kids;
+  for (const auto& value : values) {
+    const JwtSecret s = parse_jwt_secret(value);
+    if (s.secret.empty()) throw std::runtime_error("--jwt-secret: an empty secret");
+    if (s.kid.empty()) {
+      if (unnamed) {
+        throw std::runtime_error(
+            "--jwt-secret: more than one secret without kid (give each a kid: --jwt-secret kid:secret); "
+            "--jwt-secret-file counts as one");
+      }
+      unnamed = true;
+    } else if (!kids.insert(s.kid).second) {
+      throw std::runtime_error("--jwt-secret: kid \"" + s.kid + "\" is given twice");
+    }
+  }
+}
+
+bool jwks_url_ok(std::string_view url) {
+  std::string_view rest;
+  if (url.starts_with("https://")) {
+    rest = url.substr(8);
+  } else if (url.starts_with("http://")) {
+    rest = url.substr(7);
+  } else {
+    return false;
+  }
+  const auto end = rest.find_first_of("/?#");
+  const std::string_view authority = rest.substr(0, end);
+  if (authority.empty() || authority.find('@') != std::string_view::npos) return false;  // no credentials
+  for (const char ch : url) {
+    if (static_cast<unsigned char>(ch) <= 0x20 || ch == 0x7f) return false;
+  }
+  return url.size() <= 2048;
+}
+
+auth::KeySet load_local_keys(const Config& config) {
+  auth::KeySet keys;
+  for (const auto& value : config.jwt_secrets) {
+    JwtSecret s = parse_jwt_secret(value);
+    keys.add_hmac_secret(std::move(s.kid), std::move(s.secret));
+  }
+  if (!config.jwt_public_key_file.empty()) {
+    // A PEM public key is well under 16 KiB (RSA 8192 is about 1.5 KiB).
+    const auto pem = read_key_file(config.jwt_public_key_file, "--jwt-public-key", std::size_t{64} * 1024);
+    try {
+      keys.add_public_key_pem({}, pem);
+    } catch (const std::exception& e) {
+      throw std::runtime_error("--jwt-public-key: " + config.jwt_public_key_file + ": " + e.what());
+    }
+  }
+  if (!config.jwt_jwks_file.empty()) {
+    const auth::JwksLimits limits;
+    const auto text = read_key_file(config.jwt_jwks_file, "--jwt-jwks-file", limits.max_bytes);
+    auto parsed = auth::parse_jwks(text, limits);
+    for (const auto& why : parsed.skipped) {
+      log::warn("jwks key skipped", {{"source", config.jwt_jwks_file}, {"reason", why}});
+    }
+    if (!parsed.ok())
+      throw std::runtime_error("--jwt-jwks-file: " + config.jwt_jwks_file + ": " + parsed.error);
+    keys.add_all(parsed.keys);
+  }
+  return keys;
+}
+
+void KeyRing::set_local(auth::KeySet keys) {
+  const std::lock_guard lock(mutex_);
+  local_ = std::move(keys);
+  publish();
+}
+
+void KeyRing::set_remote(auth::KeySet keys) {
+  const std::lock_guard lock(mutex_);
+  remote_ = std::move(keys);
+  publish();
+}
+
+bool KeyRing::local_empty() const {
+  const std::lock_guard lock(mutex_);
+  return local_.empty();
+}
+
+void KeyRing::publish() {
+  auth::KeySet all = local_;
+  all.add_all(remote_);
+  verifier_.set_keys(all);
+}
 
 std::string random_hex(std::size_t bytes) {
   std::vector<unsigned char> raw(bytes);
@@ -62,15 +173,7 @@ TokenKeys make_token_keys(const Config& config) {
     keys.verifier.set_hmac_secret(keys.dev_secret);
     return keys;
   }
-  if (!config.jwt_secret.empty()) keys.verifier.set_hmac_secret(config.jwt_secret);
-  if (!config.jwt_public_key_file.empty()) {
-    const auto pem = read_public_key(config.jwt_public_key_file);
-    try {
-      keys.verifier.set_public_key_pem(pem);
-    } catch (const std::exception& e) {
-      throw std::runtime_error("--jwt-public-key: " + config.jwt_public_key_file + ": " + e.what());
-    }
-  }
+  keys.verifier.set_keys(load_local_keys(config));
   return keys;
 }
 

@@ -21,8 +21,10 @@
 #include "app/dev_mode.hpp"
 #include "app/drain.hpp"
 #include "app/io_runner.hpp"
+#include "app/jwks_source.hpp"
 #include "app/keys.hpp"
 #include "app/listeners.hpp"
+#include "app/reload.hpp"
 #include "app/signaling_service.hpp"
 #include "app/webhook_options.hpp"
 #include "cluster/node.hpp"
@@ -123,13 +125,64 @@ std::string render_metrics(const net::NetCounters& net, const net::ConnectionLim
   return o.str();
 }
 
+// --jwt-jwks-url: fetched before the server listens. A failure is a start-up error naming the
+// option when no other key is configured; with other keys (a secret, a PEM, a JWKS file) the
+// server starts with them and the refreshes go on (docs/security.md, "Key rotation").
+std::unique_ptr<JwksService> start_jwks(const Config& config, KeyRing& ring, auth::Verifier& verifier) {
+  if (config.jwt_jwks_url.empty() || config.dev) return nullptr;
+  JwksSourceOptions o;
+  o.url = config.jwt_jwks_url;
+  o.refresh = config.jwt_jwks_refresh;
+  o.refresh_min = config.jwt_jwks_refresh_min;
+  o.unknown_kid_interval = config.jwt_jwks_unknown_kid_interval;
+  auto jwks = std::make_unique<JwksService>(o, config.jwt_jwks_ca,
+                                            [&ring](auth::KeySet keys) { ring.set_remote(std::move(keys)); });
+  verifier.set_unknown_kid_listener([source = jwks.get()](std::string_view) { source->unknown_kid(); });
+  const std::string error = jwks->start_and_wait();
+  if (!error.empty()) {
+    if (ring.local_empty()) throw std::runtime_error("--jwt-jwks-url: " + config.jwt_jwks_url + ": " + error);
+    log::warn("--jwt-jwks-url not fetched at start-up: serving with the other keys, retrying",
+              {{"url", config.jwt_jwks_url}, {"error", error}});
+  }
+  return jwks;
+}
+
+// SIGHUP: the key material read again (a bad key refuses the whole reload), the URL fetched again.
+void add_key_reload(Reloader& reloader, KeyRing& ring, JwksService* jwks) {
+  reloader.add_hook({"jwt-secret", "jwt-secret-file", "jwt-public-key", "jwt-jwks-file"},
+                    [&ring, jwks](const Config& before, const Config& after) {
+                      if (after.jwt_jwks_url != before.jwt_jwks_url)
+                        log::warn("reload: --jwt-jwks-url changed: the new URL is used after a restart");
+                      auto local = load_local_keys(after);  // throws: nothing changes
+                      if (local.empty() && !jwks) throw std::runtime_error("no token key left");
+                      std::string described;
+                      for (const auto& d : local.describe())
+                        described += (described.empty() ? "" : ", ") + d;
+                      ring.set_local(std::move(local));
+                      log::info("reload: token keys", {{"keys", described}});
+                      if (jwks) jwks->refresh_now();
+                    });
+}
+
 }  // namespace
 
-int run_server(const Config& config) {
+int run_server(const Config& config, std::vector<std::string> args) {
   log::init(config.log_level, config.log_format);
 
   auto keys = make_token_keys(config);
   const auth::Verifier& verifier = keys.verifier;
+  // Key sets (issue 13): the local keys and --jwt-jwks-url's, swapped into the verifier while
+  // joins run; reloaded on SIGHUP.
+  KeyRing key_ring(keys.verifier);
+  if (!config.dev) {
+    std::string described;
+    for (const auto& d : keys.verifier.keys()->describe())
+      described += (described.empty() ? "" : ", ") + d;
+    log::info("token keys", {{"keys", described}});
+  }
+  auto jwks = start_jwks(config, key_ring, keys.verifier);
+  Reloader reloader(std::move(args), config);
+  add_key_reload(reloader, key_ring, jwks.get());
 
   domain::SystemClock clock;
   store::MemoryPresence presence;
@@ -165,7 +218,7 @@ int run_server(const Config& config) {
   asio::io_context ioc(static_cast<int>(threads));
   // Taken over before anything listens: a SIGTERM right after the "listening" line must drain,
   // not kill the process with the default action. Asio keeps a signal until it is waited for.
-  asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  asio::signal_set signals(ioc, SIGINT, SIGTERM, SIGHUP);
   const std::string node_id = config.node_id.empty() ? random_hex(4) : config.node_id;
 
   // Signed webhooks (docs/webhooks.md): always there, so that SIGHUP can add targets later; with
@@ -211,6 +264,14 @@ int run_server(const Config& config) {
   }
   if (config.redis.empty() && any_redis_tls_option(config))
     log::warn("--redis-tls-* options without --redis: ignored");
+  // SIGHUP: the targets and the secret (a rewritten --webhook-secret-file included); a target
+  // that stays keeps its queue (docs/webhooks.md). Checked by the parse before any hook runs.
+  reloader.add_hook({"webhook-url", "webhook-secret", "webhook-secret-file"},
+                    [&webhooks](const Config&, const Config& after) {
+                      webhooks.reconfigure(after.webhook.urls, after.webhook.key);
+                      log::info("reload: webhook targets",
+                                {{"targets", static_cast<std::uint64_t>(after.webhook.urls.size())}});
+                    });
   domain::Hub hub(clock, settings, node ? static_cast<domain::PresenceSink*>(node.get()) : &presence,
                   node ? node->events() : platform_events);
   if (node) node->attach(hub);
@@ -366,6 +427,10 @@ int run_server(const Config& config) {
   // signal during a drain, stops at once.
   auto on_signal = [&](int signo) {  // on the strand
     if (stopping) return;
+    if (signo == SIGHUP) {  // app/reload.hpp: the connections stay
+      if (!config.dev) reloader.reload();
+      return;
+    }
     if (signo == SIGTERM && !drain.started()) {
       log::info("signal", {{"signal", signo}, {"action", "drain"}});
       drain.start();  // sets the draining flag first: on_ready_changed reads it

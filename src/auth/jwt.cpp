@@ -20,6 +20,7 @@
 #include <simdjson.h>
 
 #include <array>
+#include <atomic>
 #include <climits>
 #include <cstring>
 #include <stdexcept>
@@ -30,6 +31,8 @@
 #include "auth/claims.hpp"
 #include "auth/es256.hpp"
 #include "auth/hmac.hpp"
+#include "auth/key_entry.hpp"
+#include "auth/key_set.hpp"
 #include "auth/openssl.hpp"
 
 namespace sig::auth {
@@ -48,6 +51,7 @@ std::string_view to_string(JwtError e) noexcept {
     case JwtError::bad_issuer: return "bad_issuer";
     case JwtError::bad_audience: return "bad_audience";
     case JwtError::missing_subject: return "missing_subject";
+    case JwtError::unknown_kid: return "unknown_kid";
   }
   return "unknown";
 }
@@ -68,6 +72,7 @@ class JwtCategory final : public std::error_category {
       case JwtError::bad_issuer: return "wrong issuer";
       case JwtError::bad_audience: return "wrong audience";
       case JwtError::missing_subject: return "missing or empty subject";
+      case JwtError::unknown_kid: return "unknown key id (kid)";
     }
     return "unknown jwt error";
   }
@@ -123,30 +128,43 @@ bool decode_part(std::string_view in, std::string& buf, std::size_t& len) {
 
 struct Verifier::Impl {
   VerifierOptions options;
-  detail::HmacKeys hmac;  // HS256 / HS384 / HS512
-  EvpPkeyPtr rsa_key;     // RS256
-  EvpPkeyPtr ec_key;      // ES256 (P-256)
+  // Read by every verifying thread, replaced whole by set_keys (libstdc++ guards the pointer
+  // with a lock bit of its own: a load is a few atomic operations, never a syscall).
+  std::atomic<std::shared_ptr<const KeySet>> keys{std::make_shared<const KeySet>()};
+  std::function<void(std::string_view)> on_unknown_kid;
   EvpMdPtr sha256 = detail::fetch_md("SHA256");
 
   explicit Impl(VerifierOptions o) : options(std::move(o)) {}
 
-  void set_public_key(std::string_view pem) {
-    EvpPkeyPtr key = detail::load_public_key(pem);
-    // The key's kind binds it to one algorithm; any other key throws.
-    if (detail::public_key_alg(key.get()) == Alg::RS256) {
-      rsa_key = std::move(key);
-    } else {
-      ec_key = std::move(key);
-    }
-  }
-
-  bool verify_pkey(EVP_PKEY* key, std::string_view input, const unsigned char* sig,
-                   std::size_t sig_len) const {
-    return detail::verify_signature(key, sha256.get(), input, sig, sig_len);
-  }
-
+  // Whether key verifies sig over input for alg (which the key accepts).
+  bool check(const detail::KeyEntry& key, Alg alg, std::string_view input, std::string_view sig,
+             EVP_MD_CTX* hmac_ctx) const;
   JwtError verify(std::string_view token, std::int64_t now, Claims& out) const;
 };
+
+bool Verifier::Impl::check(const detail::KeyEntry& key, Alg alg, std::string_view input, std::string_view sig,
+                           EVP_MD_CTX* hmac_ctx) const {
+  if (detail::is_hmac(alg)) return key.hmac.verify(alg, input, sig, hmac_ctx);
+  if (alg == Alg::RS256) {
+    return detail::verify_signature(key.pkey.get(), sha256.get(), input,
+                                    reinterpret_cast<const unsigned char*>(sig.data()), sig.size());
+  }
+  // ES256: the raw R || S, in its low-S form unless a high S is refused, to DER.
+  if (sig.size() != kEs256SigSize) return false;
+  std::array<unsigned char, kEs256SigSize> raw{};
+  std::memcpy(raw.data(), sig.data(), raw.size());
+  if (detail::es256_high_s(raw.data())) {
+    if (options.es256_require_low_s) return false;
+    detail::to_low_s(raw.data() + kEs256CoordSize);
+  }
+  unsigned char der[80];
+  const std::size_t der_len = detail::es256_raw_to_der(raw.data(), der, sizeof der);
+  if (der_len == 0) {
+    ERR_clear_error();
+    return false;
+  }
+  return detail::verify_signature(key.pkey.get(), sha256.get(), input, der, der_len);
+}
 
 JwtError Verifier::Impl::verify(std::string_view token, std::int64_t now, Claims& out) const {
   // 1. Structure: exactly three base64url parts.
@@ -168,8 +186,11 @@ JwtError Verifier::Impl::verify(std::string_view token, std::int64_t now, Claims
     return JwtError::malformed;
   }
 
-  // 2. Header: a JSON object with a string alg (once), and no crit extension we cannot honour.
+  // 2. Header: a JSON object with a string alg (once), an optional string kid (once), and no
+  // crit extension we cannot honour. The kid points into the parser's buffer: used before the
+  // payload is parsed.
   Alg alg = Alg::unknown;
+  std::optional<std::string_view> kid;
   {
     simdjson::dom::object header;
     if (s.parser.parse(s.header.data(), header_len, false).get(header) != simdjson::SUCCESS) {
@@ -181,6 +202,10 @@ JwtError Verifier::Impl::verify(std::string_view token, std::int64_t now, Claims
       if (field.key == "alg") {
         if (have_alg || field.value.get(alg_name_sv) != simdjson::SUCCESS) return JwtError::malformed;
         have_alg = true;
+      } else if (field.key == "kid") {
+        std::string_view text;
+        if (kid || field.value.get(text) != simdjson::SUCCESS) return JwtError::malformed;
+        kid = text;
       } else if (field.key == "crit") {
         return JwtError::malformed;  // RFC 7515 4.1.11: we understand no extension
       }
@@ -188,44 +213,40 @@ JwtError Verifier::Impl::verify(std::string_view token, std::int64_t now, Claims
     if (!have_alg) return JwtError::malformed;
     alg = detail::parse_alg(alg_name_sv);
   }
+  if (alg == Alg::unknown) return JwtError::unsupported_alg;
 
-  // 3. The alg selects the key; an alg without a configured key of its kind is refused.
+  // 3. The kid, then the alg, select the keys (see the class comment); one must verify.
+  const std::shared_ptr<const KeySet> set = keys.load(std::memory_order_acquire);
+  const auto& entries = set->entries();
+  bool any_unnamed = false;
+  for (const auto& e : entries)
+    any_unnamed = any_unnamed || e->kid.empty();
   const std::string_view signing_input = token.substr(0, dot2);
   const std::string_view sig(s.sig.data(), sig_len);
-  switch (alg) {
-    case Alg::HS256:
-    case Alg::HS384:
-    case Alg::HS512:
-      if (!hmac.has_secret()) return JwtError::unsupported_alg;
-      if (!hmac.verify(alg, signing_input, sig, s.hmac_ctx.get())) return JwtError::bad_signature;
-      break;
-    case Alg::RS256:
-      if (!rsa_key) return JwtError::unsupported_alg;
-      if (!verify_pkey(rsa_key.get(), signing_input, reinterpret_cast<const unsigned char*>(sig.data()),
-                       sig.size())) {
-        return JwtError::bad_signature;
-      }
-      break;
-    case Alg::ES256: {
-      if (!ec_key) return JwtError::unsupported_alg;
-      if (sig.size() != kEs256SigSize) return JwtError::bad_signature;
-      std::array<unsigned char, kEs256SigSize> raw{};
-      std::memcpy(raw.data(), sig.data(), raw.size());
-      if (detail::es256_high_s(raw.data())) {
-        if (options.es256_require_low_s) return JwtError::bad_signature;
-        detail::to_low_s(raw.data() + kEs256CoordSize);
-      }
-      unsigned char der[80];
-      const std::size_t der_len = detail::es256_raw_to_der(raw.data(), der, sizeof der);
-      if (der_len == 0) {
-        ERR_clear_error();
-        return JwtError::bad_signature;
-      }
-      if (!verify_pkey(ec_key.get(), signing_input, der, der_len)) return JwtError::bad_signature;
+  bool kid_known = false;
+  std::size_t tried = 0;
+  bool verified = false;
+  for (const auto& e : entries) {
+    if (kid) {
+      if (e->kid != *kid) continue;
+      kid_known = true;
+    } else if (any_unnamed && !e->kid.empty()) {
+      continue;
+    }
+    if (!e->accepts(alg)) continue;
+    if (!kid && tried == kMaxKidlessCandidates) break;
+    ++tried;
+    if (check(*e, alg, signing_input, sig, s.hmac_ctx.get())) {
+      verified = true;
       break;
     }
-    case Alg::unknown: return JwtError::unsupported_alg;
   }
+  if (kid && !kid_known) {
+    if (on_unknown_kid) on_unknown_kid(*kid);
+    return JwtError::unknown_kid;
+  }
+  if (tried == 0) return JwtError::unsupported_alg;
+  if (!verified) return JwtError::bad_signature;
 
   // 4. Payload: a JSON object; then the claims.
   simdjson::dom::object payload;
@@ -242,16 +263,39 @@ Verifier& Verifier::operator=(Verifier&&) noexcept = default;
 
 void Verifier::set_hmac_secret(std::string secret) {
   if (!impl_) impl_ = std::make_unique<Impl>(VerifierOptions{});
-  impl_->hmac.set(std::move(secret));
+  KeySet next = *impl_->keys.load();
+  next.remove_unnamed(Algorithm::HS256);
+  if (!secret.empty()) next.add_hmac_secret({}, std::move(secret));
+  impl_->keys.store(std::make_shared<const KeySet>(std::move(next)));
 }
 
 void Verifier::set_public_key_pem(std::string_view pem) {
   if (!impl_) impl_ = std::make_unique<Impl>(VerifierOptions{});
-  impl_->set_public_key(pem);
+  KeySet key;
+  key.add_public_key_pem({}, pem);  // throws on a bad key: nothing changes
+  KeySet next = *impl_->keys.load();
+  next.remove_unnamed(key.entries().front()->family == Alg::RS256 ? Algorithm::RS256 : Algorithm::ES256);
+  next.add_all(key);
+  impl_->keys.store(std::make_shared<const KeySet>(std::move(next)));
+}
+
+void Verifier::set_keys(const KeySet& keys) {
+  if (!impl_) impl_ = std::make_unique<Impl>(VerifierOptions{});
+  impl_->keys.store(std::make_shared<const KeySet>(keys), std::memory_order_release);
+}
+
+std::shared_ptr<const KeySet> Verifier::keys() const {
+  if (!impl_) return std::make_shared<const KeySet>();
+  return impl_->keys.load(std::memory_order_acquire);
 }
 
 bool Verifier::has_keys() const noexcept {
-  return impl_ && (impl_->hmac.has_secret() || impl_->rsa_key || impl_->ec_key);
+  return impl_ && !impl_->keys.load(std::memory_order_acquire)->empty();
+}
+
+void Verifier::set_unknown_kid_listener(std::function<void(std::string_view kid)> listener) {
+  if (!impl_) impl_ = std::make_unique<Impl>(VerifierOptions{});
+  impl_->on_unknown_kid = std::move(listener);
 }
 
 std::error_code Verifier::verify(std::string_view token, std::int64_t now_unix, Claims& out) const {

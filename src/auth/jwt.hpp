@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,6 +14,8 @@
 #include <vector>
 
 namespace sig::auth {
+
+class KeySet;
 
 enum class JwtError {
   ok = 0,
@@ -24,6 +27,7 @@ enum class JwtError {
   bad_issuer,       // iss differs from the configured issuer
   bad_audience,     // aud (string or array) does not contain the configured audience
   missing_subject,  // sub missing, not a string, or empty
+  unknown_kid,      // the header's kid names no configured key (a JWKS refresh may bring it)
 };
 const std::error_category& jwt_category() noexcept;
 std::error_code make_error_code(JwtError e) noexcept;
@@ -49,20 +53,39 @@ struct Claims {
   std::int64_t expires_at = 0;  // exp, seconds since the epoch
 };
 
-// Verifies compact JWS tokens. Keys are loaded once at start-up (the factory functions throw
-// std::runtime_error on a bad key); verify() never throws and is safe to call from many threads.
+// Verifies compact JWS tokens against a set of keys (auth/key_set.hpp). The set can be
+// replaced at any time (a JWKS refresh, SIGHUP) while other threads verify: it is immutable and
+// held by an atomic shared pointer, so a verification sees the old set or the new one, whole.
+// The factory functions throw std::runtime_error on a bad key; verify() never throws and is safe
+// to call from many threads.
+//
+// Which key verifies a token: with a kid in its header, the keys of that kid (none: unknown_kid);
+// without, the keys without kid, or, when the set has none, every key (at most
+// kMaxKidlessCandidates are tried). Of those, only a key bound to the token's alg may verify it
+// (none: unsupported_alg).
 class Verifier {
  public:
+  static constexpr std::size_t kMaxKidlessCandidates = 8;
+
   Verifier(VerifierOptions options);
   ~Verifier();
   Verifier(Verifier&&) noexcept;
   Verifier& operator=(Verifier&&) noexcept;
 
-  // HS256 / HS384 / HS512 with this shared secret.
+  // HS256 / HS384 / HS512 with this shared secret, without kid (replaces the previous one; an
+  // empty secret removes it).
   void set_hmac_secret(std::string secret);
-  // RS256 for an RSA key, ES256 for a P-256 EC key; PEM text ("-----BEGIN PUBLIC KEY-----").
+  // RS256 for an RSA key, ES256 for a P-256 EC key, without kid (replaces the previous key of
+  // its kind); PEM text ("-----BEGIN PUBLIC KEY-----").
   void set_public_key_pem(std::string_view pem);
+  // Replaces every key at once (atomically for the verifying threads).
+  void set_keys(const KeySet& keys);
+  std::shared_ptr<const KeySet> keys() const;
   bool has_keys() const noexcept;
+
+  // Called (on the verifying thread, cheaply: it should only post work) with the kid of each
+  // token refused as unknown_kid. Set before verify() runs on other threads.
+  void set_unknown_kid_listener(std::function<void(std::string_view kid)> listener);
 
   // The alg of the header selects the key: HS* only with a secret, RS256 only with an RSA key,
   // ES256 only with an EC key. now_unix is the current time in seconds since the epoch.

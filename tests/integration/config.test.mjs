@@ -331,3 +331,50 @@ test('--dev: loopback by default, its own random secret, tokens short-lived and 
   await expectRefused(await server.connect({ token: foreign, sessionId: 'demo' }), 'invalid_token', 4401);
   await other.stop();
 });
+
+// ---------------------------------------------------------------------------------------------
+// Key sets (issue 13): bad values of the JWKS and kid options name them
+
+test('--jwt-secret kid:secret, --jwt-jwks-*: bad values and combinations are refused, naming the option', async () => {
+  const L = ['--listen', '127.0.0.1', '--port', '0'];
+  await assertRefused([...L, '--jwt-secret', 'a:x', '--jwt-secret', 'a:y'], ['--jwt-secret', 'kid "a"']);
+  await assertRefused([...L, '--jwt-secret', 'plain-one', '--jwt-secret', 'plain-two'], ['--jwt-secret', 'without kid']);
+  for (const url of ['ftp://idp/jwks', 'idp.example/jwks', 'https://', 'http://user:pw@idp/jwks']) {
+    await assertRefused([...L, '--jwt-jwks-url', url], ['--jwt-jwks-url']);
+  }
+  await assertRefused([...BASE, '--jwt-jwks-refresh', '10ms'], ['--jwt-jwks-refresh']);
+  await assertRefused([...BASE, '--jwt-jwks-refresh', '25h'], ['--jwt-jwks-refresh']);
+  await assertRefused([...BASE, '--jwt-jwks-unknown-kid-interval', 'soon'], ['--jwt-jwks-unknown-kid-interval']);
+  await assertRefused([...BASE, '--jwt-jwks-refresh', '1s', '--jwt-jwks-refresh-min', '2s'],
+    ['--jwt-jwks-refresh', '--jwt-jwks-refresh-min']);
+  await assertRefused([...BASE, '--jwt-jwks-ca', path.join(tmp, 'missing.pem')], ['--jwt-jwks-ca']);
+  await assertRefused([...L, '--jwt-jwks-file', path.join(tmp, 'missing.json')], ['--jwt-jwks-file']);
+  await assertRefused([...L, '--jwt-jwks-file', tempFile('not json', 0o644)], ['--jwt-jwks-file']);
+  await assertRefused([...L, '--jwt-jwks-file', tempFile('{"keys":[{"kty":"oct","k":"c2hvcnQ"}]}', 0o644)],
+    ['--jwt-jwks-file', 'no usable key']);
+  await assertRefused([...L, '--jwt-jwks-file', tempFile('{"keys":[]}', 0o644)], ['--jwt-jwks-file']);
+  // From the environment: the refresh below its minimum names both.
+  await assertRefused(BASE, ['--jwt-jwks-refresh', '--jwt-jwks-refresh-min'], { env: { SIGNALING_JWT_JWKS_REFRESH: '1s' } });
+  await assertRefused(['--dev', '--port', '0', '--jwt-jwks-url', 'http://127.0.0.1:9/jwks'], ['--dev', '--jwt-jwks']);
+});
+
+test('--jwt-jwks-url unreachable at start-up: an error naming it when it is the only key source; a warning beside another key', async (t) => {
+  // A port that was free a moment ago: the connection is refused.
+  const probe = net.createServer();
+  await new Promise((r) => probe.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${probe.address().port}/jwks`;
+  await new Promise((r) => probe.close(r));
+  await assertRefused(['--listen', '127.0.0.1', '--port', '0', '--jwt-jwks-url', url], ['--jwt-jwks-url', url]);
+  const adminKey = 'k'.repeat(32);
+  const server = await startBare(t, [...BASE, '--admin-key', adminKey, '--jwt-jwks-url', url, '--jwt-jwks-refresh-min', '100ms'],
+    { adminKey });
+  assert.ok(server.logs.some((l) => l.msg.startsWith('--jwt-jwks-url not fetched at start-up')), server.output());
+  // The other key serves meanwhile.
+  const joined = await (async () => {
+    const sessionId = 'jwks-down';
+    await server.createSession(sessionId, { host: 'a', participants: ['a'] });
+    const c = await server.connect({ token: signJwt(claimsFor('a'), 'x'.repeat(32)), sessionId });
+    return c.next((m) => m.type === 'joined' || m.type === 'error', 5000, 'joined');
+  })();
+  assert.equal(joined.type, 'joined', JSON.stringify(joined));
+});

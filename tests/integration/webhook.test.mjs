@@ -1,7 +1,7 @@
 // Signed webhooks (docs/webhooks.md), through the real binary and a real receiver that verifies
 // every delivery with the reference `standardwebhooks` package (webhook-support.mjs):
 // signatures, retries with the same webhook-id after a 500, a timeout and a refused connection,
-// the order of one session's events, the bounded queue and droppedBefore, https with a test CA
+// the order of one session's events, reconnecting/reconnected, the bounded queue and droppedBefore, https with a test CA
 // and the refusal of an untrusted certificate, 4xx not retried, and the options failing closed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -204,6 +204,34 @@ test('a full queue drops the oldest events; the next delivery carries droppedBef
   assert.equal(m.signaling_webhook_delivered_total, 2);
 });
 
+test('a lost connection gives participant.reconnecting, then participant.reconnected on a resume or participant.left (disconnected) when the window closes', async (t) => {
+  const secret = newWebhookSecret();
+  const receiver = await startReceiver(t, secret);
+  const server = await startWithWebhooks(t, [receiver.url()], secret, ['--resume-window', '1s']);
+  const sessionId = randomId();
+  await server.createSession(sessionId, { host: 'u1', participants: ['u1', 'u2'] });
+  const [c1] = await server.join(sessionId, 'u1', 'Ada');
+  const [c2, joined] = await server.join(sessionId, 'u2', 'Bob');
+  c2.ws._socket.destroy(); // lost: no close frame
+  await c1.next((m) => m.type === 'participant-reconnecting', undefined, 'participant-reconnecting');
+  await server.join(sessionId, 'u2', 'Bob', { resume: joined.resumeId });
+  await c1.next((m) => m.type === 'participant-reconnected', undefined, 'participant-reconnected');
+  c1.ws._socket.destroy(); // lost again, and this time the window closes
+  const accepted = await receiver.waitAccepted(6);
+  assert.deepEqual(
+    accepted.map((d) => [d.body.type, d.body.data.userId, d.body.data.reason]),
+    [
+      ['participant.joined', 'u1', undefined],
+      ['participant.joined', 'u2', undefined],
+      ['participant.reconnecting', 'u2', undefined],
+      ['participant.reconnected', 'u2', undefined],
+      ['participant.reconnecting', 'u1', undefined],
+      ['participant.left', 'u1', 'disconnected'],
+    ],
+  );
+  assert.ok(receiver.deliveries.every((d) => d.verified));
+});
+
 test('a 4xx other than 408/429 is not retried', async (t) => {
   const secret = newWebhookSecret();
   const receiver = await startReceiver(t, secret, { respond: (d) => (d.body.data.userId === 'u1' ? 410 : 'ok') });
@@ -262,6 +290,44 @@ test('https: a receiver with a certificate of the test CA gets the events; an un
   assert.ok(failed.length >= 1, 'the failed attempts are logged');
   assert.match(failed[0].error, /certificate/i);
   assert.equal(untrusted.deliveries.length, 0);
+});
+
+test('SIGHUP: new targets and a new secret apply to the next events; a bad secret is refused and changes nothing', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sig-webhook-hup-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const [secret1, secret2] = [newWebhookSecret(), newWebhookSecret()];
+  const first = await startReceiver(t, secret1);
+  const second = await startReceiver(t, secret2);
+  const configFile = path.join(dir, 'config.toml');
+  const secretFile = path.join(dir, 'webhook-secret');
+  fs.writeFileSync(configFile, `webhook-url = "${first.url()}"\n`);
+  fs.writeFileSync(secretFile, `${secret1}\n`, { mode: 0o600 });
+  const server = await startServer(t, { args: ['--config', configFile, '--webhook-secret-file', secretFile, ...FAST] });
+  const sessionId = randomId();
+  await server.createSession(sessionId, { host: 'u1', participants: ['u1', 'u2', 'u3'] });
+  const [c1] = await server.join(sessionId, 'u1', 'Ada');
+  await first.waitAccepted(1);
+
+  fs.writeFileSync(configFile, `webhook-url = "${second.url()}"\n`);
+  fs.writeFileSync(secretFile, `${secret2}\n`);
+  server.proc.kill('SIGHUP');
+  await waitFor(() => server.logs.some((l) => l.msg === 'reload: webhook targets'), { what: 'the reload of the targets' });
+  await server.join(sessionId, 'u2', 'Bob');
+  const [d] = await second.waitAccepted(1);
+  assert.equal(d.body.data.userId, 'u2');
+  assert.ok(d.verified, 'signed with the new secret');
+
+  fs.writeFileSync(secretFile, 'whsec_c2hvcnQ=\n');
+  server.proc.kill('SIGHUP');
+  await waitFor(() => server.logs.some((l) => l.msg?.startsWith('reload refused')), { what: 'the refused reload' });
+  await server.join(sessionId, 'u3', 'Cy');
+  const after = await second.waitAccepted(2);
+  assert.equal(after[1].body.data.userId, 'u3');
+  assert.ok(second.deliveries.every((x) => x.verified));
+  assert.equal(first.deliveries.length, 1, 'the removed target got nothing more');
+  assert.ok(!server.stdout.includes(secret2.slice(6)) && !server.stdout.includes('c2hvcnQ'), 'no secret in the log');
+  c1.send({ type: 'heartbeat' });
+  server.assertAlive();
 });
 
 test('options fail closed: a URL without a secret, a bad secret, a bad URL', async () => {
