@@ -276,9 +276,15 @@ void Node::join(std::string session_id, domain::Identity identity, std::string c
           skipped(keys::ws(session_id), b);
         // The domain's events of this join are held: the script's verdict on a replaced
         // connection goes first, and nothing is emitted for a join taken back.
-        EventGate::Hold hold;
-        auto joined = hub_->join(session_id, identity, connection_id, endpoint, &cj);
-        auto held = hold.take();
+        // Only around the hub's join: whatever runs after it on this thread (the caller's `done`)
+        // publishes as usual.
+        std::vector<domain::PlatformEvent> held;
+        HubJoin joined;
+        {
+          EventGate::Hold hold;
+          joined = hub_->join(session_id, identity, connection_id, endpoint, &cj);
+          held = hold.take();
+        }
         if (joined.error) {
           // Refused by this node's copy (e.g. it has just ended): take the entry back, and the
           // attendance as it was (no connection was admitted).
