@@ -203,7 +203,7 @@ test('SIGHUP swaps a --jwt-jwks-file while participants stay connected; a bad fi
   const fresh = makeKey('ec', 'file-new');
   fs.writeFileSync(file, JSON.stringify({ keys: [old.jwk] }));
   const configFile = path.join(dir, 'config.toml');
-  fs.writeFileSync(configFile, 'rate-limit = 50\n');
+  fs.writeFileSync(configFile, 'rate-limit = 50\nmax-participants = 6\n');
   const server = await startServer(t, { args: ['--jwt-jwks-file', file, '--config', configFile] });
   const sessionId = randomId('hup');
   await server.createSession(sessionId, { host: 'a', participants: ['a', 'b', 'c', 'd'] });
@@ -213,14 +213,15 @@ test('SIGHUP swaps a --jwt-jwks-file while participants stay connected; a bad fi
 
   const reloads = () => server.logs.filter((l) => l.msg === 'reloaded').length;
   fs.writeFileSync(file, JSON.stringify({ keys: [fresh.jwk] }));
-  fs.writeFileSync(configFile, 'rate-limit = 40\n');
+  fs.writeFileSync(configFile, 'rate-limit = 1\nrate-burst = 5\nmax-participants = 5\n');
   server.proc.kill('SIGHUP');
   await waitFor(() => reloads() === 1, { what: 'the reload logged' });
   const keysLine = server.logs.find((l) => l.msg === 'reload: token keys');
   assert.ok(keysLine && String(keysLine.keys).includes('file-new') && !String(keysLine.keys).includes('file-old'));
-  // A changed limit that is not applied live is named (never its value) as needing a restart.
-  const restart = server.logs.filter((l) => l.msg === 'reload: option changed, needs a restart to apply');
-  assert.deepEqual(restart.map((l) => l.option), ['--rate-limit']);
+  // Each changed option is named (never its value): applied, or needing a restart.
+  const named = (msg) => server.logs.filter((l) => l.msg === msg).map((l) => l.option);
+  assert.deepEqual(named('reload: option changed, needs a restart to apply'), ['--max-participants']);
+  assert.deepEqual(named('reload: option changed, applied'), ['--rate-burst', '--rate-limit']);
 
   // a and b were not disconnected: they keep relaying.
   a.send({ type: 'offer', toUserId: 'b', sdp: SDP });
@@ -228,8 +229,27 @@ test('SIGHUP swaps a --jwt-jwks-file while participants stay connected; a bad fi
   b.send({ type: 'answer', toUserId: 'a', sdp: SDP });
   assert.equal((await a.next('answer')).fromUserId, 'b');
   // The new key works, the old one no more.
-  await expectJoined(server, sessionId, fresh.sign(payload('c')), 'c with the new key');
+  const c = await expectJoined(server, sessionId, fresh.sign(payload('c')), 'c with the new key');
   await expectInvalidToken(server, sessionId, old.sign(payload('d')));
+
+  // The new rate limit (1/s, bursts of 5) applies to connections admitted after the reload; a,
+  // admitted before, keeps 50/s and bursts of 200.
+  const burst = async (client) => {
+    for (let i = 1; i <= 10; i += 1) client.heartbeat(i);
+    const got = [];
+    for (;;) {
+      try {
+        got.push(await client.next((m) => m.type === 'heartbeat-ack' || m.type === 'error', 700));
+      } catch {
+        return got;
+      }
+    }
+  };
+  const cGot = await burst(c);
+  assert.ok(cGot.some((m) => m.type === 'error' && m.code === 'rate_limited'), JSON.stringify(cGot));
+  assert.ok(cGot.filter((m) => m.type === 'heartbeat-ack').length < 10);
+  const aGot = await burst(a);
+  assert.equal(aGot.filter((m) => m.type === 'heartbeat-ack').length, 10, JSON.stringify(aGot));
 
   // A bad file: the reload is refused and logged; the keys stay; the participants stay.
   fs.writeFileSync(file, '{"keys": [ this is not json');
