@@ -6,10 +6,12 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 
 import { startServer, randomId, expectRefused, signJwt, claimsFor, waitFor, sleep } from './harness.mjs';
+import { OPENSSL_BIN, makePki } from './tls-support.mjs';
 
 const SDP = 'v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\n';
 const b64url = (s) => Buffer.from(s).toString('base64url');
@@ -41,18 +43,19 @@ function makeKey(kind, kid) {
 }
 
 /** An HTTP server publishing a JWK Set: set keys / status / cache-control; counts the GETs. */
-async function startJwksServer(t, keys) {
+async function startJwksServer(t, keys, tlsOptions) {
   const state = { keys, status: 200, body: null, cacheControl: null, requests: 0 };
-  const server = http.createServer((req, res) => {
+  const handler = (req, res) => {
     state.requests += 1;
     const headers = { 'content-type': 'application/json' };
     if (state.cacheControl) headers['cache-control'] = state.cacheControl;
     res.writeHead(state.status, headers);
     res.end(state.body ?? JSON.stringify({ keys: state.keys.map((k) => k.jwk) }));
-  });
+  };
+  const server = tlsOptions ? https.createServer(tlsOptions, handler) : http.createServer(handler);
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   t.after(() => new Promise((r) => server.close(r)));
-  state.url = `http://127.0.0.1:${server.address().port}/.well-known/jwks.json`;
+  state.url = `${tlsOptions ? 'https' : 'http'}://127.0.0.1:${server.address().port}/.well-known/jwks.json`;
   return state;
 }
 
@@ -262,4 +265,23 @@ test('SIGHUP swaps a --jwt-jwks-file while participants stay connected; a bad fi
   b.send({ type: 'offer', toUserId: 'a', sdp: SDP });
   assert.equal((await a.next('offer')).fromUserId, 'b');
   server.assertAlive();
+});
+
+test('JWKS over https: verified with --jwt-jwks-ca; a certificate of another CA is refused and the keys are not taken', { skip: fs.existsSync(OPENSSL_BIN) ? false : 'no openssl CLI' }, async (t) => {
+  const pki = makePki(t);
+  const key = makeKey('ec', 'tls-ec');
+  const jwks = await startJwksServer(t, [key], { cert: fs.readFileSync(pki.serverCert), key: fs.readFileSync(pki.serverKey) });
+  const sessionId = randomId('tls');
+  const good = await startServer(t, { args: ['--jwt-jwks-url', jwks.url, '--jwt-jwks-ca', pki.ca] });
+  await good.createSession(sessionId, { host: 'a', participants: ['a', 'b'] });
+  await expectJoined(good, sessionId, key.sign(payload('a')), 'a key fetched over https');
+
+  // Another CA: the fetch fails (the --jwt-secret of the harness lets the server start, with a
+  // warning), and the provider's keys are not used.
+  const bad = await startServer(t, { args: ['--jwt-jwks-url', jwks.url, '--jwt-jwks-ca', pki.otherCa] });
+  const warning = bad.logs.find((l) => l.msg.startsWith('--jwt-jwks-url not fetched at start-up'));
+  assert.ok(warning, bad.output());
+  assert.match(warning.error, /certificate/, JSON.stringify(warning));
+  await bad.createSession(sessionId, { host: 'a', participants: ['a', 'b'] });
+  await expectInvalidToken(bad, sessionId, key.sign(payload('b')));
 });
