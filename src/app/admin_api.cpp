@@ -112,9 +112,26 @@ std::optional<domain::SessionSpec> parse_spec(const json& body, std::string& why
   return spec;
 }
 
+// The attendance items of docs/webhooks.md.
+json attendance_json(const std::vector<domain::AttendanceRecord>& records, domain::WallTime now) {
+  json out = json::array();
+  for (const auto& r : records) {
+    // Seconds with the milliseconds (docs/webhooks.md): the open interval counts up to `now`.
+    const auto ms = domain::connected_as_of(r, now).count();
+    out.push_back({{"userId", r.user_id},
+                   {"displayName", r.display_name},
+                   {"firstJoinedAt", format_iso8601(r.first_joined)},
+                   {"lastLeftAt", optional_time(r.last_left)},
+                   {"connections", r.connections},
+                   {"connectedSeconds", static_cast<double>(ms) / 1000.0},
+                   {"connected", !r.last_left.has_value()}});
+  }
+  return out;
+}
+
 }  // namespace
 
-std::string session_json(const domain::SessionSnapshot& s) {
+std::string session_json(const domain::SessionSnapshot& s, domain::WallTime now) {
   json participants = json::array();
   for (const auto& p : s.spec.participants) {
     const bool connected = std::find(s.connected.begin(), s.connected.end(), p.user_id) != s.connected.end();
@@ -134,7 +151,8 @@ std::string session_json(const domain::SessionSnapshot& s) {
       {"createdAt", format_iso8601(s.created_at)},
       {"participants", participants},
       {"connected", s.connected},
-      {"reconnecting", s.reconnecting}};
+      {"reconnecting", s.reconnecting},
+      {"attendance", attendance_json(s.attendance, now)}};
   return dump(body);
 }
 
@@ -235,7 +253,7 @@ HttpResponse AdminApi::sessions(const HttpRequest& request, std::string_view res
   auto current = [&]() -> HttpResponse {
     auto snap = hub_.snapshot(id);
     if (!snap) return admin_error(domain::AdminError::not_found);
-    return {200, "application/json", session_json(*snap), {}};
+    return {200, "application/json", session_json(*snap, hub_.clock().wall_now()), {}};
   };
 
   if (sub.empty()) {

@@ -50,7 +50,7 @@ class AdminApi final : public net::HttpHandler {
   domain::ClusterPort* cluster_ = nullptr;
 };
 
-// The JSON of GET /api/sessions/{id}.
-std::string session_json(const domain::SessionSnapshot& s);
+// The JSON of GET /api/sessions/{id}; `now` dates the attendance (open intervals count so far).
+std::string session_json(const domain::SessionSnapshot& s, domain::WallTime now);
 
 }  // namespace sig::app

@@ -500,6 +500,8 @@ void add_options(CLI::App& app, Config& c, SecretFiles& files) {
                "SIGTERM: exit when the last WebSocket is gone, or after this long (at least --drain-period)",
                "SIGNALING_DRAIN_TIMEOUT", kDrain);
 
+  add_webhook_options(app, c.webhook);
+
   app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error")
       ->envname("SIGNALING_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
@@ -544,6 +546,7 @@ Config parse(int argc, char** argv, CLI::App& app) {
     load_secrets(c, files);
     check_jwt_secrets(c.jwt_secrets);
     check_ice(c);
+    load_webhook_options(c.webhook);
   } catch (const std::exception& e) {
     fail(e.what());
   }

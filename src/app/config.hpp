@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "app/webhook_options.hpp"
+
 namespace sig::app {
 
 struct Config {
@@ -95,6 +97,9 @@ struct Config {
   // within the period; the process exits when the last is gone, or at the timeout.
   std::chrono::milliseconds drain_period{10'000};
   std::chrono::milliseconds drain_timeout{30'000};
+
+  // Signed webhooks (docs/webhooks.md; app/webhook_options.hpp).
+  WebhookConfig webhook;
 
   std::string log_level = "info";
   std::string log_format = "json";  // json | text

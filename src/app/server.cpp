@@ -26,6 +26,7 @@
 #include "app/listeners.hpp"
 #include "app/reload.hpp"
 #include "app/signaling_service.hpp"
+#include "app/webhook_options.hpp"
 #include "cluster/node.hpp"
 #include "common/log.hpp"
 #include "domain/clock.hpp"
@@ -220,6 +221,19 @@ int run_server(const Config& config, std::vector<std::string> args) {
   asio::signal_set signals(ioc, SIGINT, SIGTERM, SIGHUP);
   const std::string node_id = config.node_id.empty() ? random_hex(4) : config.node_id;
 
+  // Signed webhooks (docs/webhooks.md): always there, so that SIGHUP can add targets later; with
+  // none it ignores the events. It outlives the hub and the cluster node, which hold pointers to it.
+  webhook::Publisher webhooks(ioc, webhook_settings(config.webhook));
+  if (!config.webhook.urls.empty()) {
+    log::info("webhooks",
+              {{"targets", static_cast<std::uint64_t>(config.webhook.urls.size())},
+               {"queue_limit", static_cast<std::uint64_t>(config.webhook.queue_limit)},
+               {"tls_ca", config.webhook.tls_ca.empty() ? "system trust store" : config.webhook.tls_ca}});
+  }
+  // The platform's events. With several nodes the hub's events go through the cluster node's
+  // gate, which emits each event on one node only (cluster/events.hpp).
+  domain::EventSink* const platform_events = &webhooks;
+
   // Several nodes: the state lives in Redis; the cluster node is the hub's event sink.
   std::unique_ptr<cluster::Node> node;
   std::string redis_shown;
@@ -246,11 +260,20 @@ int run_server(const Config& config, std::vector<std::string> args) {
     o.max_participants = config.max_participants;
     o.resume_window = config.resume_window;
     o.ended_retention = config.ended_retention;
-    node = std::make_unique<cluster::Node>(ioc.get_executor(), clock, o);
+    node = std::make_unique<cluster::Node>(ioc.get_executor(), clock, o, platform_events);
   }
   if (config.redis.empty() && any_redis_tls_option(config))
     log::warn("--redis-tls-* options without --redis: ignored");
-  domain::Hub hub(clock, settings, node ? static_cast<domain::PresenceSink*>(node.get()) : &presence);
+  // SIGHUP: the targets and the secret (a rewritten --webhook-secret-file included); a target
+  // that stays keeps its queue (docs/webhooks.md). Checked by the parse before any hook runs.
+  reloader.add_hook({"webhook-url", "webhook-secret", "webhook-secret-file"},
+                    [&webhooks](const Config&, const Config& after) {
+                      webhooks.reconfigure(after.webhook.urls, after.webhook.key);
+                      log::info("reload: webhook targets",
+                                {{"targets", static_cast<std::uint64_t>(after.webhook.urls.size())}});
+                    });
+  domain::Hub hub(clock, settings, node ? static_cast<domain::PresenceSink*>(node.get()) : &presence,
+                  node ? node->events() : platform_events);
   if (node) node->attach(hub);
 
   SignalingService service(hub, verifier, service_options(config), node.get());
@@ -284,6 +307,7 @@ int run_server(const Config& config, std::vector<std::string> args) {
               "# TYPE signaling_redis_ready gauge\nsignaling_redis_ready ";
           text += node->ready() ? "1\n" : "0\n";
         }
+        text += webhook_metrics(webhooks.stats());
         text +=
             "# HELP signaling_draining 1 from SIGTERM on: upgrades refused, clients told to move\n"
             "# TYPE signaling_draining gauge\nsignaling_draining ";

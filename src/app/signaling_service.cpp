@@ -189,7 +189,8 @@ void SignalingService::on_text(net::ConnectionState& state, domain::Endpoint& se
       return;
     case domain::RateLimiter::Verdict::flood:
       counters_.rate_limited.fetch_add(1, std::memory_order_relaxed);
-      c.session->leave(c.participant, now);
+      // Closed by the server, not a goodbye: the platform hears `disconnected`.
+      c.session->leave(c.participant, now, domain::LeaveCause::closed);
       self.close(protocol::CloseCode::flood,
                  domain::make_payload(protocol::error(ErrorCode::rate_limited, "message flood: closing")));
       return;

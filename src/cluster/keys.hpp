@@ -30,6 +30,12 @@ inline std::string peers(std::string_view session_id) {
 inline std::string resume(std::string_view session_id) {
   return cat("session:resume:", session_id);
 }
+// Attendance: userId -> JSON {"n","f","l","c","t","s","r"} (docs/deployment.md). No TTL while the
+// session lives (like the directory entry it belongs to); expires with the ended entry after the
+// retention (GET and session.ended need it after the presence keys are gone); deleted with it.
+inline std::string attendance(std::string_view session_id) {
+  return cat("session:attendance:", session_id);
+}
 // The user story's string: epoch milliseconds of the last heartbeat. TTL 45 s.
 inline std::string heartbeat(std::string_view session_id, std::string_view user_id) {
   return cat(cat("session:heartbeat:", session_id), cat(":", user_id));

@@ -12,6 +12,7 @@
 
 #include "cluster/codec.hpp"
 #include "cluster/keys.hpp"
+#include "cluster/replies.hpp"
 #include "cluster/scripts.hpp"
 #include "common/log.hpp"
 #include "common/time.hpp"
@@ -38,10 +39,6 @@ std::optional<ErrorCode> refusal(std::string_view code) {
   return std::nullopt;
 }
 
-std::string seconds_arg(std::chrono::milliseconds d) {
-  return std::to_string(std::max<long long>(1, std::chrono::duration_cast<std::chrono::seconds>(d).count()));
-}
-
 // Shared countdown: runs `then` when every started piece of work has reported.
 struct Countdown {
   std::size_t left = 1;  // the starter's own share
@@ -53,8 +50,13 @@ struct Countdown {
 
 }  // namespace
 
-Node::Node(const asio::any_io_executor& ex, const domain::Clock& clock, NodeOptions options)
-    : options_(std::move(options)), clock_(clock), strand_(asio::make_strand(ex)), timer_(strand_) {
+Node::Node(const asio::any_io_executor& ex, const domain::Clock& clock, NodeOptions options,
+           domain::EventSink* events)
+    : options_(std::move(options)),
+      clock_(clock),
+      gate_(events),
+      strand_(asio::make_strand(ex)),
+      timer_(strand_) {
   redis::ClientOptions co;
   co.url = options_.redis_url;
   co.tls = options_.redis_tls;
@@ -63,8 +65,8 @@ Node::Node(const asio::any_io_executor& ex, const domain::Clock& clock, NodeOpti
   // Loaded in every connection's handshake: an EVALSHA that met NOSCRIPT would be sent again
   // behind the commands sent after it (a restore then ran after a join it had not seen).
   for (const auto* script :
-       {&scripts::join(), &scripts::leave(), &scripts::start(), &scripts::end(), &scripts::put(),
-        &scripts::remove(), &scripts::snapshot(), &scripts::restore()}) {
+       {&scripts::join(), &scripts::leave(), &scripts::lost(), &scripts::start(), &scripts::end(),
+        &scripts::put(), &scripts::remove(), &scripts::snapshot(), &scripts::restore()}) {
     client_->preload(*script);
   }
   co.name = "redis-pubsub";
@@ -206,13 +208,15 @@ void Node::join(std::string session_id, domain::Identity identity, std::string c
     pending_.insert(connection_id);
   }
   const auto dir = keys::dir(session_id), ws = keys::ws(session_id), peers = keys::peers(session_id),
-             hb = keys::heartbeat(session_id, identity.user_id), rk = keys::resume(session_id);
+             hb = keys::heartbeat(session_id, identity.user_id), rk = keys::resume(session_id),
+             att = keys::attendance(session_id);
   const auto max = std::to_string(options_.max_participants), ttl = std::to_string(options_.ws_ttl.count()),
              hb_ttl = std::to_string(options_.heartbeat_ttl.count()), ts = now_ms();
   // The arguments are copied before the callback (which takes them over) is built.
   const std::vector<std::string> args{identity.user_id, connection_id,    identity.display_name, max, ttl, ts,
                                       hb_ttl,           resume.presented, resume.fresh};
-  const std::vector<std::string_view> key_views{dir, ws, peers, hb, rk}, arg_views(args.begin(), args.end());
+  const std::vector<std::string_view> key_views{dir, ws, peers, hb, rk, att},
+      arg_views(args.begin(), args.end());
   client_->eval(
       scripts::join(), key_views, arg_views,
       [this, session_id = std::move(session_id), identity = std::move(identity), connection_id,
@@ -240,12 +244,15 @@ void Node::join(std::string session_id, domain::Identity identity, std::string c
           return;
         }
         const auto& el = reply.elements;
-        if (el.empty() || el[0].str != "ok" || el.size() < 8) {
+        if (el.empty() || el[0].str != "ok" || el.size() < 10) {
           const auto code = el.empty() ? std::nullopt : refusal(el[0].str);
           finish({code.value_or(ErrorCode::session_not_found), nullptr, nullptr});
           return;
         }
         const auto previous = el[1].str;
+        // For an undo: the user's attendance before this join ('-': there was none).
+        const auto attendance_before = el[8].str.empty() ? std::string("-") : el[8].str;
+        const auto replaced_peer = el[9].str;
         const auto seq = static_cast<std::uint64_t>(el[2].integer);
         auto& seen = seen_seq_[session_id];
         seen = std::max(seen, seq);
@@ -267,12 +274,30 @@ void Node::join(std::string session_id, domain::Identity identity, std::string c
         }
         for (const auto& b : bad)
           skipped(keys::ws(session_id), b);
+        // The domain's events of this join are held: the script's verdict on a replaced
+        // connection goes first, and nothing is emitted for a join taken back.
+        EventGate::Hold hold;
         auto joined = hub_->join(session_id, identity, connection_id, endpoint, &cj);
+        auto held = hold.take();
         if (joined.error) {
-          // Refused by this node's copy (e.g. it has just ended): take the entry back.
-          run_leave(session_id, identity.user_id, connection_id, false, ignore_reply);
+          // Refused by this node's copy (e.g. it has just ended): take the entry back, and the
+          // attendance as it was (no connection was admitted).
+          run_leave(session_id, identity.user_id, connection_id, false, ignore_reply, attendance_before);
           finish(std::move(joined));
           return;
+        }
+        if (!previous.empty() && !cj.resumed) {
+          // This script replaced the entry: this node says so, wherever the old connection was.
+          const auto bar = replaced_peer.find('|');
+          const auto old_name = bar == std::string::npos ? std::string() : replaced_peer.substr(bar + 1);
+          emit_participant(domain::EventType::participant_left, session_id, identity.user_id,
+                           utf8::valid(old_name) ? old_name : std::string(), domain::LeftReason::replaced);
+        }
+        for (auto& e : held) {
+          if (e.type == domain::EventType::participant_left &&
+              e.left_reason == domain::LeftReason::replaced && e.user_id == identity.user_id)
+            continue;  // decided by the script (above)
+          gate_.emit(std::move(e));
         }
         if (!previous.empty()) {
           log::debug("replacing a connection",
@@ -362,10 +387,12 @@ void Node::flush(std::uint64_t mark, std::function<void(bool)> done) {
 
 void Node::load_session(const std::string& session_id, Done then, bool absent_means_deleted) {
   client_->eval(
-      scripts::snapshot(), {keys::dir(session_id), keys::ws(session_id), keys::peers(session_id)}, {},
+      scripts::snapshot(),
+      {keys::dir(session_id), keys::ws(session_id), keys::peers(session_id), keys::attendance(session_id)},
+      {},
       [this, session_id, absent_means_deleted, then = std::move(then)](std::error_code ec,
                                                                        const Reply& reply) {
-        if (!ec && reply.is_array() && reply.elements.size() == 3) {
+        if (!ec && reply.is_array() && reply.elements.size() == 4) {
           std::uint64_t join_seq = 0;
           const auto dir = fields_of(reply.elements[0]);
           // Gone from the store (deleted there directly): drop this node's copy too, unless the
@@ -377,6 +404,11 @@ void Node::load_session(const std::string& session_id, Done then, bool absent_me
           auto record = record_from_fields(session_id, dir, clock_.wall_now(), &join_seq, &why);
           if (!record && !dir.empty()) skipped(keys::dir(session_id), why);
           if (record) {
+            // With several nodes the attendance lives in Redis (the snapshot read it atomically).
+            std::vector<std::string> bad_attendance;
+            record->attendance = attendance_from(fields_of(reply.elements[3]), &bad_attendance);
+            for (const auto& b : bad_attendance)
+              skipped(keys::attendance(session_id), b);
             hub_->apply_record(session_id, *record);
             std::set<std::string> local;
             for (const auto& m : hub_->local_members(session_id))
@@ -415,16 +447,6 @@ void Node::remove_stale(const std::string& session_id, const domain::RosterEntry
   log::info("removing a stale connection of this node",
             {{"node", options_.node_id}, {"session", session_id}, {"connection", entry.connection_id}});
   run_leave(session_id, entry.identity.user_id, entry.connection_id, false, ignore_reply);
-}
-
-void Node::run_leave(std::string_view session_id, std::string_view user_id, std::string_view connection_id,
-                     bool always_publish, redis::ReplyCallback cb) {
-  client_->eval(scripts::leave(),
-                {keys::ws(session_id), keys::peers(session_id), keys::heartbeat(session_id, user_id),
-                 keys::resume(session_id)},
-                {std::string(user_id), std::string(connection_id), keys::session_channel(session_id),
-                 encode_left(user_id, connection_id), always_publish ? "1" : "0"},
-                std::move(cb));
 }
 
 void Node::full_sync(Done then) {
@@ -506,24 +528,34 @@ void Node::restore_all(Done then) {
       args.push_back(m.connection_id);
       args.push_back(peer_value(m.seq, m.identity.display_name));
       args.push_back(m.resume_id);
+      // Attendance: written only where Redis has none (it lost its data): this node's view.
+      const auto rec = std::find_if(snap.attendance.begin(), snap.attendance.end(),
+                                    [&](const auto& r) { return r.user_id == m.identity.user_id; });
+      args.push_back(rec == snap.attendance.end() ? std::string() : attendance_json(*rec));
       max_seq = std::max(max_seq, m.seq);
     }
     args[5] = std::to_string(max_seq);
     const std::vector<std::string> k{keys::dir(snap.session_id), keys::ws(snap.session_id),
-                                     keys::peers(snap.session_id), keys::resume(snap.session_id)};
+                                     keys::peers(snap.session_id), keys::resume(snap.session_id),
+                                     keys::attendance(snap.session_id)};
     const std::vector<std::string_view> kv(k.begin(), k.end()), av(args.begin(), args.end());
     ++count->left;
-    client_->eval(scripts::restore(), kv, av, [this, count, gone](std::error_code ec, const Reply& reply) {
-      if (ec) {
-        log::warn(
-            "cannot restore a session",
-            {{"node", options_.node_id}, {"error", ec.message()}, {"reply", utf8::printable(reply.str)}});
-      } else {
-        for (const auto& c : *gone)
-          doubtful_.erase(c);
-      }
-      count->done();
-    });
+    client_->eval(scripts::restore(), kv, av,
+                  [this, count, gone, session = snap.session_id, members = locals[snap.session_id]](
+                      std::error_code ec, const Reply& reply) {
+                    if (!ec) {
+                      if (const auto r = decode_restore(reply)) emit_restored(session, *r, members);
+                    }
+                    if (ec) {
+                      log::warn("cannot restore a session", {{"node", options_.node_id},
+                                                             {"error", ec.message()},
+                                                             {"reply", utf8::printable(reply.str)}});
+                    } else {
+                      for (const auto& c : *gone)
+                        doubtful_.erase(c);
+                    }
+                    count->done();
+                  });
   }
   std::erase_if(seen_seq_, [&](const auto& kv) { return sessions.count(kv.first) == 0; });
   count->done();
@@ -622,42 +654,8 @@ void Node::on_presumed_dead() {
   });
 }
 
-void Node::on_node_gone(const std::string& node,
-                        const std::vector<std::pair<std::string, domain::RosterEntry>>& members) {
-  if (options_.resume_window.count() <= 0) {
-    log::warn("node is gone: its participants leave", {{"node", options_.node_id}, {"gone_node", node}});
-    for (const auto& [session, m] : members) {
-      run_leave(session, m.identity.user_id, m.connection_id, false, ignore_reply);
-      hub_->apply_remote_left(session, m.connection_id);
-    }
-    return;
-  }
-  // Its participants keep their places for the resume window: they come back on another node.
-  log::warn("node is gone: its participants are reconnecting",
-            {{"node", options_.node_id}, {"gone_node", node}});
-  for (const auto& [session, m] : members)
-    hub_->apply_node_lost(session, m.connection_id);
-}
-
 // ---------------------------------------------------------------------------------------------
 // What this node's sessions do, written to Redis
-
-void Node::disconnected(std::string_view session_id, std::string_view user_id,
-                        std::string_view connection_id) {
-  run_leave(session_id, user_id, connection_id, true, tracked_write("leave"));
-}
-
-void Node::lost(std::string_view session_id, std::string_view user_id, std::string_view connection_id) {
-  // The entry stays in Redis (it holds the place); the other nodes show it as reconnecting.
-  client_->call(ignore_reply, "PUBLISH", keys::session_channel(session_id),
-                encode_reconnecting(user_id, connection_id));
-}
-
-void Node::expired(std::string_view session_id, std::string_view user_id, std::string_view connection_id) {
-  // Every node that mirrors the session gets here; the script removes the entry and publishes
-  // the departure once, whichever node comes first.
-  run_leave(session_id, user_id, connection_id, false, ignore_reply);
-}
 
 void Node::send_remote(std::string_view session_id, std::string_view connection_id,
                        const domain::Payload& message) {
@@ -669,21 +667,6 @@ void Node::heartbeat(std::string_view session_id, std::string_view user_id, doma
       std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count());
   client_->call(ignore_reply, "SET", keys::heartbeat(session_id, user_id), ms, "EX",
                 options_.heartbeat_ttl.count());
-}
-
-void Node::started(std::string_view session_id, domain::WallTime at) {
-  client_->eval(scripts::start(), {keys::dir(session_id)},
-                {format_iso8601(at), keys::session_channel(session_id), encode_changed()},
-                tracked_write("start"));
-}
-
-void Node::ended(std::string_view session_id, domain::EndReason reason, domain::WallTime at) {
-  client_->eval(
-      scripts::end(),
-      {keys::dir(session_id), keys::ws(session_id), keys::peers(session_id), keys::resume(session_id)},
-      {std::string(domain::to_string(reason)), format_iso8601(at), keys::session_channel(session_id),
-       encode_changed(), seconds_arg(options_.ended_retention), keys::heartbeat_prefix(session_id)},
-      tracked_write("end"));
 }
 
 void Node::directory_changed(std::string_view session_id, const domain::SessionSpec& spec,
@@ -698,11 +681,11 @@ void Node::directory_changed(std::string_view session_id, const domain::SessionS
 }
 
 void Node::deleted(std::string_view session_id) {
-  client_->eval(
-      scripts::remove(),
-      {keys::dir(session_id), keys::ws(session_id), keys::peers(session_id), keys::resume(session_id)},
-      {keys::heartbeat_prefix(session_id), keys::session_channel(session_id), encode_deleted()},
-      tracked_write("delete"));
+  client_->eval(scripts::remove(),
+                {keys::dir(session_id), keys::ws(session_id), keys::peers(session_id),
+                 keys::resume(session_id), keys::attendance(session_id)},
+                {keys::heartbeat_prefix(session_id), keys::session_channel(session_id), encode_deleted()},
+                tracked_write("delete"));
 }
 
 }  // namespace sig::cluster

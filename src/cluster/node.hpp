@@ -29,12 +29,16 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include "cluster/events.hpp"
 #include "domain/cluster_port.hpp"
+#include "domain/events.hpp"
 #include "domain/hub.hpp"
 #include "domain/presence.hpp"
 #include "redis/client.hpp"
 
 namespace sig::cluster {
+
+struct RestoreReply;  // replies.hpp
 
 struct NodeOptions {
   std::string redis_url;
@@ -51,7 +55,9 @@ struct NodeOptions {
 
 class Node final : public domain::PresenceSink, public domain::ClusterPort {
  public:
-  Node(const boost::asio::any_io_executor& ex, const domain::Clock& clock, NodeOptions options);
+  // `events`: the platform's sink (the webhook publisher), or null. The hub gets events() instead.
+  Node(const boost::asio::any_io_executor& ex, const domain::Clock& clock, NodeOptions options,
+       domain::EventSink* events = nullptr);
   ~Node() override;
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
@@ -61,6 +67,9 @@ class Node final : public domain::PresenceSink, public domain::ClusterPort {
   // Called with true once Redis is reachable and the state loaded, false while it is not.
   void on_ready_changed(std::function<void(bool)> cb) { on_ready_ = std::move(cb); }
   bool ready() const noexcept { return ready_flag_.load(std::memory_order_relaxed); }
+  // The sink to give the hub: the domain's events go through it (events.hpp says what it keeps
+  // back so that each event is emitted by one node).
+  domain::EventSink* events() noexcept { return &gate_; }
 
   // Connects (commands and pub/sub), loads every session, then calls done({}); or done(error)
   // when the first connection attempt fails (the caller exits: start-up error).
@@ -113,9 +122,16 @@ class Node final : public domain::PresenceSink, public domain::ClusterPort {
   void refresh_ttls();
   void remove_stale(const std::string& session_id, const domain::RosterEntry& entry);
   // The leave script: removes the entry while it names this connection; publishes the departure
-  // when it did (or always).
+  // when it did (or always). `undo`: the attendance to put back ('-': none) instead of closing it.
   void run_leave(std::string_view session_id, std::string_view user_id, std::string_view connection_id,
-                 bool always_publish, redis::ReplyCallback cb);
+                 bool always_publish, redis::ReplyCallback cb, std::string_view undo = {});
+  // Another node's participant goes: participant.left (disconnected) if this node's script removed it.
+  void leave_remote(std::string_view session_id, std::string_view user_id, std::string_view connection_id,
+                    std::string display_name);
+  void emit_participant(domain::EventType type, std::string_view session_id, std::string_view user_id,
+                        std::string_view display_name, std::optional<domain::LeftReason> reason);
+  void emit_restored(const std::string& session_id, const RestoreReply& reply,
+                     const std::vector<domain::LocalMember>& members);
   void on_presumed_dead();
   void on_node_gone(const std::string& node,
                     const std::vector<std::pair<std::string, domain::RosterEntry>>& members);
@@ -134,6 +150,7 @@ class Node final : public domain::PresenceSink, public domain::ClusterPort {
 
   NodeOptions options_;
   const domain::Clock& clock_;
+  EventGate gate_;
   domain::Hub* hub_ = nullptr;
   redis::Strand strand_;
   std::shared_ptr<redis::RedisClient> client_;

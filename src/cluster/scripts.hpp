@@ -5,31 +5,48 @@
 
 namespace sig::cluster::scripts {
 
-// KEYS: dir, ws, peers, heartbeat. ARGV: userId, connectionId, token display name, max
-// participants, ws TTL s, heartbeat value, heartbeat TTL s.
+// KEYS: dir, ws, peers, heartbeat, resume, attendance. ARGV: userId, connectionId, token display
+// name, max participants, ws TTL s, heartbeat value (now, ms), heartbeat TTL s, presented
+// resumeId, fresh resumeId.
 // Refusals: {"session_not_found"|"session_ended"|"not_participant"|"session_full"}.
-// Admitted: {"ok", previous connection id or "", seq, HGETALL ws, HGETALL peers, HGETALL dir}.
+// Admitted: {"ok", previous connection id or "", seq, HGETALL ws, HGETALL peers, HGETALL dir,
+// resumed 1/0, resumeId, the user's attendance before ('' none: for an undo), the replaced
+// connection's peers value ('' none)}. Attendance: connections+1; the interval stays open (a
+// resume or a replacement: the gap counts, as on one node) or opens now; the loss is cleared.
 const redis::Script& join();
-// KEYS: ws, peers, heartbeat. ARGV: userId, connectionId, channel, event, publish always (1/0).
-// Removes the entries while ws still names this connection; publishes the event when it did (or
-// always). Returns 1 when it removed them.
+// KEYS: ws, peers, heartbeat, resume, attendance. ARGV: userId, connectionId, channel, event,
+// publish always (1/0), now ms, attendance to put back ('' none, '-' delete).
+// Removes the entries while ws still names this connection and closes the attendance interval
+// (now, or at the loss time of a lost connection); publishes the event when it did (or always).
+// Returns {removed 1/0, display name, closed at ms or 0} (decode_leave).
 const redis::Script& leave();
+// KEYS: ws, attendance. ARGV: userId, connectionId, now ms, channel, event, publish (1/0).
+// A connection lost (reconnecting): sets the loss time while ws names it and none is set.
+// Returns {changed 1/0, display name} (decode_lost).
+const redis::Script& lost();
 // KEYS: dir. ARGV: startedAt, channel, event. Waiting -> started; 1 when it did (and published).
 const redis::Script& start();
-// KEYS: dir, ws, peers. ARGV: reason, endedAt, channel, event, retention s, heartbeat key prefix.
-// Ends the session if it is not ended (exactly one caller wins and publishes), removes its
-// presence keys and lets the entry expire after the retention.
+// KEYS: dir, ws, peers, resume, attendance. ARGV: reason, endedAt, channel, event, retention s,
+// heartbeat key prefix, endedAt ms.
+// Ends the session if it is not ended (exactly one caller wins and publishes), closes every open
+// attendance interval, removes its presence keys and lets the entry and the attendance expire
+// after the retention. Returns {0} or {1, HGETALL attendance, HGETALL peers (who was there),
+// startedAt or ''} (decode_end).
 const redis::Script& end();
 // KEYS: dir. ARGV: hostUserId, participants JSON, durationSeconds, createdAt, channel, event.
 // Writes the directory fields; status (waiting) and createdAt only when absent. 1 when created.
 const redis::Script& put();
-// KEYS: dir, ws, peers. ARGV: heartbeat key prefix, channel, event.
+// KEYS: dir, ws, peers, resume, attendance. ARGV: heartbeat key prefix, channel, event.
 const redis::Script& remove();
-// KEYS: dir, ws, peers. Returns {HGETALL dir, HGETALL ws, HGETALL peers} at one point in time.
+// KEYS: dir, ws, peers, attendance. Returns {HGETALL dir, HGETALL ws, HGETALL peers, HGETALL
+// attendance} at one point in time.
 const redis::Script& snapshot();
-// KEYS: dir, ws, peers. ARGV: "<node-id>:", ws TTL s, heartbeat key prefix, heartbeat value,
+// KEYS: dir, ws, peers, resume, attendance. ARGV: "<node-id>:", ws TTL s, heartbeat key prefix,
+// heartbeat value (now, ms),
 // heartbeat TTL s, max local seq, known seq, NF, ND, then NF directory field/value arguments, then
-// ND doubtful connection ids, then (userId, connectionId, peers value) for each local participant.
+// ND doubtful connection ids, then (userId, connectionId, peers value, resumeId, attendance JSON or
+// '') for each local participant. Returns {0} or {1, users whose loss it cleared, users whose
+// closed attendance it re-opened} (decode_restore).
 // After Redis lost its data or this node lost Redis: writes the entry if absent, drops this
 // node's stale connections, writes its live ones where the user has no entry. An entry of this
 // node that is not in the local list is stale when its join seq is at most "known seq" (the

@@ -66,6 +66,13 @@ void Attendance::end(WallTime at) {
     close(e, at);
 }
 
+void Attendance::adopt(std::vector<AttendanceRecord> records) {
+  entries_.clear();
+  entries_.reserve(records.size());
+  for (auto& r : records)
+    entries_.push_back({std::move(r), std::nullopt});
+}
+
 std::vector<AttendanceRecord> Attendance::records() const {
   std::vector<AttendanceRecord> out;
   out.reserve(entries_.size());

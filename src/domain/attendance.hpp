@@ -33,6 +33,10 @@ class Attendance {
   // The session ended: every open interval closes at `at`.
   void end(WallTime at);
 
+  // Several nodes: the store's attendance (session:attendance, kept by the scripts) replaces this
+  // node's partial view, which only knows its own participants. Loss times are not carried.
+  void adopt(std::vector<AttendanceRecord> records);
+
   // Everyone who ever joined, in join order; `connected` holds the closed intervals only (the
   // open one is `connected_since`; see connected_as_of).
   std::vector<AttendanceRecord> records() const;

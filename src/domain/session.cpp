@@ -28,12 +28,6 @@ bool same_secret(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
-// A wall time of the past as a time of this node's steady clock.
-SteadyTime steady_from_wall(WallTime t, SteadyTime now, WallTime wall_now) {
-  if (t >= wall_now) return now;
-  return now - std::chrono::duration_cast<SteadyTime::duration>(wall_now - t);
-}
-
 }  // namespace
 
 Participant::Participant(Identity identity, std::string connection_id, std::weak_ptr<Endpoint> endpoint,
@@ -56,19 +50,24 @@ Session::Session(std::string id, SessionSpec spec, const SessionSettings& settin
       spec_(std::move(spec)),
       created_(now),
       created_wall_(wall_now),
-      empty_since_(now) {}
+      empty_since_(now),
+      wall_anchor_steady_(now),
+      wall_anchor_(wall_now) {}
 
 JoinResult Session::join(const Identity& from_token, std::string connection_id,
                          std::weak_ptr<Endpoint> endpoint, SteadyTime now, WallTime wall_now,
                          const ClusterJoin* cluster, const ResumeRequest* resume) {
   std::lock_guard lock(mu_);
+  sync_wall_locked(now, wall_now);
   if (status_ == Status::ended) return {ErrorCode::session_ended, nullptr};
   const Identity* listed = spec_.find(from_token.user_id);
   if (listed == nullptr) return {ErrorCode::not_participant, nullptr};
   // The store's roster leaves out the joining user: its own previous connection is not a stale
   // entry but the one this join replaces (or resumes).
-  if (cluster != nullptr)
+  if (cluster != nullptr) {
+    const Quiet quiet(quiet_);  // the store's view of the other nodes' participants
     reconcile_locked(cluster->roster, cluster->seq, now, cluster->remove_missing, from_token.user_id);
+  }
   auto previous = std::find_if(members_.begin(), members_.end(),
                                [&](const auto& m) { return m->user_id() == from_token.user_id; });
   if (cluster == nullptr && previous == members_.end() && members_.size() >= settings_.max_participants) {
@@ -123,6 +122,9 @@ JoinResult Session::join(const Identity& from_token, std::string connection_id,
       nullptr);
   insert_member_locked(participant);
   if (presence_ != nullptr) presence_->connected(id_, participant->user_id(), participant->connection_id());
+  // With several nodes the store may call it a resume although the old incarnation is not known
+  // here (it was on a node that never told this one): still a resume for the platform.
+  admitted_locked(*participant, resumed, now);
   return {std::nullopt, std::move(participant)};
 }
 
@@ -167,66 +169,11 @@ void Session::tombstone_locked(std::string_view connection_id, SteadyTime now, s
   tombstones_.push_back({std::string(connection_id), now, std::move(forward_user)});
 }
 
-bool Session::add_remote_locked(const RosterEntry& entry, SteadyTime now) {
-  if (entry.connection_id.empty() || tombstoned_locked(entry.connection_id, now)) return false;
-  for (auto& m : members_) {
-    if (m->connection_id() == entry.connection_id) return false;
-  }
-  auto existing = std::find_if(members_.begin(), members_.end(),
-                               [&](const auto& m) { return m->user_id() == entry.identity.user_id; });
-  Identity identity = entry.identity;
-  if (identity.display_name.empty()) identity.display_name = identity.user_id;
-  auto p = std::make_shared<Participant>(std::move(identity), entry.connection_id, std::weak_ptr<Endpoint>{},
-                                         now, false, entry.seq);
-  if (existing != members_.end()) {
-    if ((*existing)->seq_ > entry.seq) return false;  // a stale view of an older connection
-    if ((*existing)->seq_ == entry.seq && entry.seq != 0) {
-      // The same place in the join order: the same incarnation, resumed on another connection
-      // (its resume event was missed): no departure, no newcomer.
-      resume_locked(existing, p, now);
-      return true;
-    }
-    remove_member_locked(existing, LeaveCause::replaced, now);
-  }
-  broadcast_locked(make_payload(protocol::participant_joined({p->user_id(), p->display_name()})), nullptr);
-  insert_member_locked(std::move(p));
-  return true;
-}
-
-void Session::reconcile_locked(const std::vector<RosterEntry>& roster, std::uint64_t seq, SteadyTime now,
-                               bool remove_missing, std::string_view keep_user) {
-  for (auto it = members_.begin(); remove_missing && it != members_.end();) {
-    const auto& m = **it;
-    if (!keep_user.empty() && m.user_id() == keep_user) {
-      ++it;
-      continue;
-    }
-    const bool listed = std::any_of(roster.begin(), roster.end(), [&](const RosterEntry& e) {
-      return e.connection_id == m.connection_id();
-    });
-    if (!m.local_ && !listed && m.seq_ <= seq) {
-      const auto index = it - members_.begin();
-      remove_member_locked(it, LeaveCause::left, now);
-      it = members_.begin() + index;
-    } else {
-      ++it;
-    }
-  }
-  std::vector<const RosterEntry*> ordered;
-  ordered.reserve(roster.size());
-  for (const auto& e : roster)
-    ordered.push_back(&e);
-  std::stable_sort(ordered.begin(), ordered.end(),
-                   [](const auto* a, const auto* b) { return a->seq < b->seq; });
-  for (const auto* e : ordered)
-    (void)add_remote_locked(*e, now);
-}
-
-void Session::leave(const std::shared_ptr<Participant>& participant, SteadyTime now) {
+void Session::leave(const std::shared_ptr<Participant>& participant, SteadyTime now, LeaveCause cause) {
   std::lock_guard lock(mu_);
   if (!participant->active_) return;
   auto it = std::find(members_.begin(), members_.end(), participant);
-  if (it != members_.end()) remove_member_locked(it, LeaveCause::left, now);
+  if (it != members_.end()) remove_member_locked(it, cause, now);
 }
 
 void Session::remove_member_locked(MemberList::iterator it, LeaveCause cause, SteadyTime now) {
@@ -257,6 +204,7 @@ void Session::remove_member_locked(MemberList::iterator it, LeaveCause cause, St
   broadcast_locked(make_payload(protocol::participant_left(member->user_id())), nullptr);
   if (presence_ != nullptr && member->local_)
     presence_->disconnected(id_, member->user_id(), member->connection_id());
+  departed_locked(*member, cause, now);
   if (members_.empty()) empty_since_ = now;
 }
 
@@ -275,6 +223,7 @@ std::optional<ErrorCode> Session::start(const Participant* by, SteadyTime now, W
   std::lock_guard lock(mu_);
   if (by != nullptr && by->user_id() != spec_.host_user_id) return ErrorCode::not_host;
   if (status_ != Status::waiting) return ErrorCode::invalid_state;
+  sync_wall_locked(now, wall_now);
   status_ = Status::started;
   started_ = now;
   started_wall_ = wall_now;
@@ -282,6 +231,7 @@ std::optional<ErrorCode> Session::start(const Participant* by, SteadyTime now, W
   empty_since_ = now;
   broadcast_locked(make_payload(protocol::session_started(started_at_text_)), nullptr);
   if (presence_ != nullptr) presence_->started(id_, wall_now);
+  started_locked(wall_now);
   return std::nullopt;
 }
 
@@ -299,6 +249,7 @@ void Session::end_locked(EndReason reason, SteadyTime now, WallTime wall_now, bo
   end_reason_ = reason;
   ended_ = now;
   ended_wall_ = wall_now;
+  if (echo) ended_locked(reason, now, wall_now);
   const auto message = make_payload(protocol::session_ended(to_string(reason)));
   for (auto& m : members_) {
     m->active_ = false;
@@ -354,6 +305,7 @@ TickResult Session::tick(SteadyTime now, WallTime wall_now) {
   std::lock_guard lock(mu_);
   if (status_ == Status::ended)
     return now - ended_ >= settings_.ended_retention ? TickResult::forget : TickResult::ended;
+  sync_wall_locked(now, wall_now);
   expire_locked(now);
   refresh_ice_locked(now, wall_now);
   const bool started = status_ == Status::started;
@@ -378,6 +330,7 @@ SessionSnapshot Session::snapshot() const {
   s.started_at = started_wall_;
   s.ended_at = ended_wall_;
   s.end_reason = end_reason_;
+  s.attendance = attendance_.records();
   s.connected.reserve(members_.size());
   for (const auto& m : members_) {
     s.connected.push_back(m->user_id());
@@ -425,101 +378,6 @@ void Session::remove_unlisted_locked(SteadyTime now) {
       ++it;
     }
   }
-}
-
-void Session::apply_record(const SessionSnapshot& record, SteadyTime now, WallTime wall_now) {
-  std::lock_guard lock(mu_);
-  created_wall_ = record.created_at;
-  created_ = steady_from_wall(record.created_at, now, wall_now);
-  if (status_ == Status::ended) return;
-  if (!record.spec.participants.empty()) {
-    spec_ = record.spec;
-    remove_unlisted_locked(now);
-  }
-  if (record.status != Status::waiting && record.started_at) {
-    const auto started = steady_from_wall(*record.started_at, now, wall_now);
-    const bool announce = status_ == Status::waiting && record.status == Status::started;
-    if (status_ == Status::waiting) status_ = Status::started;
-    started_ = started;
-    started_wall_ = record.started_at;
-    started_at_text_ = format_iso8601(*record.started_at);
-    if (announce) {
-      if (members_.empty()) empty_since_ = now;
-      broadcast_locked(make_payload(protocol::session_started(started_at_text_)), nullptr);
-    }
-  }
-  if (record.status == Status::ended) {
-    end_locked(record.end_reason.value_or(EndReason::host_ended), now, wall_now, false);
-    if (record.ended_at) {
-      ended_wall_ = record.ended_at;
-      ended_ = steady_from_wall(*record.ended_at, now, wall_now);
-    }
-  }
-}
-
-void Session::apply_remote_joined(const RosterEntry& entry, SteadyTime now, bool resumed) {
-  std::lock_guard lock(mu_);
-  if (status_ == Status::ended) return;
-  if (resumed && !entry.connection_id.empty() && !tombstoned_locked(entry.connection_id, now)) {
-    auto existing = std::find_if(members_.begin(), members_.end(),
-                                 [&](const auto& m) { return m->user_id() == entry.identity.user_id; });
-    if (existing != members_.end()) {
-      if ((*existing)->connection_id() == entry.connection_id) {
-        // Its node announces it again (it was presumed dead, or lost Redis's data): back.
-        end_reconnecting_locked(**existing);
-        return;
-      }
-      Identity identity = entry.identity;
-      if (identity.display_name.empty()) identity.display_name = identity.user_id;
-      auto p = std::make_shared<Participant>(std::move(identity), entry.connection_id,
-                                             std::weak_ptr<Endpoint>{}, now, false, entry.seq);
-      resume_locked(existing, p, now);
-      return;
-    }
-  }
-  (void)add_remote_locked(entry, now);
-}
-
-void Session::apply_remote_left(std::string_view connection_id, SteadyTime now) {
-  std::lock_guard lock(mu_);
-  auto it = std::find_if(members_.begin(), members_.end(),
-                         [&](const auto& m) { return !m->local_ && m->connection_id() == connection_id; });
-  if (it != members_.end()) {
-    remove_member_locked(it, LeaveCause::left, now);
-  } else if (!tombstoned_locked(connection_id, now)) {
-    // Not known yet (its `joined` may come late): remember it is gone.
-    tombstone_locked(connection_id, now);
-  }
-}
-
-void Session::reconcile(const std::vector<RosterEntry>& roster, std::uint64_t seq, SteadyTime now,
-                        bool remove_missing) {
-  std::lock_guard lock(mu_);
-  if (status_ == Status::ended) return;
-  reconcile_locked(roster, seq, now, remove_missing);
-}
-
-void Session::apply_deleted(SteadyTime now, WallTime wall_now) {
-  std::lock_guard lock(mu_);
-  if (status_ != Status::ended) end_locked(EndReason::host_ended, now, wall_now, false);
-}
-
-std::vector<LocalMember> Session::local_members() const {
-  std::lock_guard lock(mu_);
-  std::vector<LocalMember> out;
-  for (const auto& m : members_) {
-    if (m->local_) out.push_back({id_, m->identity_, m->connection_id_, m->seq_, m->resume_id_});
-  }
-  return out;
-}
-
-std::vector<RosterEntry> Session::remote_members() const {
-  std::lock_guard lock(mu_);
-  std::vector<RosterEntry> out;
-  for (const auto& m : members_) {
-    if (!m->local_) out.push_back({m->identity_, m->connection_id_, m->seq_});
-  }
-  return out;
 }
 
 }  // namespace sig::domain

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "domain/attendance.hpp"
 #include "domain/clock.hpp"
 #include "domain/endpoint.hpp"
 #include "domain/events.hpp"
@@ -160,8 +161,10 @@ class Session {
   JoinResult join(const Identity& from_token, std::string connection_id, std::weak_ptr<Endpoint> endpoint,
                   SteadyTime now, WallTime wall_now, const ClusterJoin* cluster = nullptr,
                   const ResumeRequest* resume = nullptr);
-  // The participant said goodbye (`leave`, its close frame) or was taken out. Idempotent.
-  void leave(const std::shared_ptr<Participant>& participant, SteadyTime now);
+  // The participant said goodbye (`leave`, its close frame: cause left) or was taken out (closed,
+  // e.g. for a message flood: the platform hears `disconnected`). Idempotent.
+  void leave(const std::shared_ptr<Participant>& participant, SteadyTime now,
+             LeaveCause cause = LeaveCause::left);
   // The participant's connection was lost: it keeps its place for the resume window (at most
   // until the heartbeat timeout after its last message), or leaves at once when the window is 0.
   void lose(const std::shared_ptr<Participant>& participant, SteadyTime now);
@@ -258,6 +261,35 @@ class Session {
   void refresh_ice_locked(SteadyTime now, WallTime wall_now);
   IceTransportPolicy policy_locked() const;
 
+  // --- Platform events and attendance (session_events.cpp): only for what this node decides
+  // about its own participants, never while quiet_ (a change applied from another node).
+  // The wall time of a steady time, from the last (steady, wall) pair a caller gave.
+  WallTime wall_at(SteadyTime now) const;
+  void sync_wall_locked(SteadyTime now, WallTime wall_now);
+  bool publishing_locked(const Participant& p) const { return p.local_ && !quiet_; }
+  void publish_locked(PlatformEvent event) const;
+  void publish_participant_locked(EventType type, const Participant& p, WallTime at,
+                                  std::optional<LeftReason> reason = std::nullopt) const;
+  void admitted_locked(const Participant& p, bool resumed, SteadyTime now);
+  void lost_locked(const Participant& p, SteadyTime now);
+  void departed_locked(const Participant& p, LeaveCause cause, SteadyTime now);
+  void started_locked(WallTime wall_now);
+  // Before the members are dropped: their left (session_ended), then session.ended.
+  void ended_locked(EndReason reason, SteadyTime now, WallTime wall_now);
+
+  // Marks a change applied from another node for its scope (under the mutex): nothing published.
+  class Quiet {
+   public:
+    explicit Quiet(bool& flag) : flag_(flag), was_(flag) { flag_ = true; }
+    ~Quiet() { flag_ = was_; }
+    Quiet(const Quiet&) = delete;
+    Quiet& operator=(const Quiet&) = delete;
+
+   private:
+    bool& flag_;
+    bool was_;
+  };
+
   const std::string id_;
   const SessionSettings settings_;
   PresenceSink* const presence_;
@@ -284,6 +316,11 @@ class Session {
     std::string forward_user;
   };
   std::vector<Tombstone> tombstones_;
+  // Platform events and attendance (session_events.cpp).
+  bool quiet_ = false;
+  Attendance attendance_;
+  SteadyTime wall_anchor_steady_;  // a (steady, wall) pair of the same instant, for wall_at()
+  WallTime wall_anchor_;
 };
 
 }  // namespace sig::domain

@@ -25,10 +25,11 @@ void Session::lose(const std::shared_ptr<Participant>& participant, SteadyTime n
   const auto deadline =
       std::min(now + settings_.resume_window, participant->last_activity() + settings_.heartbeat_timeout);
   if (settings_.resume_window.count() <= 0 || deadline <= now) {
-    remove_member_locked(it, LeaveCause::left, now);
+    remove_member_locked(it, LeaveCause::closed, now);
     return;
   }
   mark_reconnecting_locked(*participant, deadline, now);
+  lost_locked(*participant, now);
   if (presence_ != nullptr) presence_->lost(id_, participant->user_id(), participant->connection_id());
 }
 
@@ -66,6 +67,7 @@ JoinResult Session::resume_join_locked(MemberList::iterator previous, Identity i
   send_joined_locked(*fresh, peers, true, wall_now);
   resume_locked(previous, fresh, now);
   if (presence_ != nullptr) presence_->connected(id_, fresh->user_id(), fresh->connection_id());
+  admitted_locked(*fresh, true, now);
   return {std::nullopt, std::move(fresh)};
 }
 
@@ -182,7 +184,8 @@ void Session::expire_locked(SteadyTime now) {
       auto kept = m.queue_.take();
       const std::string user = m.user_id(), connection = m.connection_id();
       const bool expired_remote = !m.local_ && m.orphan_;
-      remove_member_locked(it, LeaveCause::left, now);
+      // `closed`: gone without a goodbye (disconnected), its interval closed at the loss.
+      remove_member_locked(it, LeaveCause::closed, now);
       if (expired_remote && presence_ != nullptr) presence_->expired(id_, user, connection);
       std::set<std::string> senders;
       for (const auto& k : kept)
@@ -207,6 +210,7 @@ std::size_t Session::local_reconnecting_count() const {
 
 void Session::apply_remote_reconnecting(std::string_view connection_id, SteadyTime now) {
   std::lock_guard lock(mu_);
+  const Quiet quiet(quiet_);
   if (status_ == Status::ended) return;
   for (const auto& m : members_) {
     // Its node keeps its place and announces its departure; the heartbeat timeout is the last
@@ -220,6 +224,7 @@ void Session::apply_remote_reconnecting(std::string_view connection_id, SteadyTi
 
 void Session::apply_node_lost(std::string_view connection_id, SteadyTime now) {
   std::lock_guard lock(mu_);
+  const Quiet quiet(quiet_);
   auto it = std::find_if(members_.begin(), members_.end(),
                          [&](const auto& m) { return !m->local_ && m->connection_id() == connection_id; });
   if (it == members_.end()) return;

@@ -92,7 +92,14 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
 
  private:
   void begin() {
-    build_request();
+    try {
+      // Beast throws on a header it cannot represent; nothing may escape a handler.
+      build_request();
+    } catch (const std::exception& e) {
+      log::warn("http client: cannot build the request", {{"error", e.what()}});
+      finish(std::make_error_code(std::errc::invalid_argument));
+      return;
+    }
     timer_.expires_after(request_.timeout);
     timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
       if (!ec) self->finish(std::make_error_code(std::errc::timed_out));
@@ -227,6 +234,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
 
 }  // namespace
 
+// NOLINTNEXTLINE(performance-unnecessary-value-param): the interface (client.hpp) takes it by value
 Client::Client(asio::io_context& io, ClientOptions options) : impl_(std::make_shared<Impl>(io)) {
   SSL_CTX_set_min_proto_version(impl_->tls.native_handle(), TLS1_2_VERSION);
   boost::system::error_code ec;

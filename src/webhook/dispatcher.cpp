@@ -102,17 +102,17 @@ void Dispatcher::drain() {
   }
   if (stopped_) return;
   const auto now = SteadyClock::now();
+  auto count = [this](const TargetPtr& t, bool dropped) {
+    if (!dropped) return;
+    ++stats_.dropped;
+    log::warn("webhook queue full: the oldest event is dropped", {{"target", t->log_name}});
+  };
   for (auto& event : events) {
-    for (std::size_t i = 0; i < targets_.size(); ++i) {
-      const auto& t = targets_[i];
-      // The last target takes the event itself, the others a copy.
-      const bool dropped =
-          i + 1 == targets_.size() ? t->queue.push(std::move(event), now) : t->queue.push(event, now);
-      if (dropped) {
-        ++stats_.dropped;
-        log::warn("webhook queue full: the oldest event is dropped", {{"target", t->log_name}});
-      }
-    }
+    if (targets_.empty()) break;
+    // Every target but the last takes a copy; the last takes the event itself.
+    for (std::size_t i = 0; i + 1 < targets_.size(); ++i)
+      count(targets_[i], targets_[i]->queue.push(event, now));
+    count(targets_.back(), targets_.back()->queue.push(std::move(event), now));
   }
   update_depth();
   for (const auto& t : targets_)
@@ -134,10 +134,11 @@ void Dispatcher::attempt(const TargetPtr& target, std::uint64_t seq) {
   }
   if (SteadyClock::now() - e->enqueued > settings_.max_age) {
     ++stats_.expired;
-    log::warn("webhook event dropped: older than --webhook-max-age", {{"target", target->log_name},
-                                                                      {"id", e->id},
-                                                                      {"type", type_name(e->event.type)},
-                                                                      {"attempts", e->attempts}});
+    log::warn("webhook event dropped: older than --webhook-max-age",
+              {{"target", target->log_name},
+               {"id", e->id},
+               {"type", domain::to_string(e->event.type)},
+               {"attempts", e->attempts}});
     target->queue.finish(seq, TargetQueue::End::expired);
     update_depth();
     // The caller (pump, or a retry timer) goes on with the next event.
@@ -167,13 +168,13 @@ void Dispatcher::attempt(const TargetPtr& target, std::uint64_t seq) {
                      {"content-type", "application/json"},
                      {"user-agent", "signaling-server"}};
   request.body = e->body;
-  client_.request(std::move(request),
-                  [self = shared_from_this(), target, seq](std::error_code ec, http_client::Response r) {
-                    asio::post(self->strand_, [self, target, seq, ec, status = r.status,
-                                               retry_after = r.header("retry-after")] {
-                      self->on_result(target, seq, ec, status, retry_after);
-                    });
-                  });
+  client_.request(std::move(request), [self = shared_from_this(), target, seq](
+                                          std::error_code ec, const http_client::Response& r) {
+    asio::post(self->strand_,
+               [self, target, seq, ec, status = r.status, retry_after = r.header("retry-after")] {
+                 self->on_result(target, seq, ec, status, retry_after);
+               });
+  });
 }
 
 void Dispatcher::on_result(const TargetPtr& target, std::uint64_t seq, std::error_code ec, unsigned status,
@@ -199,7 +200,7 @@ void Dispatcher::on_result(const TargetPtr& target, std::uint64_t seq, std::erro
       ++stats_.failed;
       log::warn("webhook refused by the receiver; not retried", {{"target", target->log_name},
                                                                  {"id", e->id},
-                                                                 {"type", type_name(e->event.type)},
+                                                                 {"type", domain::to_string(e->event.type)},
                                                                  {"status", status}});
       target->queue.finish(seq, TargetQueue::End::rejected);
       break;

@@ -51,12 +51,8 @@ void attendance(std::string& out, const domain::PlatformEvent& event) {
     time_field(out, "lastLeftAt", connected ? std::nullopt : a.last_left);
     key(out, "connections");
     out += std::to_string(a.connections);
-    auto total = a.connected;
-    if (connected && event.at > *a.connected_since) {
-      total += std::chrono::duration_cast<std::chrono::milliseconds>(event.at - *a.connected_since);
-    }
     key(out, "connectedSeconds");
-    out += seconds_text(total);
+    out += seconds_text(domain::connected_as_of(a, event.at));
     key(out, "connected");
     out += connected ? "true" : "false";
     out += '}';
@@ -66,33 +62,9 @@ void attendance(std::string& out, const domain::PlatformEvent& event) {
 
 }  // namespace
 
-std::string_view type_name(domain::EventType type) noexcept {
-  switch (type) {
-    case domain::EventType::session_started: return "session.started";
-    case domain::EventType::session_ended: return "session.ended";
-    case domain::EventType::participant_joined: return "participant.joined";
-    case domain::EventType::participant_left: return "participant.left";
-    case domain::EventType::participant_reconnecting: return "participant.reconnecting";
-    case domain::EventType::participant_reconnected: return "participant.reconnected";
-  }
-  return "unknown";
-}
-
-std::string_view left_reason_name(domain::LeftReason reason) noexcept {
-  switch (reason) {
-    case domain::LeftReason::left: return "left";
-    case domain::LeftReason::disconnected: return "disconnected";
-    case domain::LeftReason::heartbeat_timeout: return "heartbeat_timeout";
-    case domain::LeftReason::removed: return "removed";
-    case domain::LeftReason::replaced: return "replaced";
-    case domain::LeftReason::session_ended: return "session_ended";
-  }
-  return "unknown";
-}
-
 std::string envelope_json(const domain::PlatformEvent& event, std::uint64_t dropped_before) {
   std::string out = "{";
-  string_field(out, "type", type_name(event.type));
+  string_field(out, "type", domain::to_string(event.type));
   string_field(out, "timestamp", format_iso8601(event.at));
   key(out, "data");
   out += '{';
@@ -110,7 +82,7 @@ std::string envelope_json(const domain::PlatformEvent& event, std::uint64_t drop
     case domain::EventType::participant_left:
       string_field(out, "userId", event.user_id);
       string_field(out, "displayName", event.display_name);
-      string_field(out, "reason", left_reason_name(event.left_reason.value_or(domain::LeftReason::left)));
+      string_field(out, "reason", domain::to_string(event.left_reason.value_or(domain::LeftReason::left)));
       break;
     case domain::EventType::participant_joined:
     case domain::EventType::participant_reconnecting:

@@ -11,9 +11,6 @@
 
 namespace sig::webhook {
 
-std::string_view type_name(domain::EventType type) noexcept;
-std::string_view left_reason_name(domain::LeftReason reason) noexcept;
-
 // dropped_before: events of this target dropped since the last delivered one (0: field omitted).
 std::string envelope_json(const domain::PlatformEvent& event, std::uint64_t dropped_before = 0);
 

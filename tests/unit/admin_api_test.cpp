@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "app/admin_api.hpp"
+#include "common/time.hpp"
 #include "support/recording_endpoint.hpp"
 
 using namespace sig;
@@ -65,6 +66,34 @@ TEST_F(AdminTest, GetShowsWhoIsConnected) {
   EXPECT_EQ(body["connected"], json::array({"b"}));
   EXPECT_EQ(body["participants"][1]["connected"], true);
   EXPECT_EQ(body["participants"][0]["connected"], false);
+}
+
+TEST_F(AdminTest, GetShowsTheAttendanceAsOfTheRequest) {
+  using namespace std::chrono_literals;
+  ASSERT_EQ(call("PUT", "/api/sessions/s1", kSpec).status, 201U);
+  EXPECT_EQ(json::parse(call("GET", "/api/sessions/s1").body)["attendance"], json::array());
+  const auto t0 = clock.wall_now();
+  auto eb = std::make_shared<test_support::RecordingEndpoint>();
+  auto b = hub.join("s1", {"b", ""}, "n:1", eb);
+  clock.advance(1'500ms);
+  auto ea = std::make_shared<test_support::RecordingEndpoint>();
+  auto a = hub.join("s1", {"a", "Al"}, "n:2", ea);
+  clock.advance(250ms);
+  a.session->leave(a.participant, clock.now());
+  clock.advance(2'000ms);
+  const auto body = json::parse(call("GET", "/api/sessions/s1").body);
+  EXPECT_EQ(body["attendance"], json::parse(R"([
+    {"userId":"b","displayName":"Bob","firstJoinedAt":")" +
+                                            format_iso8601(t0) + R"(","lastLeftAt":null,
+     "connections":1,"connectedSeconds":3.75,"connected":true},
+    {"userId":"a","displayName":"Al","firstJoinedAt":")" +
+                                            format_iso8601(t0 + 1'500ms) + R"(",
+     "lastLeftAt":")" + format_iso8601(t0 + 1'750ms) +
+                                            R"(","connections":1,"connectedSeconds":0.25,
+     "connected":false}])"))
+      << "join order; b's open interval counts up to the request";
+  clock.advance(1ms);
+  EXPECT_EQ(json::parse(call("GET", "/api/sessions/s1").body)["attendance"][0]["connectedSeconds"], 3.751);
 }
 
 TEST_F(AdminTest, BadBodies) {

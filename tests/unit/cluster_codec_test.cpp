@@ -4,6 +4,7 @@
 
 #include "cluster/codec.hpp"
 #include "cluster/keys.hpp"
+#include "cluster/replies.hpp"
 #include "common/time.hpp"
 #include "common/utf8.hpp"
 
@@ -15,6 +16,7 @@ TEST(ClusterKeys, TheUserStoryLayout) {
   EXPECT_EQ(keys::ws("s1"), "session:ws:s1");
   EXPECT_EQ(keys::heartbeat("s1", "u:1"), "session:heartbeat:s1:u:1");
   EXPECT_EQ(keys::dir("s1"), "session:dir:s1");
+  EXPECT_EQ(keys::attendance("s1"), "session:attendance:s1");
   EXPECT_EQ(keys::alive("n1"), "signaling:node:n1:alive");
   EXPECT_EQ(keys::node_channel("n1"), "signaling:node:n1");
   EXPECT_EQ(keys::session_channel("s1"), "signaling:session:s1");
@@ -240,4 +242,109 @@ TEST(ClusterCodec, EventsAndRelaysNeverYieldInvalidUtf8) {
   EXPECT_NO_THROW((void)encode_left("u\xFF", "n:1"));
   EXPECT_NO_THROW((void)encode_joined({{"u", "\xC0\xAF"}, "n:1", 1}));
   EXPECT_NO_THROW((void)participants_json({{"\xFF", "\xFE"}}));
+}
+
+namespace {
+redis::Reply integer(std::int64_t v) {
+  return redis::Reply::integer_reply(v);
+}
+redis::Reply text(std::string v) {
+  return redis::Reply::string_reply(std::move(v));
+}
+redis::Reply array(std::vector<redis::Reply> v) {
+  redis::Reply r;
+  r.type = redis::Reply::Type::array;
+  r.elements = std::move(v);
+  return r;
+}
+constexpr std::int64_t kT0 = 1'795'000'000'000;
+domain::WallTime at_ms(std::int64_t ms) {
+  return domain::WallTime(std::chrono::milliseconds(ms));
+}
+}  // namespace
+
+TEST(ClusterReplies, AttendanceEntriesParseAndRoundTrip) {
+  const auto r = parse_attendance(
+      "u1", R"({"n":"Ann","f":1795000000000,"l":false,"c":2,"t":1500,"s":1795000001000,"r":false})");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->user_id, "u1");
+  EXPECT_EQ(r->display_name, "Ann");
+  EXPECT_EQ(r->first_joined, at_ms(kT0));
+  EXPECT_FALSE(r->last_left);
+  EXPECT_EQ(r->connections, 2U);
+  EXPECT_EQ(r->connected, 1500ms);
+  EXPECT_EQ(r->connected_since, at_ms(kT0 + 1000));
+  const auto back = parse_attendance("u1", attendance_json(*r));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->connected_since, r->connected_since);
+  EXPECT_EQ(back->connected, r->connected);
+  // cjson may write a large integer in exponent form.
+  EXPECT_EQ(parse_attendance("u1", R"({"f":1.795e+12,"c":1,"t":0})")->first_joined, at_ms(kT0));
+  EXPECT_EQ(parse_attendance("u1", R"({"f":1795000000000})")->display_name, "u1") << "no name: the user id";
+  for (const auto* bad : {"", "[]", "{}", R"({"f":"x"})", R"({"f":12})", R"({"f":1795000000000,"c":-1})",
+                          R"({"f":1795000000000,"t":1.5})", R"({"f":1795000000000,"l":true})",
+                          R"({"f":1795000000000,"s":99999999999999999})"}) {
+    EXPECT_FALSE(parse_attendance("u1", bad)) << bad;
+  }
+  EXPECT_FALSE(parse_attendance("", R"({"f":1795000000000})"));
+  EXPECT_FALSE(parse_attendance("\xff", R"({"f":1795000000000})"));
+}
+
+TEST(ClusterReplies, AttendanceHashInJoinOrderSkippingBadEntries) {
+  std::vector<std::string> skipped;
+  const auto list = attendance_from({{"b", R"({"f":1795000000500})"},
+                                     {"a", R"({"f":1795000000500})"},
+                                     {"z", R"({"f":1795000000000})"},
+                                     {"bad", "nope"}},
+                                    &skipped);
+  ASSERT_EQ(list.size(), 3U);
+  EXPECT_EQ(list[0].user_id, "z");
+  EXPECT_EQ(list[1].user_id, "a");
+  EXPECT_EQ(list[2].user_id, "b");
+  EXPECT_EQ(skipped.size(), 1U);
+}
+
+TEST(ClusterReplies, LeaveLostEndAndRestoreRepliesDecode) {
+  auto leave = decode_leave(array({integer(1), text("Ann"), integer(kT0)}));
+  ASSERT_TRUE(leave);
+  EXPECT_TRUE(leave->removed);
+  EXPECT_EQ(leave->display_name, "Ann");
+  EXPECT_EQ(leave->closed_at, at_ms(kT0));
+  leave = decode_leave(array({integer(0), text(""), integer(0)}));
+  EXPECT_FALSE(leave->removed);
+  EXPECT_FALSE(leave->closed_at);
+  EXPECT_TRUE(decode_leave(integer(1))->removed) << "the reply of the script before attendance";
+  EXPECT_FALSE(decode_leave(array({integer(2), text(""), integer(0)})));
+  EXPECT_FALSE(decode_leave(text("x")));
+  EXPECT_EQ(decode_leave(array({integer(1), text("\xff"), integer(0)}))->display_name, "") << "not UTF-8";
+
+  const auto lost = decode_lost(array({integer(1), text("Bob")}));
+  ASSERT_TRUE(lost);
+  EXPECT_TRUE(lost->changed);
+  EXPECT_EQ(lost->display_name, "Bob");
+  EXPECT_FALSE(decode_lost(integer(1)));
+
+  EXPECT_FALSE(decode_end(array({integer(0)}))->changed);
+  const auto end = decode_end(array(
+      {integer(1),
+       array({text("b"), text(R"({"n":"Bob","f":1795000001000,"l":1795000009000,"c":1,"t":8000,"s":false})"),
+              text("a"), text(R"({"f":1795000000000,"l":1795000009000,"c":3,"t":9000})")}),
+       array({text("b"), text("2|Bob"), text("a"), text("1|Ann")}), text("2026-11-24T10:00:00.000Z")}));
+  ASSERT_TRUE(end && end->changed);
+  ASSERT_EQ(end->attendance.size(), 2U);
+  EXPECT_EQ(end->attendance[0].user_id, "a");
+  EXPECT_EQ(end->attendance[0].connections, 3U);
+  EXPECT_EQ(end->attendance[1].connected, 8000ms);
+  ASSERT_EQ(end->present.size(), 2U);
+  EXPECT_EQ(end->present[0].identity.display_name, "Ann") << "by seq";
+  EXPECT_EQ(end->started_at, parse_iso8601("2026-11-24T10:00:00.000Z"));
+  EXPECT_FALSE(decode_end(array({integer(1), text("x")}))) << "malformed";
+  EXPECT_FALSE(decode_end(integer(1)));
+
+  const auto restore =
+      decode_restore(array({integer(1), array({text("a")}), array({text("b"), text("\xff")})}));
+  ASSERT_TRUE(restore && restore->applied);
+  EXPECT_EQ(restore->resumed, std::vector<std::string>{"a"});
+  EXPECT_EQ(restore->rejoined, std::vector<std::string>{"b"}) << "not UTF-8: skipped";
+  EXPECT_FALSE(decode_restore(array({integer(0)}))->applied);
 }

@@ -12,6 +12,7 @@
 
 #include "cluster/codec.hpp"
 #include "cluster/keys.hpp"
+#include "cluster/replies.hpp"
 #include "cluster/scripts.hpp"
 #include "redis/client.hpp"
 #include "support/redis_server.hpp"
@@ -72,17 +73,38 @@ class ClusterScriptsTest : public ::testing::Test {
     });
   }
   Reply join(const std::string& user, const std::string& conn, const std::string& name = "", int max = 2,
-             const std::string& presented = "", const std::string& fresh = "rid-new") {
-    return eval(
-        cluster::scripts::join(),
-        {keys::dir("s"), keys::ws("s"), keys::peers("s"), keys::heartbeat("s", user), keys::resume("s")},
-        {user, conn, name, std::to_string(max), "1800", "1795000000000", "45", presented, fresh});
+             const std::string& presented = "", const std::string& fresh = "rid-new",
+             std::int64_t now = kT0) {
+    return eval(cluster::scripts::join(),
+                {keys::dir("s"), keys::ws("s"), keys::peers("s"), keys::heartbeat("s", user),
+                 keys::resume("s"), keys::attendance("s")},
+                {user, conn, name, std::to_string(max), "1800", std::to_string(now), "45", presented, fresh});
   }
-  Reply leave(const std::string& user, const std::string& conn) {
+  Reply leave(const std::string& user, const std::string& conn, std::int64_t now = kT0,
+              const std::string& undo = "") {
     return eval(cluster::scripts::leave(),
-                {keys::ws("s"), keys::peers("s"), keys::heartbeat("s", user), keys::resume("s")},
-                {user, conn, keys::session_channel("s"), cluster::encode_left(user, conn), "0"});
+                {keys::ws("s"), keys::peers("s"), keys::heartbeat("s", user), keys::resume("s"),
+                 keys::attendance("s")},
+                {user, conn, keys::session_channel("s"), cluster::encode_left(user, conn), "0",
+                 std::to_string(now), undo});
   }
+  Reply lost(const std::string& user, const std::string& conn, std::int64_t now) {
+    return eval(cluster::scripts::lost(), {keys::ws("s"), keys::attendance("s")},
+                {user, conn, std::to_string(now), "ch", "{}", "0"});
+  }
+  Reply end(std::int64_t now, const std::string& reason = "completed") {
+    return eval(cluster::scripts::end(),
+                {keys::dir("s"), keys::ws("s"), keys::peers("s"), keys::resume("s"), keys::attendance("s")},
+                {reason, "2026-11-24T11:00:00.000Z", "ch", "{}", "3600", keys::heartbeat_prefix("s"),
+                 std::to_string(now)});
+  }
+  // The attendance entry of a user, parsed (nullopt: none).
+  std::optional<domain::AttendanceRecord> att(const std::string& user) {
+    const auto r = cmd({"HGET", keys::attendance("s"), user});
+    if (!r.is_string()) return std::nullopt;
+    return cluster::parse_attendance(user, r.str);
+  }
+  static constexpr std::int64_t kT0 = 1795000000000;
 
   boost::asio::io_context io_;
   std::unique_ptr<RedisServer> server_;
@@ -94,7 +116,7 @@ class ClusterScriptsTest : public ::testing::Test {
 TEST_F(ClusterScriptsTest, JoinChecksStatusMembershipAndCapAndReturnsTheRoster) {
   auto r = join("a", "n1:1", "");
   ASSERT_TRUE(r.is_array());
-  ASSERT_EQ(r.elements.size(), 8U);
+  ASSERT_EQ(r.elements.size(), 10U);
   EXPECT_EQ(r.elements[6].integer, 0) << "a first join resumes nothing";
   EXPECT_EQ(r.elements[7].str, "rid-new");
   EXPECT_EQ(r.elements[0].str, "ok");
@@ -130,10 +152,11 @@ TEST_F(ClusterScriptsTest, JoinChecksStatusMembershipAndCapAndReturnsTheRoster) 
 TEST_F(ClusterScriptsTest, LeaveRemovesOnlyTheConnectionItNames) {
   join("a", "n1:1");
   join("a", "n2:1");  // replaced on another node
-  EXPECT_EQ(leave("a", "n1:1").integer, 0) << "the older connection leaving must not remove the newer one";
+  EXPECT_FALSE(cluster::decode_leave(leave("a", "n1:1"))->removed)
+      << "the older connection leaving must not remove the newer one";
   EXPECT_EQ(cmd({"HGET", keys::ws("s"), "a"}).str, "n2:1");
   EXPECT_EQ(cmd({"EXISTS", keys::heartbeat("s", "a")}).integer, 1);
-  EXPECT_EQ(leave("a", "n2:1").integer, 1);
+  EXPECT_TRUE(cluster::decode_leave(leave("a", "n2:1"))->removed);
   EXPECT_EQ(cmd({"EXISTS", keys::ws("s")}).integer, 0);
   EXPECT_EQ(cmd({"EXISTS", keys::peers("s")}).integer, 0);
   EXPECT_EQ(cmd({"EXISTS", keys::heartbeat("s", "a")}).integer, 0);
@@ -145,13 +168,10 @@ TEST_F(ClusterScriptsTest, StartAndEndHappenOnce) {
   EXPECT_EQ(eval(cluster::scripts::start(), dir, {"2026-11-24T10:00:00.000Z", "ch", "{}"}).integer, 1);
   EXPECT_EQ(eval(cluster::scripts::start(), dir, {"2026-11-24T10:00:01.000Z", "ch", "{}"}).integer, 0);
   EXPECT_EQ(cmd({"HGET", keys::dir("s"), "startedAt"}).str, "2026-11-24T10:00:00.000Z");
-  const std::vector<std::string> k{keys::dir("s"), keys::ws("s"), keys::peers("s"), keys::resume("s")};
-  const std::vector<std::string> a{"completed", "2026-11-24T11:00:00.000Z", "ch", "{}",
-                                   "3600",      keys::heartbeat_prefix("s")};
-  EXPECT_EQ(eval(cluster::scripts::end(), k, a).integer, 1);
-  auto b = a;
-  b[0] = "timeout";
-  EXPECT_EQ(eval(cluster::scripts::end(), k, b).integer, 0) << "exactly one end wins";
+  EXPECT_TRUE(cluster::decode_end(end(kT0 + 1000))->changed);
+  const auto second = cluster::decode_end(end(kT0 + 2000, "timeout"));
+  ASSERT_TRUE(second);
+  EXPECT_FALSE(second->changed) << "exactly one end wins";
   EXPECT_EQ(cmd({"HGET", keys::dir("s"), "endReason"}).str, "completed");
   EXPECT_EQ(cmd({"EXISTS", keys::ws("s")}).integer, 0);
   EXPECT_EQ(cmd({"EXISTS", keys::heartbeat("s", "a")}).integer, 0);
@@ -182,8 +202,14 @@ TEST_F(ClusterScriptsTest, RestoreWritesTheNodesConnectionsAndDropsItsStaleOnes)
   }
   for (const auto& x : {"a", "n1:1", "1|A", "rid-a"})
     args.emplace_back(x);
-  const std::vector<std::string> k{keys::dir("s"), keys::ws("s"), keys::peers("s"), keys::resume("s")};
-  EXPECT_EQ(eval(cluster::scripts::restore(), k, args).integer, 1);
+  args.emplace_back("");  // no attendance known to the node: a minimal entry
+  const std::vector<std::string> k{keys::dir("s"), keys::ws("s"), keys::peers("s"), keys::resume("s"),
+                                   keys::attendance("s")};
+  EXPECT_TRUE(cluster::decode_restore(eval(cluster::scripts::restore(), k, args))->applied);
+  ASSERT_TRUE(att("a")) << "Redis lost the attendance: the live participant gets an entry again";
+  EXPECT_EQ(att("a")->display_name, "A");
+  EXPECT_EQ(att("a")->connections, 1U);
+  EXPECT_TRUE(att("a")->connected_since);
   EXPECT_EQ(cmd({"HGET", keys::resume("s"), "a"}).str, "rid-a") << "the resumeId is written again";
   EXPECT_EQ(cmd({"HGET", keys::dir("s"), "status"}).str, "started");
   EXPECT_EQ(cmd({"HGET", keys::dir("s"), "joinSeq"}).str, "7");
@@ -193,7 +219,7 @@ TEST_F(ClusterScriptsTest, RestoreWritesTheNodesConnectionsAndDropsItsStaleOnes)
   // Later: another node's connection for b, and a stale n1 entry for c; restore again.
   cmd({"HSET", keys::ws("s"), "b", "n2:5", "c", "n1:9"});
   cmd({"HSET", keys::peers("s"), "b", "6|B", "c", "5|C"});
-  EXPECT_EQ(eval(cluster::scripts::restore(), k, args).integer, 1);
+  EXPECT_TRUE(cluster::decode_restore(eval(cluster::scripts::restore(), k, args))->applied);
   EXPECT_EQ(cmd({"HGET", keys::ws("s"), "b"}).str, "n2:5") << "other nodes' entries stay";
   EXPECT_TRUE(cmd({"HGET", keys::ws("s"), "c"}).is_nil()) << "this node's stale entry goes";
   // The directory is not overwritten when present.
@@ -223,10 +249,12 @@ TEST_F(ClusterScriptsTest, RestoreKeepsAJoinNewerThanWhatTheNodeHasSeen) {
                                   std::to_string(doubtful.size())};
     for (auto c : doubtful)
       args.emplace_back(c);
-    for (const auto& x : {"a", "n1:1", "1|A", ""})
+    for (const auto& x : {"a", "n1:1", "1|A", "", ""})
       args.emplace_back(x);
-    const std::vector<std::string> k{keys::dir("s"), keys::ws("s"), keys::peers("s"), keys::resume("s")};
-    return eval(cluster::scripts::restore(), k, args).integer;
+    const std::vector<std::string> k{keys::dir("s"), keys::ws("s"), keys::peers("s"), keys::resume("s"),
+                                     keys::attendance("s")};
+    const auto r = cluster::decode_restore(eval(cluster::scripts::restore(), k, args));
+    return r && r->applied ? 1 : 0;
   };
   EXPECT_EQ(restore("2", {"n1:4"}), 1);
   EXPECT_EQ(cmd({"HGET", keys::ws("s"), "a"}).str, "n1:1");
@@ -263,4 +291,170 @@ TEST_F(ClusterScriptsTest, JoinResumesOnlyTheCurrentIncarnation) {
   EXPECT_TRUE(cmd({"HGET", keys::resume("s"), "a"}).is_nil()) << "a departure forgets the resumeId";
   auto after = join("a", "n1:9", "", 2, "rid-3", "rid-4");
   EXPECT_EQ(after.elements[6].integer, 0) << "nothing to resume once gone";
+}
+
+// Attendance (session:attendance): one interval per participant from its join; a loss does not
+// close it, a resume keeps it open (the gap counts), a clean leave closes it now, the expiry of a
+// lost one closes it at the loss time. Times come from ARGV (the node's wall clock).
+TEST_F(ClusterScriptsTest, AttendanceFollowsJoinsLossesResumesAndLeaves) {
+  join("a", "n1:1", "Ann", 2, "", "rid-1", kT0);
+  auto a = att("a");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->display_name, "Ann");
+  EXPECT_EQ(a->connections, 1U);
+  EXPECT_EQ(a->connected.count(), 0);
+  EXPECT_FALSE(a->last_left);
+  ASSERT_TRUE(a->connected_since);
+  EXPECT_EQ(a->connected_since->time_since_epoch(), std::chrono::milliseconds(kT0));
+  EXPECT_EQ(cmd({"TTL", keys::attendance("s")}).integer, -1) << "no TTL while the session lives";
+
+  const auto l1 = cluster::decode_lost(lost("a", "n1:1", kT0 + 1000));
+  ASSERT_TRUE(l1);
+  EXPECT_TRUE(l1->changed);
+  EXPECT_EQ(l1->display_name, "Ann");
+  EXPECT_FALSE(cluster::decode_lost(lost("a", "n1:1", kT0 + 1500))->changed) << "the first loss time stays";
+  EXPECT_FALSE(cluster::decode_lost(lost("a", "n9:9", kT0 + 1500))->changed) << "not its connection";
+
+  // Resumed on another node 3 s later: the interval stays open from kT0, the loss is forgotten.
+  auto r = join("a", "n2:1", "", 2, "rid-1", "rid-2", kT0 + 3000);
+  ASSERT_EQ(r.elements[6].integer, 1);
+  a = att("a");
+  EXPECT_EQ(a->connections, 2U);
+  EXPECT_EQ(a->connected_since->time_since_epoch(), std::chrono::milliseconds(kT0));
+  EXPECT_TRUE(cluster::decode_lost(lost("a", "n2:1", kT0 + 4000))->changed) << "a new loss after the resume";
+  join("a", "n1:2", "", 2, "rid-1", "rid-3", kT0 + 4500);  // resumed again
+  // A clean leave at +5 s closes it now.
+  const auto left = cluster::decode_leave(leave("a", "n1:2", kT0 + 5000));
+  ASSERT_TRUE(left && left->removed);
+  EXPECT_EQ(left->display_name, "Alice") << "the later joins had no token name: the directory's";
+  EXPECT_EQ(left->closed_at->time_since_epoch(), std::chrono::milliseconds(kT0 + 5000));
+  a = att("a");
+  EXPECT_EQ(a->connected.count(), 5000) << "the reconnecting gaps count once resumed";
+  EXPECT_EQ(a->last_left->time_since_epoch(), std::chrono::milliseconds(kT0 + 5000));
+  EXPECT_FALSE(a->connected_since);
+  EXPECT_EQ(a->connections, 3U);
+
+  // Back at +10 s, lost at +11 s, the window expires at +20 s: closed at the loss time.
+  join("a", "n1:3", "", 2, "", "rid-4", kT0 + 10'000);
+  a = att("a");
+  EXPECT_EQ(a->first_joined.time_since_epoch(), std::chrono::milliseconds(kT0)) << "the first join stays";
+  EXPECT_FALSE(a->last_left) << "connected again";
+  lost("a", "n1:3", kT0 + 11'000);
+  const auto expired = cluster::decode_leave(leave("a", "n1:3", kT0 + 20'000));
+  EXPECT_EQ(expired->closed_at->time_since_epoch(), std::chrono::milliseconds(kT0 + 11'000));
+  a = att("a");
+  EXPECT_EQ(a->connected.count(), 6000);
+  EXPECT_EQ(a->last_left->time_since_epoch(), std::chrono::milliseconds(kT0 + 11'000));
+  EXPECT_EQ(a->connections, 4U);
+  // A second expiry (another node's copy of the same timer) changes nothing and says so.
+  const auto again = cluster::decode_leave(leave("a", "n1:3", kT0 + 21'000));
+  EXPECT_FALSE(again->removed);
+  EXPECT_EQ(att("a")->connected.count(), 6000);
+}
+
+// A fresh incarnation replacing a lost one: the interval stays open (as on one node, where the
+// replaced one leaves and the new one joins at the same instant), the loss is forgotten, and the
+// reply names the replaced entry (its node emits participant.left "replaced").
+TEST_F(ClusterScriptsTest, AReplacementClosesTheOldIntervalAndReturnsTheReplacedEntry) {
+  join("b", "n1:1", "Bob", 2, "", "rid-1", kT0);
+  lost("b", "n1:1", kT0 + 1000);
+  auto r = join("b", "n2:1", "Bobby", 2, "", "rid-2", kT0 + 4000);
+  ASSERT_EQ(r.elements.size(), 10U);
+  EXPECT_EQ(r.elements[1].str, "n1:1");
+  EXPECT_EQ(r.elements[6].integer, 0);
+  EXPECT_EQ(r.elements[9].str, "1|Bob") << "the replaced entry's peers value";
+  const auto before = cluster::parse_attendance("b", r.elements[8].str);
+  ASSERT_TRUE(before) << "the attendance before the join, for an undo";
+  EXPECT_EQ(before->connections, 1U);
+  const auto b = att("b");
+  EXPECT_EQ(b->connected.count(), 0);
+  EXPECT_EQ(b->connections, 2U);
+  EXPECT_EQ(b->display_name, "Bobby");
+  EXPECT_EQ(b->connected_since->time_since_epoch(), std::chrono::milliseconds(kT0));
+  EXPECT_TRUE(cluster::decode_lost(lost("b", "n2:1", kT0 + 5000))->changed) << "the old loss is forgotten";
+  EXPECT_EQ(join("c", "n1:5", "", 6, "", "rid-c", kT0).elements[8].str, "") << "no entry before";
+}
+
+// A join the node refuses after its script (its copy has just ended) is taken back with the
+// attendance as it was: no connection was admitted.
+TEST_F(ClusterScriptsTest, TheUndoOfARefusedJoinPutsTheAttendanceBack) {
+  auto first = join("c", "n1:1", "", 6, "", "rid", kT0);
+  EXPECT_EQ(first.elements[8].str, "");
+  leave("c", "n1:1", kT0 + 100, "-");
+  EXPECT_FALSE(att("c")) << "a first join taken back leaves no entry";
+  join("c", "n1:2", "", 6, "", "rid", kT0 + 1000);
+  leave("c", "n1:2", kT0 + 2000);
+  const auto kept = cmd({"HGET", keys::attendance("s"), "c"}).str;
+  auto second = join("c", "n1:3", "", 6, "", "rid", kT0 + 3000);
+  EXPECT_EQ(second.elements[8].str, kept);
+  leave("c", "n1:3", kT0 + 3100, second.elements[8].str);
+  EXPECT_EQ(cmd({"HGET", keys::attendance("s"), "c"}).str, kept);
+  EXPECT_EQ(att("c")->connections, 1U);
+}
+
+// The end closes every interval (a lost one at its loss) and returns, once, the attendance and who
+// was there; the hash then lives as long as the ended entry and goes with a delete.
+TEST_F(ClusterScriptsTest, TheEndClosesEveryIntervalAndReturnsTheAttendanceOnce) {
+  join("a", "n1:1", "", 2, "", "rid-a", kT0);
+  join("b", "n2:1", "", 2, "", "rid-b", kT0 + 1000);
+  lost("b", "n2:1", kT0 + 3000);
+  const auto e = cluster::decode_end(end(kT0 + 10'000));
+  ASSERT_TRUE(e && e->changed);
+  ASSERT_EQ(e->present.size(), 2U);
+  EXPECT_EQ(e->present[0].identity.user_id, "a") << "join order";
+  EXPECT_EQ(e->present[0].identity.display_name, "Alice");
+  EXPECT_EQ(e->present[1].identity.user_id, "b");
+  ASSERT_EQ(e->attendance.size(), 2U);
+  EXPECT_EQ(e->attendance[0].user_id, "a");
+  EXPECT_EQ(e->attendance[0].connected.count(), 10'000);
+  EXPECT_EQ(e->attendance[0].last_left->time_since_epoch(), std::chrono::milliseconds(kT0 + 10'000));
+  EXPECT_FALSE(e->attendance[0].connected_since);
+  EXPECT_EQ(e->attendance[1].connected.count(), 2000) << "a lost one closes at its loss";
+  EXPECT_FALSE(e->started_at) << "never started";
+  const auto ttl = cmd({"TTL", keys::attendance("s")}).integer;
+  EXPECT_TRUE(ttl > 3590 && ttl <= 3600) << ttl;
+  EXPECT_FALSE(cluster::decode_end(end(kT0 + 11'000))->changed);
+  EXPECT_EQ(att("a")->connected.count(), 10'000) << "a second end changes nothing";
+  // The snapshot reads it after the end.
+  const auto snap = eval(cluster::scripts::snapshot(),
+                         {keys::dir("s"), keys::ws("s"), keys::peers("s"), keys::attendance("s")}, {});
+  ASSERT_EQ(snap.elements.size(), 4U);
+  EXPECT_EQ(cluster::attendance_from(cluster::fields_of(snap.elements[3])).size(), 2U);
+  eval(cluster::scripts::remove(),
+       {keys::dir("s"), keys::ws("s"), keys::peers("s"), keys::resume("s"), keys::attendance("s")},
+       {keys::heartbeat_prefix("s"), "ch", "{}"});
+  EXPECT_EQ(cmd({"EXISTS", keys::attendance("s")}).integer, 0) << "deleted with the session";
+}
+
+// A node presumed dead (it stalled): the others recorded its participants' loss, or even closed
+// them when the window expired; its restore clears the loss (reconnected) or re-opens the entry
+// (joined), and says which, once.
+TEST_F(ClusterScriptsTest, RestoreClearsALossOrReopensAClosedEntryOnce) {
+  cmd({"HSET", keys::dir("s"), "participants", R"([{"userId":"a"},{"userId":"b"}])", "status", "started"});
+  join("a", "n1:1", "", 6, "", "rid-a", kT0);
+  join("b", "n1:2", "", 6, "", "rid-b", kT0);
+  lost("a", "n1:1", kT0 + 1000);  // seen as lost by another node
+  lost("b", "n1:2", kT0 + 1000);
+  leave("b", "n1:2", kT0 + 9000);  // and b's window expired there
+  const auto restore = [&] {
+    std::vector<std::string> args{
+        "n1:", "1800", keys::heartbeat_prefix("s"), std::to_string(kT0 + 12'000), "45", "2", "2", "0", "0"};
+    for (const auto& x : {"a", "n1:1", "1|a", "rid-a", "", "b", "n1:2", "2|b", "rid-b", ""})
+      args.emplace_back(x);
+    return cluster::decode_restore(eval(
+        cluster::scripts::restore(),
+        {keys::dir("s"), keys::ws("s"), keys::peers("s"), keys::resume("s"), keys::attendance("s")}, args));
+  };
+  auto r = restore();
+  ASSERT_TRUE(r && r->applied);
+  EXPECT_EQ(r->resumed, std::vector<std::string>{"a"});
+  EXPECT_EQ(r->rejoined, std::vector<std::string>{"b"});
+  EXPECT_TRUE(cluster::decode_lost(lost("a", "n1:1", kT0 + 13'000))->changed)
+      << "the loss was cleared: a new one can be recorded";
+  join("a", "n1:1", "", 6, "rid-a", "rid-a", kT0 + 13'000);  // (its own resume clears it again)
+  EXPECT_EQ(att("a")->connected_since->time_since_epoch(), std::chrono::milliseconds(kT0));
+  EXPECT_EQ(att("b")->connections, 2U);
+  EXPECT_EQ(att("b")->connected_since->time_since_epoch(), std::chrono::milliseconds(kT0 + 12'000));
+  r = restore();
+  EXPECT_TRUE(r->resumed.empty() && r->rejoined.empty()) << "nothing to report twice";
 }

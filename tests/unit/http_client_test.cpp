@@ -20,6 +20,7 @@
 #include <boost/beast/http.hpp>
 
 #include "http_client/url.hpp"
+#include "support/http_test_server.hpp"
 #include "support/test_pki.hpp"
 
 namespace {
@@ -33,89 +34,31 @@ using sig::http_client::ClientOptions;
 using sig::http_client::Request;
 using sig::http_client::Response;
 
-// A blocking server, one thread per connection. Routes: /ok (200, echoes the method and body),
-// /status/503, /big (2 MiB), /slow (never answers; the connection ends when the client closes it).
-class TestServer {
+// Routes: /ok (200, echoes the method, Host, User-Agent and body), /status/503, /big (2 MiB),
+// /slow (never answers).
+sig::test::HttpTestServer::Reply route(const sig::test::HttpTestServer::Request& req) {
+  sig::test::HttpTestServer::Reply reply;
+  const std::string target(req.target());
+  if (target == "/slow") {
+    reply.hang = true;
+  } else if (target == "/status/503") {
+    reply.status = 503;
+    reply.body = "busy";
+  } else if (target == "/big") {
+    reply.body = std::string(std::size_t{2} << 20U, 'x');
+  } else {
+    reply.headers = {{"X-Got-Method", std::string(req.method_string())},
+                     {"X-Got-Host", std::string(req[http::field::host])},
+                     {"X-Got-Agent", std::string(req[http::field::user_agent])}};
+    reply.body = "got:" + req.body();
+  }
+  return reply;
+}
+
+class TestServer : public sig::test::HttpTestServer {
  public:
   explicit TestServer(ssl::context* tls = nullptr, const char* address = "127.0.0.1")
-      : tls_(tls), acceptor_(io_, {asio::ip::make_address(address), 0}) {
-    accept_thread_ = std::thread([this] { accept_loop(); });
-  }
-  ~TestServer() {
-    stopping_ = true;
-    boost::system::error_code ec;
-    // Wake the blocked accept with a connection of our own.
-    tcp::socket poke(io_);
-    poke.connect(acceptor_.local_endpoint(), ec);
-    accept_thread_.join();
-    std::lock_guard lock(mutex_);
-    for (auto& t : threads_)
-      t.join();
-  }
-  unsigned short port() const { return acceptor_.local_endpoint().port(); }
-  int requests() const { return requests_.load(); }
-
- private:
-  void accept_loop() {
-    while (true) {
-      tcp::socket socket(io_);
-      boost::system::error_code ec;
-      acceptor_.accept(socket, ec);
-      if (stopping_ || ec) return;
-      std::lock_guard lock(mutex_);
-      threads_.emplace_back([this, s = std::move(socket)]() mutable { serve(std::move(s)); });
-    }
-  }
-
-  void serve(tcp::socket socket) {
-    boost::system::error_code ec;
-    if (tls_ == nullptr) {
-      handle(socket);
-      return;
-    }
-    ssl::stream<tcp::socket> stream(std::move(socket), *tls_);
-    stream.handshake(ssl::stream_base::server, ec);
-    if (!ec) handle(stream);
-  }
-
-  template <class Stream>
-  void handle(Stream& stream) {
-    boost::beast::flat_buffer buffer;
-    http::request<http::string_body> req;
-    boost::system::error_code ec;
-    http::read(stream, buffer, req, ec);
-    if (ec) return;
-    ++requests_;
-    http::response<http::string_body> res{http::status::ok, 11};
-    const std::string target(req.target());
-    if (target == "/slow") {
-      // Wait for the client to give up: the read ends when it closes the connection.
-      http::read(stream, buffer, req, ec);
-      return;
-    }
-    if (target == "/status/503") {
-      res.result(http::status::service_unavailable);
-      res.body() = "busy";
-    } else if (target == "/big") {
-      res.body() = std::string(std::size_t{2} << 20U, 'x');
-    } else {
-      res.set("X-Got-Method", std::string(req.method_string()));
-      res.set("X-Got-Host", std::string(req[http::field::host]));
-      res.set("X-Got-Agent", std::string(req[http::field::user_agent]));
-      res.body() = "got:" + req.body();
-    }
-    res.prepare_payload();
-    http::write(stream, res, ec);
-  }
-
-  ssl::context* tls_;
-  asio::io_context io_;
-  tcp::acceptor acceptor_;
-  std::atomic<bool> stopping_{false};
-  std::atomic<int> requests_{0};
-  std::thread accept_thread_;
-  std::mutex mutex_;
-  std::vector<std::thread> threads_;
+      : HttpTestServer(route, tls, address) {}
 };
 
 struct Result {
