@@ -277,6 +277,10 @@ int run_server(const Config& config, std::vector<std::string> args) {
   if (node) node->attach(hub);
 
   SignalingService service(hub, verifier, service_options(config), node.get());
+  // SIGHUP: limits that apply to new work only (docs/deployment.md, "Reload").
+  reloader.add_hook({"rate-limit", "rate-burst"}, [&service](const Config&, const Config& after) {
+    service.set_rate_limits(after.rate_limit, after.rate_burst);
+  });
 
   std::optional<auth::Signer> dev_signer;
   std::optional<DevMode> dev;

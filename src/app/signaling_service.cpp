@@ -138,11 +138,22 @@ net::Admission SignalingService::admitted(domain::HubJoin joined, const Request&
   log::debug(
       "joined",
       {{"session", request.session_id}, {"user", request.identity.user_id}, {"connection", connection_id}});
+  double rate = 0, burst = 0;
+  {
+    const std::lock_guard lock(rate_mutex_);
+    rate = options_.rate_limit;
+    burst = options_.rate_burst;
+  }
   net::Admission admission;
-  admission.state = std::make_shared<Connection>(
-      std::move(joined.session), std::move(joined.participant),
-      domain::RateLimiter(options_.rate_limit, options_.rate_burst, hub_.clock().now()));
+  admission.state = std::make_shared<Connection>(std::move(joined.session), std::move(joined.participant),
+                                                 domain::RateLimiter(rate, burst, hub_.clock().now()));
   return admission;
+}
+
+void SignalingService::set_rate_limits(double rate, double burst) {
+  const std::lock_guard lock(rate_mutex_);
+  options_.rate_limit = rate;
+  options_.rate_burst = burst;
 }
 
 net::Admission SignalingService::admit(std::string_view target, const std::shared_ptr<domain::Endpoint>& self,

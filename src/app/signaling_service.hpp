@@ -5,6 +5,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 
 #include "auth/jwt.hpp"
 #include "domain/cluster_port.hpp"
@@ -49,6 +50,10 @@ class SignalingService final : public net::WsHandler {
 
   const ServiceCounters& counters() const noexcept { return counters_; }
 
+  // SIGHUP (app/reload.hpp): the rate limit of the connections admitted from now on; those
+  // already open keep the limiter they were given.
+  void set_rate_limits(double rate, double burst);
+
  private:
   void send_error(domain::Endpoint& self, protocol::ErrorCode code, std::string_view message,
                   std::string_view to_user_id = {});
@@ -66,6 +71,7 @@ class SignalingService final : public net::WsHandler {
   domain::Hub& hub_;
   const auth::Verifier& verifier_;
   ServiceOptions options_;
+  std::mutex rate_mutex_;  // guards options_.rate_limit and rate_burst (set_rate_limits)
   domain::ClusterPort* const cluster_;
   ServiceCounters counters_;
 };

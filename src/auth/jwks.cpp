@@ -66,31 +66,23 @@ void take(std::optional<std::string_view>& slot, simdjson::dom::element value, s
 Members read_members(simdjson::dom::object jwk) {
   Members m;
   bool key_ops_seen = false;
+  const std::pair<std::string_view, std::optional<std::string_view>*> strings[] = {
+      {"kty", &m.kty}, {"kid", &m.kid}, {"alg", &m.alg}, {"use", &m.use}, {"crv", &m.crv},
+      {"n", &m.n},     {"e", &m.e},     {"x", &m.x},     {"y", &m.y},     {"k", &m.k}};
   for (const simdjson::dom::key_value_pair field : jwk) {
     const std::string_view key = field.key;
-    if (key == "kty")
-      take(m.kty, field.value, key);
-    else if (key == "kid")
-      take(m.kid, field.value, key);
-    else if (key == "alg")
-      take(m.alg, field.value, key);
-    else if (key == "use")
-      take(m.use, field.value, key);
-    else if (key == "crv")
-      take(m.crv, field.value, key);
-    else if (key == "n")
-      take(m.n, field.value, key);
-    else if (key == "e")
-      take(m.e, field.value, key);
-    else if (key == "x")
-      take(m.x, field.value, key);
-    else if (key == "y")
-      take(m.y, field.value, key);
-    else if (key == "k")
-      take(m.k, field.value, key);
-    else if (key == "d" || key == "p" || key == "q")
+    bool taken = false;
+    for (const auto& [name, slot] : strings) {
+      if (key == name) {
+        take(*slot, field.value, key);
+        taken = true;
+        break;
+      }
+    }
+    if (taken) continue;
+    if (key == "d" || key == "p" || key == "q") {
       m.has_private = true;
-    else if (key == "key_ops") {
+    } else if (key == "key_ops") {
       if (key_ops_seen) throw Skip("\"key_ops\" appears twice");
       key_ops_seen = true;
       simdjson::dom::array ops;
@@ -266,7 +258,10 @@ JwksResult parse_jwks(std::string_view json, const JwksLimits& limits) {
       result.keys.add_entry(make_entry(m, limits));
     } catch (const std::exception& e) {  // Skip, or std::bad_alloc and the like
       ERR_clear_error();
-      result.skipped.push_back(where + (kid.empty() ? "" : " (kid \"" + kid + "\")") + ": " + e.what());
+      std::string line = where;
+      if (!kid.empty()) line.append(" (kid \"").append(kid).append("\")");
+      line.append(": ").append(e.what());
+      result.skipped.push_back(std::move(line));
     }
   }
   if (result.keys.empty()) {

@@ -55,7 +55,8 @@ struct Claims {
 
 // Verifies compact JWS tokens against a set of keys (auth/key_set.hpp). The set can be
 // replaced at any time (a JWKS refresh, SIGHUP) while other threads verify: it is immutable and
-// held by an atomic shared pointer, so a verification sees the old set or the new one, whole.
+// shared (a shared pointer copied under a mutex), so a verification sees the old set or the new
+// one, whole.
 // The factory functions throw std::runtime_error on a bad key; verify() never throws and is safe
 // to call from many threads.
 //

@@ -6,10 +6,12 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 
 import { startServer, randomId, expectRefused, signJwt, claimsFor, waitFor, sleep } from './harness.mjs';
+import { OPENSSL_BIN, makePki } from './tls-support.mjs';
 
 const SDP = 'v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\n';
 const b64url = (s) => Buffer.from(s).toString('base64url');
@@ -41,18 +43,19 @@ function makeKey(kind, kid) {
 }
 
 /** An HTTP server publishing a JWK Set: set keys / status / cache-control; counts the GETs. */
-async function startJwksServer(t, keys) {
+async function startJwksServer(t, keys, tlsOptions) {
   const state = { keys, status: 200, body: null, cacheControl: null, requests: 0 };
-  const server = http.createServer((req, res) => {
+  const handler = (req, res) => {
     state.requests += 1;
     const headers = { 'content-type': 'application/json' };
     if (state.cacheControl) headers['cache-control'] = state.cacheControl;
     res.writeHead(state.status, headers);
     res.end(state.body ?? JSON.stringify({ keys: state.keys.map((k) => k.jwk) }));
-  });
+  };
+  const server = tlsOptions ? https.createServer(tlsOptions, handler) : http.createServer(handler);
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   t.after(() => new Promise((r) => server.close(r)));
-  state.url = `http://127.0.0.1:${server.address().port}/.well-known/jwks.json`;
+  state.url = `${tlsOptions ? 'https' : 'http'}://127.0.0.1:${server.address().port}/.well-known/jwks.json`;
   return state;
 }
 
@@ -203,7 +206,7 @@ test('SIGHUP swaps a --jwt-jwks-file while participants stay connected; a bad fi
   const fresh = makeKey('ec', 'file-new');
   fs.writeFileSync(file, JSON.stringify({ keys: [old.jwk] }));
   const configFile = path.join(dir, 'config.toml');
-  fs.writeFileSync(configFile, 'rate-limit = 50\n');
+  fs.writeFileSync(configFile, 'rate-limit = 50\nmax-participants = 6\n');
   const server = await startServer(t, { args: ['--jwt-jwks-file', file, '--config', configFile] });
   const sessionId = randomId('hup');
   await server.createSession(sessionId, { host: 'a', participants: ['a', 'b', 'c', 'd'] });
@@ -213,14 +216,15 @@ test('SIGHUP swaps a --jwt-jwks-file while participants stay connected; a bad fi
 
   const reloads = () => server.logs.filter((l) => l.msg === 'reloaded').length;
   fs.writeFileSync(file, JSON.stringify({ keys: [fresh.jwk] }));
-  fs.writeFileSync(configFile, 'rate-limit = 40\n');
+  fs.writeFileSync(configFile, 'rate-limit = 1\nrate-burst = 5\nmax-participants = 5\n');
   server.proc.kill('SIGHUP');
   await waitFor(() => reloads() === 1, { what: 'the reload logged' });
   const keysLine = server.logs.find((l) => l.msg === 'reload: token keys');
   assert.ok(keysLine && String(keysLine.keys).includes('file-new') && !String(keysLine.keys).includes('file-old'));
-  // A changed limit that is not applied live is named (never its value) as needing a restart.
-  const restart = server.logs.filter((l) => l.msg === 'reload: option changed, needs a restart to apply');
-  assert.deepEqual(restart.map((l) => l.option), ['--rate-limit']);
+  // Each changed option is named (never its value): applied, or needing a restart.
+  const named = (msg) => server.logs.filter((l) => l.msg === msg).map((l) => l.option);
+  assert.deepEqual(named('reload: option changed, needs a restart to apply'), ['--max-participants']);
+  assert.deepEqual(named('reload: option changed, applied'), ['--rate-burst', '--rate-limit']);
 
   // a and b were not disconnected: they keep relaying.
   a.send({ type: 'offer', toUserId: 'b', sdp: SDP });
@@ -228,8 +232,27 @@ test('SIGHUP swaps a --jwt-jwks-file while participants stay connected; a bad fi
   b.send({ type: 'answer', toUserId: 'a', sdp: SDP });
   assert.equal((await a.next('answer')).fromUserId, 'b');
   // The new key works, the old one no more.
-  await expectJoined(server, sessionId, fresh.sign(payload('c')), 'c with the new key');
+  const c = await expectJoined(server, sessionId, fresh.sign(payload('c')), 'c with the new key');
   await expectInvalidToken(server, sessionId, old.sign(payload('d')));
+
+  // The new rate limit (1/s, bursts of 5) applies to connections admitted after the reload; a,
+  // admitted before, keeps 50/s and bursts of 200.
+  const burst = async (client) => {
+    for (let i = 1; i <= 10; i += 1) client.heartbeat(i);
+    const got = [];
+    for (;;) {
+      try {
+        got.push(await client.next((m) => m.type === 'heartbeat-ack' || m.type === 'error', 700));
+      } catch {
+        return got;
+      }
+    }
+  };
+  const cGot = await burst(c);
+  assert.ok(cGot.some((m) => m.type === 'error' && m.code === 'rate_limited'), JSON.stringify(cGot));
+  assert.ok(cGot.filter((m) => m.type === 'heartbeat-ack').length < 10);
+  const aGot = await burst(a);
+  assert.equal(aGot.filter((m) => m.type === 'heartbeat-ack').length, 10, JSON.stringify(aGot));
 
   // A bad file: the reload is refused and logged; the keys stay; the participants stay.
   fs.writeFileSync(file, '{"keys": [ this is not json');
@@ -242,4 +265,23 @@ test('SIGHUP swaps a --jwt-jwks-file while participants stay connected; a bad fi
   b.send({ type: 'offer', toUserId: 'a', sdp: SDP });
   assert.equal((await a.next('offer')).fromUserId, 'b');
   server.assertAlive();
+});
+
+test('JWKS over https: verified with --jwt-jwks-ca; a certificate of another CA is refused and the keys are not taken', { skip: fs.existsSync(OPENSSL_BIN) ? false : 'no openssl CLI' }, async (t) => {
+  const pki = makePki(t);
+  const key = makeKey('ec', 'tls-ec');
+  const jwks = await startJwksServer(t, [key], { cert: fs.readFileSync(pki.serverCert), key: fs.readFileSync(pki.serverKey) });
+  const sessionId = randomId('tls');
+  const good = await startServer(t, { args: ['--jwt-jwks-url', jwks.url, '--jwt-jwks-ca', pki.ca] });
+  await good.createSession(sessionId, { host: 'a', participants: ['a', 'b'] });
+  await expectJoined(good, sessionId, key.sign(payload('a')), 'a key fetched over https');
+
+  // Another CA: the fetch fails (the --jwt-secret of the harness lets the server start, with a
+  // warning), and the provider's keys are not used.
+  const bad = await startServer(t, { args: ['--jwt-jwks-url', jwks.url, '--jwt-jwks-ca', pki.otherCa] });
+  const warning = bad.logs.find((l) => l.msg.startsWith('--jwt-jwks-url not fetched at start-up'));
+  assert.ok(warning, bad.output());
+  assert.match(warning.error, /certificate/, JSON.stringify(warning));
+  await bad.createSession(sessionId, { host: 'a', participants: ['a', 'b'] });
+  await expectInvalidToken(bad, sessionId, key.sign(payload('b')));
 });
