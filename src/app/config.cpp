@@ -12,9 +12,10 @@
 #include <string_view>
 #include <vector>
 
+#include "app/jwt_options.hpp"
 #include "app/keys.hpp"
+#include "app/option_helpers.hpp"
 #include "app/secret_file.hpp"
-#include "common/duration.hpp"
 #include "domain/ice_servers.hpp"
 #include "net/client_address.hpp"
 #include "redis/url.hpp"
@@ -29,11 +30,6 @@ using namespace std::chrono_literals;
 // Ranges of the durations (docs: README.md, options table). Each lower bound keeps a timer from
 // spinning; each upper bound keeps a value far from any overflow (int64 milliseconds, and the
 // browsers' setTimeout, which fires at once past 2^31 ms) and from "forever" by mistake.
-struct DurationRange {
-  milliseconds min;
-  milliseconds max;
-};
-constexpr DurationRange kLeeway{0ms, 10min};
 constexpr DurationRange kHeartbeatInterval{100ms, 5min};
 constexpr DurationRange kHeartbeatTimeout{200ms, 15min};
 constexpr DurationRange kSessionTimer{100ms, std::chrono::hours(24 * 30)};
@@ -48,52 +44,9 @@ constexpr DurationRange kDrain{0ms, 10min};
 // since a leaked credential cannot be revoked before it expires (the server refreshes them on
 // long sessions anyway).
 constexpr DurationRange kTurnTtl{10s, 24h};
-// JWKS refreshes: under a second only for tests; a day at most, the upper bound of max-age too.
-constexpr DurationRange kJwksRefresh{100ms, 24h};
 // A shorter --turn-secret lets anyone who sees one credential guess the secret offline and mint
 // credentials for the relay.
 constexpr std::size_t kMinTurnSecret = 16;
-
-std::string show(milliseconds d) {
-  const auto ms = d.count();
-  if (ms != 0 && ms % 3'600'000 == 0) return std::to_string(ms / 3'600'000) + "h";
-  if (ms != 0 && ms % 60'000 == 0) return std::to_string(ms / 60'000) + "m";
-  if (ms != 0 && ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
-  return std::to_string(ms) + "ms";
-}
-
-// A duration option: "500ms", "15s", "2m", "1h" or seconds, within range.
-void add_duration(CLI::App& app, const std::string& name, milliseconds& target, const std::string& help,
-                  const std::string& env, DurationRange range) {
-  app.add_option_function<std::string>(
-         name,
-         [&target, name, range](const std::string& text) {
-           const auto d = parse_duration(text);
-           if (!d) throw CLI::ValidationError(name, "expected a duration such as 500ms, 15s, 2m or 1h");
-           if (*d < range.min || *d > range.max) {
-             throw CLI::ValidationError(name, "must be between " + show(range.min) + " and " +
-                                                  show(range.max) + " (got " + text + ")");
-           }
-           target = *d;
-         },
-         help + " (default " + show(target) + ", " + show(range.min) + ".." + show(range.max) + ")")
-      ->envname(env);
-}
-
-// A finite number in [min, max]. CLI11's own Range lets NaN through (every comparison with NaN
-// is false): `--rate-limit nan` turned the limit off.
-CLI::Validator finite_range(double min, double max) {
-  const std::string range = "[" + std::to_string(min) + ", " + std::to_string(max) + "]";
-  return {[min, max, range](std::string& text) -> std::string {
-            double value = 0;
-            const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-            if (ec != std::errc{} || end != text.data() + text.size()) return "not a number: " + text;
-            if (!std::isfinite(value)) return "must be a finite number (got " + text + ")";
-            if (value < min || value > max) return "must be in " + range + " (got " + text + ")";
-            return {};
-          },
-          "NUMBER in " + range};
-}
 
 // An IP address literal (no name is resolved here).
 CLI::Validator ip_address() {
@@ -287,34 +240,6 @@ void add_ice_options(CLI::App& app, Config& c, SecretFiles& files) {
       ->check(CLI::IsMember({"all", "relay"}));
 }
 
-// Key sets (issue 13; app/keys.hpp, app/jwks_source.hpp).
-void add_jwks_options(CLI::App& app, Config& c) {
-  app.add_option("--jwt-jwks-file", c.jwt_jwks_file,
-                 "JWK Set file (RFC 7517) of token keys (RSA, EC P-256, oct); re-read on SIGHUP")
-      ->envname("SIGNALING_JWT_JWKS_FILE")
-      ->check(CLI::ExistingFile);
-  app.add_option("--jwt-jwks-url", c.jwt_jwks_url,
-                 "http(s) URL of the identity provider's JWK Set: fetched at start-up, refreshed "
-                 "periodically and on an unknown kid")
-      ->envname("SIGNALING_JWT_JWKS_URL")
-      ->check([](const std::string& v) {
-        return jwks_url_ok(v) ? std::string() : "expected an http:// or https:// URL with a host";
-      });
-  add_duration(app, "--jwt-jwks-refresh", c.jwt_jwks_refresh,
-               "Refresh of --jwt-jwks-url when the response has no Cache-Control max-age",
-               "SIGNALING_JWT_JWKS_REFRESH", kJwksRefresh);
-  add_duration(app, "--jwt-jwks-refresh-min", c.jwt_jwks_refresh_min,
-               "Shortest refresh of --jwt-jwks-url (a smaller max-age, and the retry after a failure)",
-               "SIGNALING_JWT_JWKS_REFRESH_MIN", kJwksRefresh);
-  add_duration(app, "--jwt-jwks-unknown-kid-interval", c.jwt_jwks_unknown_kid_interval,
-               "At most one refresh of --jwt-jwks-url per this interval for tokens of an unknown kid",
-               "SIGNALING_JWT_JWKS_UNKNOWN_KID_INTERVAL", kJwksRefresh);
-  app.add_option("--jwt-jwks-ca", c.jwt_jwks_ca,
-                 "https --jwt-jwks-url: PEM file of the CA certificate(s) (default: the system trust store)")
-      ->envname("SIGNALING_JWT_JWKS_CA")
-      ->check(CLI::ExistingFile);
-}
-
 void add_options(CLI::App& app, Config& c, SecretFiles& files) {
   app.add_option("--listen", c.listen, "Address to listen on (with --dev: 127.0.0.1 by default)")
       ->envname("SIGNALING_LISTEN")
@@ -326,31 +251,7 @@ void add_options(CLI::App& app, Config& c, SecretFiles& files) {
       ->envname("SIGNALING_THREADS")
       ->check(CLI::Range(0, 256));
 
-  app.add_option("--jwt-secret", c.jwt_secrets,
-                 "Shared secret for HS256/HS384/HS512 tokens; kid:secret gives it a key id (repeatable: "
-                 "one secret per kid, for rotation, and one without kid)")
-      ->envname("SIGNALING_JWT_SECRET");
-  app.add_option("--jwt-secret-file", files.jwt_secret,
-                 "File holding the --jwt-secret (mode 0600 or 0400; one trailing newline is ignored)")
-      ->envname("SIGNALING_JWT_SECRET_FILE");
-  app.add_option("--jwt-public-key", c.jwt_public_key_file,
-                 "PEM file with an RSA (RS256) or P-256 (ES256) public key")
-      ->envname("SIGNALING_JWT_PUBLIC_KEY")
-      ->check(CLI::ExistingFile);
-  app.add_option("--jwt-issuer", c.jwt_issuer, "Required iss claim (unchecked when empty)")
-      ->envname("SIGNALING_JWT_ISSUER");
-  app.add_option("--jwt-audience", c.jwt_audience, "Required aud claim (unchecked when empty)")
-      ->envname("SIGNALING_JWT_AUDIENCE");
-  app.add_option("--jwt-name-claim", c.jwt_name_claim,
-                 "Claim that carries the display name (the user id is sub)")
-      ->envname("SIGNALING_JWT_NAME_CLAIM");
-  add_duration(app, "--jwt-leeway", c.jwt_leeway, "Clock skew allowed for exp and nbf",
-               "SIGNALING_JWT_LEEWAY", kLeeway);
-  app.add_flag("--jwt-es256-require-low-s", c.jwt_es256_require_low_s,
-               "Refuse ES256 tokens whose signature has a high S (default: normalise it to low S; only for "
-               "issuers that sign with low S)")
-      ->envname("SIGNALING_JWT_ES256_REQUIRE_LOW_S");
-  add_jwks_options(app, c);
+  add_jwt_options(app, c, files.jwt_secret);
 
   app.add_option("--admin-key", c.admin_key,
                  "Bearer key of the admin API; without it the API refuses every call")

@@ -5,8 +5,8 @@
 #include <CLI/CLI.hpp>
 #include <stdexcept>
 
+#include "app/option_helpers.hpp"
 #include "app/secret_file.hpp"
-#include "common/duration.hpp"
 #include "http_client/url.hpp"
 #include "webhook/signing.hpp"
 
@@ -16,35 +16,13 @@ namespace {
 using std::chrono::milliseconds;
 using namespace std::chrono_literals;
 
-struct Range {
-  milliseconds min;
-  milliseconds max;
-};
 // An attempt needs time to connect and hear back; ten minutes is beyond any sane receiver.
-constexpr Range kTimeout{100ms, 10min};
+constexpr DurationRange kTimeout{100ms, 10min};
 // Tests retry after tens of milliseconds; a day between two attempts is the most that is useful.
-constexpr Range kRetry{10ms, 24h};
+constexpr DurationRange kRetry{10ms, 24h};
 // A second (tests) to thirty days.
-constexpr Range kMaxAge{1s, std::chrono::hours(24 * 30)};
+constexpr DurationRange kMaxAge{1s, std::chrono::hours(24 * 30)};
 constexpr std::size_t kMaxQueueLimit = 10'000'000;
-
-void add_duration(CLI::App& app, const std::string& name, milliseconds& target, const std::string& help,
-                  const std::string& env, Range range) {
-  app.add_option_function<std::string>(
-         name,
-         [&target, name, range](const std::string& text) {
-           const auto d = parse_duration(text);
-           if (!d) throw CLI::ValidationError(name, "expected a duration such as 500ms, 15s, 2m or 1h");
-           if (*d < range.min || *d > range.max) {
-             throw CLI::ValidationError(name, "must be between " + std::to_string(range.min.count()) +
-                                                  "ms and " + std::to_string(range.max.count()) + "ms (got " +
-                                                  text + ")");
-           }
-           target = *d;
-         },
-         help)
-      ->envname(env);
-}
 
 }  // namespace
 
@@ -64,19 +42,16 @@ void add_webhook_options(CLI::App& app, WebhookConfig& c) {
                  "Webhooks: events kept per target; when full, the oldest is dropped (default 10000)")
       ->envname("SIGNALING_WEBHOOK_QUEUE_LIMIT")
       ->check(CLI::Range(std::size_t{1}, kMaxQueueLimit));
-  add_duration(app, "--webhook-timeout", c.timeout,
-               "Webhooks: one attempt, connect to response (default 10s)", "SIGNALING_WEBHOOK_TIMEOUT",
-               kTimeout);
-  add_duration(app, "--webhook-retry-min", c.retry_min,
-               "Webhooks: the shortest wait before a retry (default 500ms)", "SIGNALING_WEBHOOK_RETRY_MIN",
-               kRetry);
-  add_duration(
-      app, "--webhook-retry-max", c.retry_max,
-      "Webhooks: the longest wait before a retry; the wait doubles up to it, with jitter (default 5m)",
-      "SIGNALING_WEBHOOK_RETRY_MAX", kRetry);
+  add_duration(app, "--webhook-timeout", c.timeout, "Webhooks: one attempt, connect to response",
+               "SIGNALING_WEBHOOK_TIMEOUT", kTimeout);
+  add_duration(app, "--webhook-retry-min", c.retry_min, "Webhooks: the shortest wait before a retry",
+               "SIGNALING_WEBHOOK_RETRY_MIN", kRetry);
+  add_duration(app, "--webhook-retry-max", c.retry_max,
+               "Webhooks: the longest wait before a retry; the wait doubles up to it, with jitter",
+               "SIGNALING_WEBHOOK_RETRY_MAX", kRetry);
   add_duration(app, "--webhook-max-age", c.max_age,
-               "Webhooks: an event not delivered after this long is dropped (default 24h)",
-               "SIGNALING_WEBHOOK_MAX_AGE", kMaxAge);
+               "Webhooks: an event not delivered after this long is dropped", "SIGNALING_WEBHOOK_MAX_AGE",
+               kMaxAge);
   app.add_option("--webhook-tls-ca", c.tls_ca,
                  "Webhooks over https://: PEM CA file to trust (default: the system trust store)")
       ->envname("SIGNALING_WEBHOOK_TLS_CA");
