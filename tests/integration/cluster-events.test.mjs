@@ -253,13 +253,16 @@ function binaryHasWebhooks() {
 const skipWebhooks = skipWithoutRedis
   || (binaryHasWebhooks() ? false : 'the server has no --webhook-url yet (the sender, branch r-webhook, is not merged)');
 
-test('webhooks from three nodes: each event of a session arrives from exactly one node (its first delivery refused, retried with the same webhook-id), including a session ended by its duration and the orphans of a node killed with SIGKILL', { skip: skipWebhooks }, async (t) => {
+test('webhooks from three nodes: each event of a session arrives from exactly one node (its first delivery refused, retried with the same webhook-id), including a session ended by its duration and the orphans of a node killed with SIGKILL in the middle of a delivery', { skip: skipWebhooks }, async (t) => {
   const secret = newWebhookSecret();
   const seen = new Set();
   // The first delivery of every event fails (500): the event must come again with the same id.
+  // u3's participant.joined is the one node c has in flight when it is killed: its retry is never
+  // answered.
+  const isJoinedU3 = (d) => d.body?.type === 'participant.joined' && d.body?.data?.userId === 'u3';
   const rx = await new WebhookReceiver(secret, {
     respond: (d) => {
-      if (seen.has(d.id)) return 'ok';
+      if (seen.has(d.id)) return isJoinedU3(d) ? 'hang' : 'ok';
       seen.add(d.id);
       return 500;
     },
@@ -279,8 +282,10 @@ test('webhooks from three nodes: each event of a session arrives from exactly on
   assert.equal((await b.admin('POST', `/api/sessions/${sid}/start`)).status, 200);
   const key = (e) => [e.type, e.data.userId, e.data.reason].filter(Boolean).join(' ');
   const mine = () => rx.accepted().filter((d) => d.body?.data?.sessionId === sid);
-  // u3's join reached the platform before its node dies (a killed node loses what it had not sent).
-  await waitFor(() => mine().some((d) => key(d.body) === 'participant.joined u3'), { what: 'participant.joined u3 delivered' });
+  // Node c is killed in the middle of a delivery: u3's participant.joined was refused once and its
+  // retry is in flight, unanswered. No other node sends it (it was c's decision), and what c wrote
+  // to Redis (u3's attendance) outlives it.
+  await waitFor(() => rx.deliveries.some((d) => isJoinedU3(d) && d.answer === 'hang'), { what: 'u3 joined retry in flight' });
   await killNode(c);
   for (const cl of [c1, c2]) await cl.next('session-ended', 15_000);
   await waitFor(() => mine().some((d) => d.body.type === 'session.ended'), { timeoutMs: 10_000, what: 'session.ended delivered' });
@@ -290,7 +295,8 @@ test('webhooks from three nodes: each event of a session arrives from exactly on
   assert.ok(all.every((d) => d.verified), all.filter((d) => !d.verified).map((d) => d.verifyError).join('; '));
   // One webhook-id per event; each id refused once, then delivered once more with the same body.
   const ids = {};
-  for (const d of mine()) (ids[key(d.body)] ??= new Set()).add(d.id);
+  const sent = rx.deliveries.filter((d) => d.body?.data?.sessionId === sid);
+  for (const d of sent) (ids[key(d.body)] ??= new Set()).add(d.id);
   assert.deepEqual(Object.fromEntries(Object.entries(ids).map(([k, v]) => [k, v.size])), {
     'session.started': 1,
     'participant.joined u1': 1,
@@ -302,6 +308,9 @@ test('webhooks from three nodes: each event of a session arrives from exactly on
     'participant.left u2 session_ended': 1,
     'session.ended completed': 1,
   });
+  const joinedU3 = sent.filter(isJoinedU3);
+  assert.deepEqual(joinedU3.map((x) => x.answer), [500, 'hang'], 'u3 joined: refused, then in flight when c died; nobody else sent it');
+  assert.equal(joinedU3[0].id, joinedU3[1].id);
   for (const d of mine()) {
     const tries = all.filter((x) => x.id === d.id);
     assert.deepEqual(tries.map((x) => x.answer), [500, 'ok'], `${key(d.body)}: refused once, then accepted`);
