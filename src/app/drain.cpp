@@ -90,7 +90,7 @@ void Drain::close_due() {
 
 void Drain::watch() {
   if (ended_) return;
-  if (registry_.size() == 0) {
+  if (registry_.size() == 0 && outstanding() == 0) {
     end(DrainEnd::all_gone);
     return;
   }
@@ -105,6 +105,10 @@ void Drain::watch() {
   });
 }
 
+std::size_t Drain::outstanding() const {
+  return options_.outstanding ? options_.outstanding() : 0;
+}
+
 void Drain::interrupt() {
   if (running()) end(DrainEnd::signal);
 }
@@ -116,6 +120,7 @@ void Drain::end(DrainEnd why) {
   log::info("drained", {{"reason", to_string(why)},
                         {"connections_left", static_cast<std::uint64_t>(registry_.size())},
                         {"told", static_cast<std::uint64_t>(next_)},
+                        {"outstanding", static_cast<std::uint64_t>(outstanding())},
                         {"elapsed_ms", ms_since(start_)}});
   if (done_) done_(why);
 }

@@ -26,7 +26,7 @@ namespace sig::app {
 std::vector<std::chrono::microseconds> spread_schedule(std::size_t n, std::chrono::milliseconds period);
 
 enum class DrainEnd {
-  all_gone,  // the last WebSocket connection closed
+  all_gone,  // the last WebSocket connection closed (and nothing outstanding is left)
   timeout,   // --drain-timeout passed with connections still open
   signal,    // a second SIGTERM, or SIGINT
 };
@@ -38,6 +38,10 @@ class Drain {
   struct Options {
     std::chrono::milliseconds period{10'000};
     std::chrono::milliseconds timeout{30'000};
+    // Work that must be done before the node goes, counted (the webhook events not delivered
+    // yet): once the connections are gone the drain still waits for it to reach 0, within the
+    // timeout. A rolling restart then loses no event of the participants it moved.
+    std::function<std::size_t()> outstanding;
   };
 
   // `done` runs once, on the strand, when the drain ends (then the usual stop follows).
@@ -56,6 +60,7 @@ class Drain {
   void close_due();
   void watch();
   void end(DrainEnd why);
+  std::size_t outstanding() const;
 
   Strand strand_;
   net::ConnectionRegistry& registry_;

@@ -421,10 +421,12 @@ int run_server(const Config& config, std::vector<std::string> args) {
       grace.async_wait([&](boost::system::error_code) { ioc.stop(); });
     });
   };
-  Drain drain(strand, context.websockets, {config.drain_period, config.drain_timeout}, [&](DrainEnd) {
-    log::info("stopping", {{"after", "drain"}});
-    stop();
-  });
+  const auto undelivered = [&webhooks] { return webhooks.outstanding(); };
+  Drain drain(strand, context.websockets, {config.drain_period, config.drain_timeout, undelivered},
+              [&](DrainEnd) {
+                log::info("stopping", {{"after", "drain"}});
+                stop();
+              });
 
   // SIGTERM (what supervisors and orchestrators send) drains: /readyz 503 at once, the clients
   // told to move over --drain-period, the stop when they are gone. SIGINT (Ctrl-C), or a second

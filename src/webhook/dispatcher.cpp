@@ -98,9 +98,10 @@ void Dispatcher::drain() {
   {
     std::lock_guard lock(mutex_);
     events.swap(inbox_);
+    moving_ = events.size();
     drain_posted_ = false;
   }
-  if (stopped_) return;
+  if (stopped_) return;  // moving_ stays: a stopped dispatcher has nothing left to wait for
   const auto now = SteadyClock::now();
   auto count = [this](const TargetPtr& t, bool dropped) {
     if (!dropped) return;
@@ -115,6 +116,10 @@ void Dispatcher::drain() {
     count(targets_.back(), targets_.back()->queue.push(std::move(event), now));
   }
   update_depth();
+  {
+    std::lock_guard lock(mutex_);
+    moving_ = 0;
+  }
   for (const auto& t : targets_)
     pump(t);
 }
@@ -231,6 +236,11 @@ void Dispatcher::on_result(const TargetPtr& target, std::uint64_t seq, std::erro
   pump(target);
 }
 
+std::size_t Dispatcher::outstanding() const {
+  std::lock_guard lock(mutex_);
+  return inbox_.size() + moving_ + static_cast<std::size_t>(stats_.queued.load());
+}
+
 void Dispatcher::update_depth() {
   std::uint64_t depth = 0;
   for (const auto& t : targets_)
@@ -240,6 +250,10 @@ void Dispatcher::update_depth() {
 
 Publisher::Publisher(asio::io_context& io, Settings settings)
     : dispatcher_(std::make_shared<Dispatcher>(io, std::move(settings))) {}
+
+std::size_t Publisher::outstanding() const {
+  return dispatcher_->outstanding();
+}
 
 Publisher::~Publisher() {
   dispatcher_->stop();

@@ -25,6 +25,9 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   void reconfigure(std::vector<std::string> urls, std::string key);  // any thread
   void stop();                                                       // any thread: nothing more is sent
   const Stats& stats() const { return stats_; }
+  // Events published and not yet delivered, dropped or given up (any thread): the drain waits
+  // for 0.
+  std::size_t outstanding() const;
 
  private:
   struct Target {
@@ -56,8 +59,9 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
 
   std::atomic<bool> stopped_{false};
 
-  std::mutex mutex_;  // guards the three below: what publish() touches
+  mutable std::mutex mutex_;  // guards the four below: what publish() and outstanding() touch
   std::vector<domain::PlatformEvent> inbox_;
+  std::size_t moving_ = 0;  // taken from the inbox, not yet counted in stats_.queued
   bool drain_posted_ = false;
   bool accepting_ = false;  // some target configured
 };

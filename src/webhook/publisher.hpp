@@ -57,6 +57,8 @@ class Publisher final : public domain::EventSink {
   void reconfigure(std::vector<std::string> urls, std::string key);
 
   const Stats& stats() const;
+  // Events published and not yet delivered, dropped or given up: the drain waits for 0.
+  std::size_t outstanding() const;
 
  private:
   std::shared_ptr<Dispatcher> dispatcher_;

@@ -232,6 +232,42 @@ test('a lost connection gives participant.reconnecting, then participant.reconne
   assert.ok(receiver.deliveries.every((d) => d.verified));
 });
 
+test('SIGTERM: the drain waits for the events not yet delivered before the process exits', async (t) => {
+  const secret = newWebhookSecret();
+  // The receiver refuses everything until told otherwise: the reconnecting events of the drained
+  // participants are still being retried when their connections are gone.
+  let refusing = true;
+  const receiver = await startReceiver(t, secret, { respond: () => (refusing ? 503 : 'ok') });
+  const server = await startWithWebhooks(t, [receiver.url()], secret,
+    ['--resume-window', '5s', '--drain-period', '0', '--drain-timeout', '20s']);
+  const sessionId = randomId();
+  await server.createSession(sessionId, { host: 'u1', participants: ['u1', 'u2'] });
+  const [c1] = await server.join(sessionId, 'u1', 'Ada');
+  const [c2] = await server.join(sessionId, 'u2', 'Bob');
+  await waitFor(() => receiver.deliveries.filter((d) => d.body?.type === 'participant.joined').length >= 1,
+    { what: 'the joins attempted' });
+  let exitedAt = null;
+  server.exited.then(() => { exitedAt = receiver.deliveries.length; });
+  server.stopping = true;  // the exit that follows is expected
+  server.proc.kill('SIGTERM');
+  // The clients are told 1012 at once (period 0) and do not come back; the events are retried
+  // meanwhile (one session's in order: the reconnecting ones wait behind the joined ones).
+  await Promise.all([c1, c2].map((c) => withTimeout(c.closed, 5000, 'close 1012')));
+  await sleep(1000);
+  assert.equal(exitedAt, null, 'the process waits while events are undelivered');
+  assert.ok(receiver.deliveries.length > 2, 'the events were being retried');
+  refusing = false;
+  assert.deepEqual(await withTimeout(server.exited, 15_000, 'exit after the events are delivered'), { code: 0, signal: null });
+  const accepted = receiver.accepted().filter((d) => d.body.data.sessionId === sessionId);
+  assert.deepEqual(accepted.map((d) => [d.body.type, d.body.data.userId]).sort(), [
+    ['participant.joined', 'u1'], ['participant.joined', 'u2'],
+    ['participant.reconnecting', 'u1'], ['participant.reconnecting', 'u2'],
+  ]);
+  const drained = server.logs.find((r) => r.msg === 'drained');
+  assert.equal(drained?.reason, 'all_gone');
+  assert.equal(drained?.outstanding, 0);
+});
+
 test('a 4xx other than 408/429 is not retried', async (t) => {
   const secret = newWebhookSecret();
   const receiver = await startReceiver(t, secret, { respond: (d) => (d.body.data.userId === 'u1' ? 410 : 'ok') });

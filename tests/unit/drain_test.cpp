@@ -3,6 +3,7 @@
 #include "app/drain.hpp"
 
 #include <gtest/gtest.h>
+#include <atomic>
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
@@ -68,7 +69,8 @@ struct Fixture {
 TEST(Drain, TellsEveryConnectionWith1012AndEndsWhenTheyAreGone) {
   Fixture f;
   f.open(5);
-  Drain drain(boost::asio::make_strand(f.ioc), f.registry, {50ms, 5s}, [&](DrainEnd why) { f.ended = why; });
+  Drain drain(boost::asio::make_strand(f.ioc), f.registry, {50ms, 5s, {}},
+              [&](DrainEnd why) { f.ended = why; });
   boost::asio::post(f.ioc, [&] { drain.start(); });
   // The connections go away as the transport would once told: here, by polling them.
   std::function<void()> reap;
@@ -93,7 +95,7 @@ TEST(Drain, TellsEveryConnectionWith1012AndEndsWhenTheyAreGone) {
 TEST(Drain, EndsAtTheTimeoutWhenAConnectionStays) {
   Fixture f;
   f.open(2);
-  Drain drain(boost::asio::make_strand(f.ioc), f.registry, {0ms, 100ms},
+  Drain drain(boost::asio::make_strand(f.ioc), f.registry, {0ms, 100ms, {}},
               [&](DrainEnd why) { f.ended = why; });
   boost::asio::post(f.ioc, [&] { drain.start(); });
   f.ioc.run_for(5s);
@@ -102,10 +104,46 @@ TEST(Drain, EndsAtTheTimeoutWhenAConnectionStays) {
   EXPECT_EQ(f.told(), 2U);  // period 0: both at once
 }
 
+TEST(Drain, WaitsForOutstandingWorkOnceTheConnectionsAreGone) {
+  // No connection left, but three webhook events not delivered: the drain ends only when they
+  // are; with work that never finishes, at the timeout.
+  {
+    Fixture f;
+    std::atomic<std::size_t> outstanding{3};
+    std::optional<std::size_t> left_at_end;
+    Drain drain(boost::asio::make_strand(f.ioc), f.registry, {0ms, 30s, [&] { return outstanding.load(); }},
+                [&](DrainEnd why) {
+                  f.ended = why;
+                  left_at_end = outstanding.load();
+                });
+    boost::asio::post(f.ioc, [&] { drain.start(); });
+    boost::asio::steady_timer t(f.ioc);
+    std::function<void()> deliver = [&] {
+      EXPECT_FALSE(f.ended.has_value()) << "ended with work outstanding";
+      if (outstanding == 0) return;
+      --outstanding;
+      t.expires_after(30ms);
+      t.async_wait([&](boost::system::error_code) { deliver(); });
+    };
+    deliver();
+    f.ioc.run_for(5s);
+    ASSERT_TRUE(f.ended.has_value());
+    EXPECT_EQ(*f.ended, DrainEnd::all_gone);
+    EXPECT_EQ(left_at_end, std::optional<std::size_t>{0});
+  }
+  Fixture f;
+  Drain drain(boost::asio::make_strand(f.ioc), f.registry, {0ms, 100ms, [] { return std::size_t{1}; }},
+              [&](DrainEnd why) { f.ended = why; });
+  boost::asio::post(f.ioc, [&] { drain.start(); });
+  f.ioc.run_for(5s);
+  ASSERT_TRUE(f.ended.has_value());
+  EXPECT_EQ(*f.ended, DrainEnd::timeout);
+}
+
 TEST(Drain, NoConnectionEndsAtOnceAndASecondSignalEndsIt) {
   {
     Fixture f;
-    Drain drain(boost::asio::make_strand(f.ioc), f.registry, {10s, 30s},
+    Drain drain(boost::asio::make_strand(f.ioc), f.registry, {10s, 30s, {}},
                 [&](DrainEnd why) { f.ended = why; });
     boost::asio::post(f.ioc, [&] { drain.start(); });
     f.ioc.run_for(5s);
@@ -115,7 +153,7 @@ TEST(Drain, NoConnectionEndsAtOnceAndASecondSignalEndsIt) {
   Fixture f;
   f.open(3);
   int calls = 0;
-  Drain drain(boost::asio::make_strand(f.ioc), f.registry, {10s, 30s}, [&](DrainEnd why) {
+  Drain drain(boost::asio::make_strand(f.ioc), f.registry, {10s, 30s, {}}, [&](DrainEnd why) {
     f.ended = why;
     ++calls;
   });
