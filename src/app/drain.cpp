@@ -52,7 +52,7 @@ Drain::Drain(Strand strand, net::ConnectionRegistry& registry, Options options,
              std::function<void(DrainEnd)> done)
     : strand_(std::move(strand)),
       registry_(registry),
-      options_(options),
+      options_(std::move(options)),
       done_(std::move(done)),
       close_timer_(strand_),
       watch_timer_(strand_) {}
