@@ -19,6 +19,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <array>
 #include <climits>
 #include <cstring>
@@ -235,27 +236,38 @@ JwtError Verifier::Impl::verify(std::string_view token, std::int64_t now, Claims
     any_unnamed = any_unnamed || e->kid.empty();
   const std::string_view signing_input = token.substr(0, dot2);
   const std::string_view sig(s.sig.data(), sig_len);
-  bool kid_known = false;
   std::size_t tried = 0;
   bool verified = false;
-  for (const auto& e : entries) {
-    if (kid) {
-      if (e->kid != *kid) continue;
-      kid_known = true;
-    } else if (any_unnamed && !e->kid.empty()) {
-      continue;
+  // Tries the keys `pick` selects that accept the alg, at most `limit` of them.
+  const auto try_keys = [&](auto pick, std::size_t limit) {
+    for (const auto& e : entries) {
+      if (!pick(*e) || !e->accepts(alg)) continue;
+      if (tried == limit) return;
+      ++tried;
+      if (check(*e, alg, signing_input, sig, s.hmac_ctx.get())) {
+        verified = true;
+        return;
+      }
     }
-    if (!e->accepts(alg)) continue;
-    if (!kid && tried == kMaxKidlessCandidates) break;
-    ++tried;
-    if (check(*e, alg, signing_input, sig, s.hmac_ctx.get())) {
-      verified = true;
-      break;
+  };
+  const auto unnamed = [](const detail::KeyEntry& e) { return e.kid.empty(); };
+  if (kid) {
+    const bool kid_known =
+        std::any_of(entries.begin(), entries.end(), [&](const auto& e) { return e->kid == *kid; });
+    if (kid_known) {
+      try_keys([&](const detail::KeyEntry& e) { return e.kid == *kid; }, entries.size());
+    } else {
+      if (on_unknown_kid) on_unknown_kid(*kid);
+      // Identity providers put a kid in every token; a key configured without one
+      // (--jwt-public-key, a plain --jwt-secret) still verifies them, as before key sets: only
+      // when every key has a kid is an unknown kid refused.
+      if (!any_unnamed) return JwtError::unknown_kid;
+      try_keys(unnamed, kMaxKidlessCandidates);
     }
-  }
-  if (kid && !kid_known) {
-    if (on_unknown_kid) on_unknown_kid(*kid);
-    return JwtError::unknown_kid;
+  } else if (any_unnamed) {
+    try_keys(unnamed, kMaxKidlessCandidates);
+  } else {
+    try_keys([](const detail::KeyEntry&) { return true; }, kMaxKidlessCandidates);
   }
   if (tried == 0) return JwtError::unsupported_alg;
   if (!verified) return JwtError::bad_signature;

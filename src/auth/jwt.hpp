@@ -60,10 +60,12 @@ struct Claims {
 // The factory functions throw std::runtime_error on a bad key; verify() never throws and is safe
 // to call from many threads.
 //
-// Which key verifies a token: with a kid in its header, the keys of that kid (none: unknown_kid);
-// without, the keys without kid, or, when the set has none, every key (at most
-// kMaxKidlessCandidates are tried). Of those, only a key bound to the token's alg may verify it
-// (none: unsupported_alg).
+// Which key verifies a token: with a kid in its header, the keys of that kid; a kid no key has
+// falls back to the keys without kid (a --jwt-public-key or plain --jwt-secret, since identity
+// providers put a kid in every token), and is unknown_kid only when every key has a kid. Without
+// a kid, the keys without kid, or, when the set has none, every key (at most
+// kMaxKidlessCandidates are tried in either fallback). Of those, only a key bound to the token's alg may
+// verify it (none: unsupported_alg).
 class Verifier {
  public:
   static constexpr std::size_t kMaxKidlessCandidates = 8;

@@ -248,6 +248,26 @@ TEST(KeySets, TokensWithoutKidUseTheKeysWithoutKid) {
             JwtError::bad_signature);
 }
 
+TEST(KeySets, AKidNoKeyHasFallsBackToTheKeysWithoutKid) {
+  // An identity provider signs with its single key and always sets a kid; a server configured
+  // with that key as a plain secret (or --jwt-public-key) keeps accepting its tokens.
+  KeySet set;
+  set.add_hmac_secret("", "plain-secret-without-kid-0123456789");
+  set.add_hmac_secret("k1", "secret-of-k1-0123456789abcdef");
+  Verifier v(VerifierOptions{});
+  std::string heard;
+  v.set_unknown_kid_listener([&heard](std::string_view kid) { heard = kid; });
+  v.set_keys(set);
+  EXPECT_EQ(verify(v, sign_hs(Algorithm::HS256, "plain-secret-without-kid-0123456789", "idp-2026")),
+            JwtError::ok);
+  EXPECT_EQ(heard, "idp-2026");  // a JWKS URL, if any, still hears of it
+  // The fallback is to the kid-less keys only: k1's secret under an unknown kid does not verify.
+  EXPECT_EQ(verify(v, sign_hs(Algorithm::HS256, "secret-of-k1-0123456789abcdef", "idp-2026")),
+            JwtError::bad_signature);
+  // Algorithm binding holds in the fallback: the HS secret is not an RSA key.
+  EXPECT_EQ(verify(v, sign_pem(Algorithm::RS256, rsa1(), "idp-2026")), JwtError::unsupported_alg);
+}
+
 TEST(KeySets, WithoutKidlessKeysATokenWithoutKidTriesTheKeysOfItsAlg) {
   const auto v = verifier_of(jwks({jwk(rsa1().jwk_members, "a"), jwk(rsa2().jwk_members, "b")}));
   EXPECT_EQ(verify(v, sign_pem(Algorithm::RS256, rsa2(), "")), JwtError::ok);
