@@ -1,6 +1,7 @@
 #include "webhook/dispatcher.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -45,6 +46,11 @@ void Dispatcher::publish(domain::PlatformEvent event) {
   // Called by the domain, possibly with a session's mutex held: a lock, a move, maybe a post.
   std::lock_guard lock(mutex_);
   if (!accepting_ || stopped_) return;
+  if (inbox_.size() >= settings_.queue_limit) {
+    inbox_.pop_front();
+    ++inbox_dropped_;
+    ++stats_.dropped;
+  }
   inbox_.push_back(std::move(event));
   if (drain_posted_) return;
   drain_posted_ = true;
@@ -94,10 +100,12 @@ void Dispatcher::apply(std::vector<std::string> urls, std::string key) {
 }
 
 void Dispatcher::drain() {
-  std::vector<domain::PlatformEvent> events;
+  std::deque<domain::PlatformEvent> events;
+  std::uint64_t dropped_in_inbox = 0;
   {
     std::lock_guard lock(mutex_);
     events.swap(inbox_);
+    dropped_in_inbox = std::exchange(inbox_dropped_, 0);
     moving_ = events.size();
     drain_posted_ = false;
   }
@@ -105,9 +113,17 @@ void Dispatcher::drain() {
   const auto now = SteadyClock::now();
   auto count = [this](const TargetPtr& t, bool dropped) {
     if (!dropped) return;
-    ++stats_.dropped;
-    log::warn("webhook queue full: the oldest event is dropped", {{"target", t->log_name}});
+    // While a receiver is down every new event drops one: log the first and every 1000th.
+    const auto n = ++stats_.dropped;
+    if (n == 1 || n % 1000 == 0) {
+      log::warn("webhook queue full: the oldest events are dropped",
+                {{"target", t->log_name}, {"dropped_total", static_cast<std::uint64_t>(n)}});
+    }
   };
+  if (dropped_in_inbox > 0) {
+    for (const auto& t : targets_)
+      t->queue.note_dropped(dropped_in_inbox);
+  }
   for (auto& event : events) {
     if (targets_.empty()) break;
     // Every target but the last takes a copy; the last takes the event itself.

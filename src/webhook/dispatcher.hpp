@@ -2,6 +2,7 @@
 // The Asio part of the webhook sender (publisher.hpp): per-target queues driven on one strand,
 // one HTTP exchange per attempt, retries on timers. Internal to src/webhook.
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -59,9 +60,12 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
 
   std::atomic<bool> stopped_{false};
 
-  mutable std::mutex mutex_;  // guards the four below: what publish() and outstanding() touch
-  std::vector<domain::PlatformEvent> inbox_;
-  std::size_t moving_ = 0;  // taken from the inbox, not yet counted in stats_.queued
+  mutable std::mutex mutex_;  // guards the five below: what publish() and outstanding() touch
+  // Bounded like a target's queue: a sender that cannot keep up (its strand starved) must not
+  // let the inbox grow without limit; the oldest go, counted, announced as droppedBefore.
+  std::deque<domain::PlatformEvent> inbox_;
+  std::uint64_t inbox_dropped_ = 0;  // since the last drain
+  std::size_t moving_ = 0;           // taken from the inbox, not yet counted in stats_.queued
   bool drain_posted_ = false;
   bool accepting_ = false;  // some target configured
 };

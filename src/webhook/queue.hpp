@@ -56,6 +56,9 @@ class TargetQueue {
   std::size_t size() const { return items_.size(); }
   std::size_t out() const { return out_; }
   std::uint64_t dropped_pending() const { return dropped_since_delivery_; }
+  // Events dropped before they reached this queue (the publisher's inbox was full): announced by
+  // the next event sent, like the queue's own drops.
+  void note_dropped(std::uint64_t n) { dropped_since_delivery_ += n; }
 
  private:
   void release_session(const std::string& session_id);

@@ -183,6 +183,29 @@ TEST(WebhookPublisher, FourHundredIsNotRetriedAndMaxAgeDrops) {
   EXPECT_EQ(gone, 1);
 }
 
+TEST(WebhookPublisher, TheInboxIsBoundedWhenTheSenderCannotKeepUp) {
+  // The sender's io_context does not run yet (a starved strand): publish() must not let the inbox
+  // grow past the queue limit; the oldest go, counted, and the first delivery announces them.
+  Receiver receiver([](int, const std::string&) { return HttpTestServer::Reply{}; });
+  boost::asio::io_context io;
+  auto settings = settings_for(receiver.url());
+  settings.queue_limit = 4;
+  sig::webhook::Publisher publisher(io, settings);
+  for (int i = 0; i < 10; ++i)
+    publisher.publish(joined("s", "u" + std::to_string(i)));
+  EXPECT_EQ(publisher.stats().dropped.load(), 6U);
+  EXPECT_EQ(publisher.outstanding(), 4U);
+  std::thread runner([&io] { io.run_for(5s); });
+  ASSERT_TRUE(wait_until([&] { return publisher.stats().delivered.load() == 4; }));
+  io.stop();
+  runner.join();
+  const auto got = receiver.accepted();
+  ASSERT_EQ(got.size(), 4U);
+  EXPECT_NE(got[0].body.find("\"droppedBefore\":6"), std::string::npos) << got[0].body;
+  EXPECT_NE(got[0].body.find("\"u6\""), std::string::npos) << "the newest four are kept: " << got[0].body;
+  EXPECT_EQ(got[1].body.find("droppedBefore"), std::string::npos) << got[1].body;
+}
+
 TEST(WebhookPublisher, ReconfigureAddsTargetsAndChangesTheKey) {
   Receiver receiver([](int, const std::string&) { return HttpTestServer::Reply{}; });
   Loop loop;
