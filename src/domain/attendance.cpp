@@ -61,9 +61,11 @@ void Attendance::expired(std::string_view user_id, WallTime at) {
   if (Entry* e = find(user_id)) close(*e, e->lost_at.value_or(at));
 }
 
+// A participant still reconnecting when the session ends never came back: its time ends at the
+// loss, as when its window closes (and as the end script does with several nodes).
 void Attendance::end(WallTime at) {
   for (auto& e : entries_)
-    close(e, at);
+    close(e, e.lost_at.value_or(at));
 }
 
 void Attendance::adopt(std::vector<AttendanceRecord> records) {
