@@ -160,6 +160,12 @@ void JwksSource::fetched(std::error_code ec, const http_client::Response& respon
         log::info(
             "jwks keys",
             {{"url", options_.url}, {"count", static_cast<std::uint64_t>(described.size())}, {"keys", kids}});
+        // A JWK Set URL is usually public: a shared secret served there lets anyone who can read
+        // it sign tokens. Accepted (a private endpoint may mean it), said loudly.
+        if (kids.find("alg=HS") != std::string::npos) {
+          log::warn("jwks url serves symmetric (oct) keys: anyone who can read it can sign tokens",
+                    {{"url", options_.url}});
+        }
         last_keys_ = std::move(described);
       }
       on_keys_(std::move(parsed.keys));

@@ -25,7 +25,8 @@ void add_jwks_options(CLI::App& app, Config& c) {
                  "periodically and on an unknown kid")
       ->envname("SIGNALING_JWT_JWKS_URL")
       ->check([](const std::string& v) {
-        return jwks_url_ok(v) ? std::string() : "expected an http:// or https:// URL with a host";
+        return jwks_url_ok(v) ? std::string()
+                              : "expected an https:// URL with a host (http:// only to a loopback host)";
       });
   add_duration(app, "--jwt-jwks-refresh", c.jwt_jwks_refresh,
                "Refresh of --jwt-jwks-url when the response has no Cache-Control max-age",

@@ -12,6 +12,7 @@
 
 #include "auth/jwks.hpp"
 #include "common/log.hpp"
+#include "http_client/url.hpp"
 
 namespace sig::app {
 
@@ -83,21 +84,15 @@ void check_jwt_secrets(const std::vector<std::string>& values) {
 }
 
 bool jwks_url_ok(std::string_view url) {
-  std::string_view rest;
-  if (url.starts_with("https://")) {
-    rest = url.substr(8);
-  } else if (url.starts_with("http://")) {
-    rest = url.substr(7);
-  } else {
-    return false;
-  }
-  const auto end = rest.find_first_of("/?#");
-  const std::string_view authority = rest.substr(0, end);
-  if (authority.empty() || authority.find('@') != std::string_view::npos) return false;  // no credentials
-  for (const char ch : url) {
-    if (static_cast<unsigned char>(ch) <= 0x20 || ch == 0x7f) return false;
-  }
-  return url.size() <= 2048;
+  if (url.size() > 2048) return false;
+  const auto parsed = http_client::parse_url(url);
+  if (!parsed) return false;
+  if (parsed->https) return true;
+  // Over plain http anyone on the path could hand the server a key and mint tokens: only a
+  // loopback host (an identity provider or a sidecar on the same machine) is accepted.
+  const auto& host = parsed->host;
+  return host == "localhost" || host == "::1" ||
+         (host.starts_with("127.") && host.find_first_not_of("0123456789.") == std::string::npos);
 }
 
 auth::KeySet load_local_keys(const Config& config) {

@@ -4,6 +4,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cerrno>
+#include <csignal>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -169,6 +170,10 @@ void add_key_reload(Reloader& reloader, KeyRing& ring, JwksService* jwks) {
 int run_server(const Config& config, std::vector<std::string> args) {
   log::init(config.log_level, config.log_format);
 
+  // A SIGHUP during start-up (the JWKS fetch below may take seconds) has nothing to reload, the
+  // configuration was just read: ignored rather than killing the process. The signal_set below
+  // takes it over before anything listens.
+  std::signal(SIGHUP, SIG_IGN);
   auto keys = make_token_keys(config);
   const auth::Verifier& verifier = keys.verifier;
   // Key sets (issue 13): the local keys and --jwt-jwks-url's, swapped into the verifier while

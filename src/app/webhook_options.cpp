@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstddef>
 #include <stdexcept>
 
 #include "app/option_helpers.hpp"
@@ -72,7 +74,13 @@ void load_webhook_options(WebhookConfig& c) {
     if (!key) throw std::runtime_error("--webhook-secret: " + why);
     c.key = std::move(*key);
   }
-  for (const auto& url : c.urls) {
+  for (std::size_t i = 0; i < c.urls.size(); ++i) {
+    // The same target twice would get every event twice, under two ids.
+    if (std::find(c.urls.begin(), c.urls.begin() + static_cast<std::ptrdiff_t>(i), c.urls[i]) !=
+        c.urls.begin() + static_cast<std::ptrdiff_t>(i)) {
+      throw std::runtime_error("--webhook-url: the same URL is given twice");
+    }
+    const auto& url = c.urls[i];
     std::string why;
     if (!http_client::parse_url(url, &why)) {
       // The URL is not echoed: it may hold a token in its query.

@@ -313,7 +313,7 @@ std::shared_ptr<const KeySet> Verifier::keys() const {
   return impl_->keys();
 }
 
-bool Verifier::has_keys() const noexcept {
+bool Verifier::has_keys() const {
   return impl_ && !impl_->keys()->empty();
 }
 

@@ -84,7 +84,7 @@ class Verifier {
   // Replaces every key at once (atomically for the verifying threads).
   void set_keys(const KeySet& keys);
   std::shared_ptr<const KeySet> keys() const;
-  bool has_keys() const noexcept;
+  bool has_keys() const;
 
   // Called (on the verifying thread, cheaply: it should only post work) with the kid of each
   // token refused as unknown_kid. Set before verify() runs on other threads.

@@ -178,6 +178,13 @@ void Dispatcher::attempt(const TargetPtr& target, std::uint64_t seq) {
   const auto timestamp =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
           .count();
+  auto signature = sign(settings_.key, e->id, timestamp, e->body);
+  if (signature.empty()) {  // OpenSSL failed: an attempt that failed, retried later
+    asio::post(strand_, [self = shared_from_this(), target, seq] {
+      self->on_result(target, seq, std::make_error_code(std::errc::io_error), 0, {});
+    });
+    return;
+  }
   http_client::Request request;
   request.method = "POST";
   request.url = target->url;
@@ -185,7 +192,7 @@ void Dispatcher::attempt(const TargetPtr& target, std::uint64_t seq) {
   request.max_response_bytes = kMaxResponseBytes;
   request.headers = {{"webhook-id", e->id},
                      {"webhook-timestamp", std::to_string(timestamp)},
-                     {"webhook-signature", sign(settings_.key, e->id, timestamp, e->body)},
+                     {"webhook-signature", std::move(signature)},
                      {"content-type", "application/json"},
                      {"user-agent", "signaling-server"}};
   request.body = e->body;

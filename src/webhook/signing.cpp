@@ -92,8 +92,11 @@ std::string sign(std::string_view key, std::string_view id, std::int64_t timesta
   content.append(id).append(".").append(ts).append(".").append(body);
   std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
   unsigned mac_len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(content.data()), content.size(), mac.data(), &mac_len);
+  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+           reinterpret_cast<const unsigned char*>(content.data()), content.size(), mac.data(),
+           &mac_len) == nullptr) {
+    return {};  // never sent unsigned: the caller counts a failed attempt and retries
+  }
   return "v1," + base64_encode(std::string_view(reinterpret_cast<const char*>(mac.data()), mac_len));
 }
 

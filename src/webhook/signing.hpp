@@ -15,7 +15,7 @@ inline constexpr std::size_t kMinSecretBytes = 16;
 // The key bytes of "whsec_<base64>", or nullopt and a reason (never the secret itself).
 std::optional<std::string> parse_secret(std::string_view text, std::string* why = nullptr);
 
-// "v1,<base64 signature>".
+// "v1,<base64 signature>"; empty when OpenSSL fails (never sent unsigned).
 std::string sign(std::string_view key, std::string_view id, std::int64_t timestamp, std::string_view body);
 
 // "msg_" + 24 random base64url characters (18 bytes from the OS's generator).

@@ -339,7 +339,7 @@ test('--jwt-secret kid:secret, --jwt-jwks-*: bad values and combinations are ref
   const L = ['--listen', '127.0.0.1', '--port', '0'];
   await assertRefused([...L, '--jwt-secret', 'a:x', '--jwt-secret', 'a:y'], ['--jwt-secret', 'kid "a"']);
   await assertRefused([...L, '--jwt-secret', 'plain-one', '--jwt-secret', 'plain-two'], ['--jwt-secret', 'without kid']);
-  for (const url of ['ftp://idp/jwks', 'idp.example/jwks', 'https://', 'http://user:pw@idp/jwks']) {
+  for (const url of ['ftp://idp/jwks', 'idp.example/jwks', 'https://', 'http://user:pw@idp/jwks', 'http://idp.example/jwks']) {
     await assertRefused([...L, '--jwt-jwks-url', url], ['--jwt-jwks-url']);
   }
   await assertRefused([...BASE, '--jwt-jwks-refresh', '10ms'], ['--jwt-jwks-refresh']);

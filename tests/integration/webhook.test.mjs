@@ -366,13 +366,15 @@ test('SIGHUP: new targets and a new secret apply to the next events; a bad secre
   server.assertAlive();
 });
 
-test('options fail closed: a URL without a secret, a bad secret, a bad URL', async () => {
+test('options fail closed: a URL without a secret, a bad secret, a bad URL, a URL twice', async () => {
   const base = ['--listen', '127.0.0.1', '--port', '0', '--jwt-secret', 'x'.repeat(32)];
   const cases = [
     [['--webhook-url', 'http://127.0.0.1:9/hook'], /--webhook-url needs --webhook-secret/],
     [['--webhook-url', 'http://127.0.0.1:9/hook', '--webhook-secret', 'not-a-secret'], /whsec_/],
     [['--webhook-url', 'http://127.0.0.1:9/hook', '--webhook-secret', 'whsec_c2hvcnQ='], /16 bytes/],
     [['--webhook-url', 'ftp://x/', '--webhook-secret', newWebhookSecret()], /--webhook-url/],
+    [['--webhook-url', 'http://x/a', '--webhook-url', 'http://x/a', '--webhook-secret', newWebhookSecret()],
+      /the same URL is given twice/],
     [['--webhook-url', 'http://x/', '--webhook-secret', newWebhookSecret(), '--webhook-retry-min', '2s',
       '--webhook-retry-max', '1s'], /--webhook-retry-max/],
   ];

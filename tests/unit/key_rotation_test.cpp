@@ -45,8 +45,12 @@ TEST(JwtSecretOption, OneWithoutKidAndEachKidOnce) {
 TEST(JwksUrl, HttpOrHttpsWithAHost) {
   EXPECT_TRUE(sig::app::jwks_url_ok("https://idp.example/.well-known/jwks.json"));
   EXPECT_TRUE(sig::app::jwks_url_ok("http://127.0.0.1:8080/jwks"));
+  EXPECT_TRUE(sig::app::jwks_url_ok("http://localhost:8080/jwks"));
+  EXPECT_TRUE(sig::app::jwks_url_ok("http://[::1]:8080/jwks"));
+  // Plain http to anything but loopback: anyone on the path could hand over a key.
   for (const char* bad : {"", "ftp://x/", "https://", "https:///path", "http://user:pw@host/", "http://a b/",
-                          "idp.example/jwks"}) {
+                          "idp.example/jwks", "http://idp.example/jwks", "http://10.0.0.5/jwks",
+                          "http://127.0.0.1.evil.example/jwks"}) {
     EXPECT_FALSE(sig::app::jwks_url_ok(bad)) << bad;
   }
 }
