@@ -51,6 +51,9 @@ std::string JwksService::start_and_wait() {
   auto done = result->get_future();
   impl_->source->start([result](std::string error) { result->set_value(std::move(error)); });
   impl_->thread = std::thread([this] { run_io(impl_->io); });
+  // The fetch is bounded (10 s) and answers once; should its handler never run (an exception
+  // taken by the loop's guard), the start-up still goes on, as after a failed fetch.
+  if (done.wait_for(std::chrono::seconds(30)) != std::future_status::ready) return "no answer within 30 s";
   return done.get();
 }
 

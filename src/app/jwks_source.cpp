@@ -146,40 +146,46 @@ void JwksSource::fetched(std::error_code ec, const http_client::Response& respon
   } else if (response.status != 200) {
     error = "HTTP status " + std::to_string(response.status);
   } else {
-    auto parsed = auth::parse_jwks(response.body);
-    for (const auto& why : parsed.skipped)
-      log::warn("jwks key skipped", {{"url", options_.url}, {"reason", why}});
-    if (!parsed.ok()) {
-      error = parsed.error;
-    } else {
-      auto described = parsed.keys.describe();
-      if (described != last_keys_) {
-        std::string kids;
-        for (const auto& d : described)
-          kids += (kids.empty() ? "" : ", ") + d;
-        log::info(
-            "jwks keys",
-            {{"url", options_.url}, {"count", static_cast<std::uint64_t>(described.size())}, {"keys", kids}});
-        // A JWK Set URL is usually public: a shared secret served there lets anyone who can read
-        // it sign tokens. Accepted (a private endpoint may mean it), said loudly.
-        if (kids.find("alg=HS") != std::string::npos) {
-          log::warn("jwks url serves symmetric (oct) keys: anyone who can read it can sign tokens",
-                    {{"url", options_.url}});
+    // Whatever goes wrong here (allocation, the key hand-over), the refreshes go on.
+    try {
+      auto parsed = auth::parse_jwks(response.body);
+      for (const auto& why : parsed.skipped)
+        log::warn("jwks key skipped", {{"url", options_.url}, {"reason", why}});
+      if (!parsed.ok()) {
+        error = parsed.error;
+      } else {
+        auto described = parsed.keys.describe();
+        if (described != last_keys_) {
+          std::string kids;
+          for (const auto& d : described)
+            kids += (kids.empty() ? "" : ", ") + d;
+          log::info("jwks keys", {{"url", options_.url},
+                                  {"count", static_cast<std::uint64_t>(described.size())},
+                                  {"keys", kids}});
+          // A JWK Set URL is usually public: a shared secret served there lets anyone who can read
+          // it sign tokens. Accepted (a private endpoint may mean it), said loudly.
+          if (kids.find("alg=HS") != std::string::npos) {
+            log::warn("jwks url serves symmetric (oct) keys: anyone who can read it can sign tokens",
+                      {{"url", options_.url}});
+          }
+          last_keys_ = std::move(described);
         }
-        last_keys_ = std::move(described);
-      }
-      on_keys_(std::move(parsed.keys));
-      // The first Cache-Control header (names are lower-case); looked up here rather than with
-      // Response::header so that this file needs only the client's types.
-      std::string_view cache_control;
-      for (const auto& [name, value] : response.headers) {
-        if (name == "cache-control") {
-          cache_control = value;
-          break;
+        on_keys_(std::move(parsed.keys));
+        // The first Cache-Control header (names are lower-case); looked up here rather than with
+        // Response::header so that this file needs only the client's types.
+        std::string_view cache_control;
+        for (const auto& [name, value] : response.headers) {
+          if (name == "cache-control") {
+            cache_control = value;
+            break;
+          }
         }
+        delay =
+            next_refresh_delay(cache_control_max_age(cache_control), options_.refresh, options_.refresh_min);
       }
-      delay =
-          next_refresh_delay(cache_control_max_age(cache_control), options_.refresh, options_.refresh_min);
+    } catch (const std::exception& e) {
+      error = std::string("applying the key set: ") + e.what();
+      delay = options_.refresh_min;
     }
   }
   if (!error.empty()) {
