@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <charconv>
+#include <exception>
 #include <utility>
 
 #include "auth/jwks.hpp"
