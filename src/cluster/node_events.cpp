@@ -162,7 +162,11 @@ void Node::ended(std::string_view session_id, domain::EndReason reason, domain::
         for (const auto& b : bad)
           skipped(keys::attendance(session), b);
         if (!r) {
+          // Whether the script changed the status is unknown: this node's own account is emitted
+          // (as when the script could not run) rather than an end nobody announces.
           log::error("end script: unexpected reply", {{"node", options_.node_id}, {"session", session}});
+          for (auto& e : domain_copies)
+            gate_.emit(std::move(e));
           return;
         }
         if (!r->changed) return;  // another node ended it and emits
