@@ -468,3 +468,39 @@ test('a participant still reconnecting on its node when the node writes its stat
   assert.equal(counted['participant.reconnected u2'], undefined, JSON.stringify(counted));
   assert.equal(counted['participant.left u2 disconnected'], 1, JSON.stringify(counted));
 });
+
+test('a clean leave racing a replacing join on another node: one participant.left for the connection, not one from each node', { skip: skipWithoutRedis }, async (t) => {
+  const redis = await startRedis(t);
+  // A long --node-ttl: the Redis pause below must not make anyone presumed dead.
+  const [a, b] = await startNodes(t, redis, 2, { args: ['--node-ttl', '10s', '--cluster-sync', '1s'] });
+  const rc = await redisClient(t, redis);
+  const sid = randomId('race');
+  await a.createSession(sid, { host: 'u1', participants: ['u1', 'u2'] });
+  const [c1] = await a.join(sid, 'u1');
+  const [old] = await a.join(sid, 'u2');
+  await c1.next('participant-joined');
+  // Redis holds every write (scripts included) and then runs them in arrival order: u2 joins again
+  // on n2 (its join script first in line), then the old connection on n1 closes cleanly (its leave
+  // script behind): n2's join replaces the entry, and n1's leave finds it gone.
+  const waiting = async () => (await rc.cmd('CLIENT', 'LIST')).split('\n').filter((l) => / cmd=evalsha /.test(l) && / flags=\S*b/.test(l)).length;
+  assert.equal(await rc.cmd('CLIENT', 'PAUSE', '8000', 'WRITE'), 'OK');
+  try {
+    const again = b.join(sid, 'u2');
+    await waitFor(async () => (await waiting()) >= 1, { what: "n2's join script held" });
+    old.close();
+    await waitFor(async () => (await waiting()) >= 2, { what: "n1's leave script held behind it" });
+    assert.equal(await rc.cmd('CLIENT', 'UNPAUSE'), 'OK');
+    await again;
+  } finally {
+    await rc.cmd('CLIENT', 'UNPAUSE');
+  }
+  await waitFor(() => emitted([a, b], sid).some((e) => e.key.startsWith('participant.left u2')),
+    { what: 'a participant.left for u2' });
+  await new Promise((r) => setTimeout(r, 1000));  // a second one, from the other node, would come now
+  const counted = counts([a, b], sid);
+  assert.deepEqual(counted, {
+    'participant.joined u1': 1,
+    'participant.joined u2': 2,
+    'participant.left u2 replaced': 1,
+  }, 'the join script replaced the entry: n1 does not announce its leave as well');
+});
