@@ -538,6 +538,12 @@ void Node::restore_all(Done then) {
       const auto rec = std::find_if(snap.attendance.begin(), snap.attendance.end(),
                                     [&](const auto& r) { return r.user_id == m.identity.user_id; });
       args.push_back(rec == snap.attendance.end() ? std::string() : attendance_json(*rec));
+      // Still reconnecting here: the store keeps it lost (its window may yet close at the loss).
+      args.push_back(!m.reconnecting ? std::string()
+                     : m.lost_at     ? std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                      m.lost_at->time_since_epoch())
+                                                          .count())
+                                     : ts);
       max_seq = std::max(max_seq, m.seq);
     }
     args[5] = std::to_string(max_seq);

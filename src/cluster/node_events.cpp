@@ -75,8 +75,16 @@ void Node::leave_remote(std::string_view session_id, std::string_view user_id, s
 
 void Node::disconnected(std::string_view session_id, std::string_view user_id,
                         std::string_view connection_id) {
-  // A local departure: the domain emitted participant.left already.
-  run_leave(session_id, user_id, connection_id, true, tracked_write("leave"));
+  // A local departure: the gate keeps the domain's participant.left until this script says it
+  // removed the entry. Another node may have removed it first (its join replaced it, its end
+  // script ended the session): that node emitted the departure. Not run: this node's stands.
+  run_leave(session_id, user_id, connection_id, true,
+            [this, session = std::string(session_id), connection = std::string(connection_id),
+             track = tracked_write("leave")](std::error_code ec, const Reply& reply) {
+              track(ec, reply);
+              const auto r = ec ? std::nullopt : decode_leave(reply);
+              gate_.settle_left(session, connection, ec || !r || r->removed);
+            });
 }
 
 void Node::lost(std::string_view session_id, std::string_view user_id, std::string_view connection_id) {
@@ -162,7 +170,11 @@ void Node::ended(std::string_view session_id, domain::EndReason reason, domain::
         for (const auto& b : bad)
           skipped(keys::attendance(session), b);
         if (!r) {
+          // Whether the script changed the status is unknown: this node's own account is emitted
+          // (as when the script could not run) rather than an end nobody announces.
           log::error("end script: unexpected reply", {{"node", options_.node_id}, {"session", session}});
+          for (auto& e : domain_copies)
+            gate_.emit(std::move(e));
           return;
         }
         if (!r->changed) return;  // another node ended it and emits

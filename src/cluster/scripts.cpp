@@ -243,11 +243,12 @@ return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2]), redis.ca
 }
 
 const redis::Script& restore() {
-  // KEYS: dir, ws, peers, resume, attendance. Each local participant is 5 arguments: user,
+  // KEYS: dir, ws, peers, resume, attendance. Each local participant is 6 arguments: user,
   // connection, peers value, resumeId, attendance JSON ('' when this node has none: a minimal
-  // entry is written if Redis has none). Returns {0} or {1, users whose loss it cleared (the
-  // others saw them as lost while this node was away), users it re-opened (an entry closed
-  // meanwhile: their window expired on the others)}.
+  // entry is written if Redis has none), lost-at ms ('' when live here; set while it is still
+  // reconnecting here: its loss is kept, never cleared). Returns {0} or {1, live users whose loss
+  // it cleared (the others saw them as lost while this node was away), live users it re-opened
+  // (an entry closed meanwhile: their window expired on the others)}.
   static const redis::Script s(with_attendance(R"lua(
 local nf, nd = tonumber(ARGV[8]), tonumber(ARGV[9])
 local first = 10 + nf + nd
@@ -264,7 +265,7 @@ local known = tonumber(ARGV[7])
 local doubtful = {}
 for i = 10 + nf, 9 + nf + nd do doubtful[ARGV[i]] = true end
 local mine = {}
-for i = first, #ARGV, 5 do mine[ARGV[i]] = ARGV[i + 1] end
+for i = first, #ARGV, 6 do mine[ARGV[i]] = ARGV[i + 1] end
 local ws = redis.call('HGETALL', KEYS[2])
 for i = 1, #ws, 2 do
   local u, c = ws[i], ws[i + 1]
@@ -286,13 +287,14 @@ for i = 1, #ws, 2 do
   end
 end
 local cleared, reopened = {}, {}
-for i = first, #ARGV, 5 do
+for i = first, #ARGV, 6 do
   local u = ARGV[i]
   if not redis.call('HGET', KEYS[2], u) then
     redis.call('HSET', KEYS[2], u, ARGV[i + 1])
     redis.call('HSET', KEYS[3], u, ARGV[i + 2])
     redis.call('SET', ARGV[3] .. u, ARGV[4], 'EX', ARGV[5])
   end
+  local lost = tonumber(ARGV[i + 5] or '')
   if redis.call('HGET', KEYS[2], u) == ARGV[i + 1] then
     if ARGV[i + 3] ~= '' then redis.call('HSET', KEYS[4], u, ARGV[i + 3]) end
     if KEYS[5] then
@@ -304,15 +306,25 @@ for i = first, #ARGV, 5 do
         end
         a.s = att_num(a.s) or now
         a.l = false
-        a.r = false
+        a.r = lost or false
         att_put(KEYS[5], u, a)
       elseif not att_num(a.s) then
         a.s = now
         a.l = false
-        a.r = false
         a.c = (att_num(a.c) or 0) + 1
+        if lost then
+          -- Closed by the others and still gone here: open again, lost from now (not announced).
+          a.r = now
+        else
+          a.r = false
+          reopened[#reopened + 1] = u
+        end
         att_put(KEYS[5], u, a)
-        reopened[#reopened + 1] = u
+      elseif lost then
+        if not att_num(a.r) then
+          a.r = lost
+          att_put(KEYS[5], u, a)
+        end
       elseif att_num(a.r) then
         a.r = false
         att_put(KEYS[5], u, a)

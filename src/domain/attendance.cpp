@@ -69,10 +69,23 @@ void Attendance::end(WallTime at) {
 }
 
 void Attendance::adopt(std::vector<AttendanceRecord> records) {
-  entries_.clear();
-  entries_.reserve(records.size());
-  for (auto& r : records)
-    entries_.push_back({std::move(r), std::nullopt});
+  // The store's figures replace this copy's, but a loss this node saw stays known while the
+  // interval is open: a restore needs it (the participant is still reconnecting here).
+  std::vector<Entry> next;
+  next.reserve(records.size());
+  for (auto& r : records) {
+    const Entry* old = find(r.user_id);
+    const bool keep = old != nullptr && old->lost_at && r.connected_since;
+    next.push_back({std::move(r), keep ? old->lost_at : std::nullopt});
+  }
+  entries_ = std::move(next);
+}
+
+std::optional<WallTime> Attendance::lost_at(std::string_view user_id) const {
+  for (const auto& e : entries_) {
+    if (e.record.user_id == user_id) return e.lost_at;
+  }
+  return std::nullopt;
 }
 
 std::vector<AttendanceRecord> Attendance::records() const {

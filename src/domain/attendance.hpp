@@ -40,6 +40,8 @@ class Attendance {
   // Everyone who ever joined, in join order; `connected` holds the closed intervals only (the
   // open one is `connected_since`; see connected_as_of).
   std::vector<AttendanceRecord> records() const;
+  // When the open interval's connection was lost (a participant within its resume window).
+  std::optional<WallTime> lost_at(std::string_view user_id) const;
   bool empty() const noexcept { return entries_.empty(); }
 
  private:

@@ -47,6 +47,9 @@ struct PlatformEvent {
   std::string user_id;
   std::string display_name;
   std::optional<LeftReason> left_reason;
+  // The connection a participant event is about (internal: lets the cluster match a departure
+  // with its leave script's verdict; never sent).
+  std::string connection_id;
   // session.ended: reason is EndReason's wire name ("completed", "timeout", "host_ended").
   std::string end_reason;
   std::optional<WallTime> started_at;

@@ -137,6 +137,10 @@ struct LocalMember {
   std::string connection_id;
   std::uint64_t seq = 0;
   std::string resume_id;
+  // Reconnecting (its connection lost, within its resume window), and when it was lost if the
+  // attendance knows: a restore keeps it lost in the store.
+  bool reconnecting = false;
+  std::optional<WallTime> lost_at;
 };
 
 // What Session::tick found.

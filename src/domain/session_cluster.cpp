@@ -163,7 +163,11 @@ std::vector<LocalMember> Session::local_members() const {
   std::lock_guard lock(mu_);
   std::vector<LocalMember> out;
   for (const auto& m : members_) {
-    if (m->local_) out.push_back({id_, m->identity_, m->connection_id_, m->seq_, m->resume_id_});
+    if (!m->local_) continue;
+    LocalMember lm{id_,           m->identity_,     m->connection_id_, m->seq_,
+                   m->resume_id_, m->reconnecting_, std::nullopt};
+    if (m->reconnecting_) lm.lost_at = attendance_.lost_at(m->identity_.user_id);
+    out.push_back(std::move(lm));
   }
   return out;
 }

@@ -31,6 +31,7 @@ void Session::publish_participant_locked(EventType type, const Participant& p, W
   e.user_id = p.user_id();
   e.display_name = p.display_name();
   e.left_reason = reason;
+  e.connection_id = p.connection_id();
   events_->publish(std::move(e));
 }
 

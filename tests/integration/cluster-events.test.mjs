@@ -417,3 +417,90 @@ test('Redis loses its data (FLUSHALL): each node writes its participants\' atten
   assert.equal(after.u2.t, before.u2.t, 'the closed interval of the first connection is kept');
   assert.ok(c2b.closeInfo === null && c1.closeInfo === null, 'nobody was disconnected');
 });
+
+test('a participant still reconnecting on its node when the node writes its state again (Redis stalled past --node-ttl, then lost its data): not reconnected, its loss kept, its interval closed at the loss when the window closes', { skip: skipWithoutRedis }, async (t) => {
+  const redis = await startRedis(t);
+  const [a, b] = await startNodes(t, redis, 2, { args: [...FAST, '--resume-window', '10s'] });
+  const rc = await redisClient(t, redis);
+  const sid = randomId('lostrestore');
+  await a.createSession(sid, { host: 'u1', participants: ['u1', 'u2'] });
+  const [c1] = await a.join(sid, 'u1');
+  const [c2] = await b.join(sid, 'u2');
+  await c1.next('participant-joined');
+  cut(c2);  // no close frame: u2 is reconnecting on n2, within its window
+  await c1.next('participant-reconnecting');
+  const lostAt = (await waitFor(async () => {
+    const x = await attendance(rc, sid);
+    return x.u2.r !== false ? x : null;
+  }, { what: 'the loss time of u2' })).u2.r;
+
+  // Redis stalls past --node-ttl: every node finds its alive key gone and writes its state again.
+  const restores = () => b.logs.filter((r) => /writing its state again/.test(r.msg ?? '')).length;
+  const before = restores();
+  assert.equal(await rc.cmd('DEBUG', 'SLEEP', '2.5'), 'OK');
+  await waitFor(() => restores() > before, { timeoutMs: 10_000, what: 'n2 wrote its state again' });
+  await new Promise((r) => setTimeout(r, 1500));  // its restore script has answered
+  let att = await attendance(rc, sid);
+  assert.equal(att.u2.r, lostAt, 'still lost: the restore keeps the loss');
+
+  // Redis loses its data: written again, still lost.
+  const flushedAt = Date.now();
+  await rc.cmd('FLUSHALL');
+  att = await waitFor(async () => {
+    const x = await attendance(rc, sid);
+    return x.u1 && x.u2 ? x : null;
+  }, { timeoutMs: 15_000, what: 'the attendance written again' });
+  assert.notEqual(att.u2.r, false, 'the loss is written again');
+  assert.ok(att.u2.r < flushedAt, `the loss time, not the restore's: ${att.u2.r}`);
+  const lostAgain = att.u2.r;
+
+  // The window closes: the interval closes at the loss, the gap does not count.
+  att = await waitFor(async () => {
+    const x = await attendance(rc, sid);
+    return x.u2?.s === false ? x : null;
+  }, { timeoutMs: 20_000, what: 'u2 gone when its window closed' });
+  assert.equal(att.u2.l, lostAgain, 'closed at the loss');
+  assert.equal(att.u2.t, att.u2.l - att.u2.f);
+  await c1.next('participant-left', 5_000);
+  await new Promise((r) => setTimeout(r, 300));
+  const counted = counts([a, b], sid);
+  assert.equal(counted['participant.reconnecting u2'], 1, JSON.stringify(counted));
+  assert.equal(counted['participant.reconnected u2'], undefined, JSON.stringify(counted));
+  assert.equal(counted['participant.left u2 disconnected'], 1, JSON.stringify(counted));
+});
+
+test('a clean leave racing a replacing join on another node: one participant.left for the connection, not one from each node', { skip: skipWithoutRedis }, async (t) => {
+  const redis = await startRedis(t);
+  // A long --node-ttl: the Redis pause below must not make anyone presumed dead.
+  const [a, b] = await startNodes(t, redis, 2, { args: ['--node-ttl', '10s', '--cluster-sync', '1s'] });
+  const rc = await redisClient(t, redis);
+  const sid = randomId('race');
+  await a.createSession(sid, { host: 'u1', participants: ['u1', 'u2'] });
+  const [c1] = await a.join(sid, 'u1');
+  const [old] = await a.join(sid, 'u2');
+  await c1.next('participant-joined');
+  // Redis holds every write (scripts included) and then runs them in arrival order: u2 joins again
+  // on n2 (its join script first in line), then the old connection on n1 closes cleanly (its leave
+  // script behind): n2's join replaces the entry, and n1's leave finds it gone.
+  const waiting = async () => (await rc.cmd('CLIENT', 'LIST')).split('\n').filter((l) => / cmd=evalsha /.test(l) && / flags=\S*b/.test(l)).length;
+  assert.equal(await rc.cmd('CLIENT', 'PAUSE', '8000', 'WRITE'), 'OK');
+  try {
+    const again = b.join(sid, 'u2');
+    await waitFor(async () => (await waiting()) >= 1, { what: "n2's join script held" });
+    old.close();
+    await waitFor(async () => (await waiting()) >= 2, { what: "n1's leave script held behind it" });
+    assert.equal(await rc.cmd('CLIENT', 'UNPAUSE'), 'OK');
+    await again;
+  } finally {
+    await rc.cmd('CLIENT', 'UNPAUSE');
+  }
+  await waitFor(() => emitted([a, b], sid).some((e) => e.key.startsWith('participant.left u2')),
+    { what: 'a participant.left for u2' });
+  await new Promise((r) => setTimeout(r, 1000));  // a second one, from the other node, would come now
+  const counted = counts([a, b], sid);
+  assert.deepEqual(counted, {
+    'participant.joined u1': 1,
+    'participant.joined u2': 2,
+    'participant.left u2 replaced': 1,
+  }, 'the join script replaced the entry: n1 does not announce its leave as well');
+});

@@ -120,3 +120,71 @@ TEST(ClusterEventGate, TheHubShowsTheStoresAttendance) {
   hub.apply_record("s", record);
   EXPECT_EQ(hub.snapshot("s")->attendance.size(), 1U);
 }
+
+namespace {
+PlatformEvent local_left(std::string session, std::string user, std::string connection,
+                         LeftReason reason = LeftReason::left) {
+  auto e = ev(EventType::participant_left, std::move(session), std::move(user), reason);
+  e.connection_id = std::move(connection);
+  return e;
+}
+}  // namespace
+
+// A local participant.left waits for its leave script: emitted when the script removed the entry
+// (or could not run), dropped when another node had removed it (its join or end emitted the
+// departure). The verdict may come before the event.
+TEST(ClusterEventGate, ALocalLeftWaitsForItsLeaveScript) {
+  Recorder out;
+  cluster::EventGate gate(&out);
+  gate.publish(local_left("s", "u1", "n1:1"));
+  EXPECT_TRUE(out.got.empty()) << "kept back until the leave script answers";
+  gate.settle_left("s", "n1:1", false);
+  EXPECT_TRUE(out.got.empty()) << "another node removed it: its departure is that node's";
+  gate.publish(local_left("s", "u2", "n1:2", LeftReason::disconnected));
+  gate.settle_left("s", "n1:2", true);
+  ASSERT_EQ(out.got.size(), 1U);
+  EXPECT_EQ(out.got[0].user_id, "u2");
+  gate.settle_left("s", "n1:3", true);  // the verdict first
+  gate.publish(local_left("s", "u3", "n1:3"));
+  ASSERT_EQ(out.got.size(), 2U);
+  EXPECT_EQ(out.got[1].user_id, "u3");
+  gate.settle_left("s", "n1:4", false);
+  gate.publish(local_left("s", "u4", "n1:4"));
+  EXPECT_EQ(out.got.size(), 2U);
+  gate.settle_left("s", "n1:9", true);  // no event follows (a shutdown): nothing, and no match
+  gate.publish(local_left("s", "u9", "n1:10"));
+  EXPECT_EQ(out.got.size(), 2U) << "a verdict is for its own connection only";
+}
+
+// What comes after a kept-back event of a session waits behind it; other sessions do not.
+TEST(ClusterEventGate, KeptBackEventsKeepTheSessionsOrder) {
+  Recorder out;
+  cluster::EventGate gate(&out);
+  gate.publish(ev(EventType::session_started, "s"));
+  gate.publish(ev(EventType::participant_joined, "s", "u1"));
+  gate.publish(local_left("s", "u1", "n1:1"));
+  gate.publish(ev(EventType::participant_reconnecting, "s", "u2"));
+  gate.emit(ev(EventType::participant_left, "s", "u3", LeftReason::disconnected));  // a script's
+  gate.publish(ev(EventType::participant_joined, "t", "u1"));
+  ASSERT_EQ(out.got.size(), 1U) << "only the other session's event";
+  EXPECT_EQ(out.got[0].session_id, "t");
+  gate.settle_left("s", "n1:1", true);
+  EXPECT_EQ(out.got.size(), 1U) << "the start still holds the queue";
+  gate.settle_started("s", true);
+  ASSERT_EQ(out.got.size(), 6U);
+  EXPECT_EQ(out.got[1].type, EventType::session_started);
+  EXPECT_EQ(out.got[2].type, EventType::participant_joined);
+  EXPECT_EQ(out.got[3].user_id, "u1");
+  EXPECT_EQ(out.got[3].type, EventType::participant_left);
+  EXPECT_EQ(out.got[4].type, EventType::participant_reconnecting);
+  EXPECT_EQ(out.got[5].user_id, "u3");
+  // A dropped left in the middle: what follows it goes on once it is settled.
+  gate.publish(local_left("s", "u4", "n1:4"));
+  gate.publish(ev(EventType::participant_joined, "s", "u5"));
+  EXPECT_EQ(out.got.size(), 6U);
+  gate.settle_left("s", "n1:4", false);
+  ASSERT_EQ(out.got.size(), 7U);
+  EXPECT_EQ(out.got[6].user_id, "u5");
+  gate.publish(ev(EventType::participant_joined, "s", "u6"));
+  EXPECT_EQ(out.got.size(), 8U) << "nothing held: straight through";
+}

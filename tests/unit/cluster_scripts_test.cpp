@@ -3,6 +3,8 @@
 // /usr/bin/redis-server is missing.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <memory>
@@ -203,6 +205,7 @@ TEST_F(ClusterScriptsTest, RestoreWritesTheNodesConnectionsAndDropsItsStaleOnes)
   for (const auto& x : {"a", "n1:1", "1|A", "rid-a"})
     args.emplace_back(x);
   args.emplace_back("");  // no attendance known to the node: a minimal entry
+  args.emplace_back("");  // live here
   const std::vector<std::string> k{keys::dir("s"), keys::ws("s"), keys::peers("s"), keys::resume("s"),
                                    keys::attendance("s")};
   EXPECT_TRUE(cluster::decode_restore(eval(cluster::scripts::restore(), k, args))->applied);
@@ -249,7 +252,7 @@ TEST_F(ClusterScriptsTest, RestoreKeepsAJoinNewerThanWhatTheNodeHasSeen) {
                                   std::to_string(doubtful.size())};
     for (auto c : doubtful)
       args.emplace_back(c);
-    for (const auto& x : {"a", "n1:1", "1|A", "", ""})
+    for (const auto& x : {"a", "n1:1", "1|A", "", "", ""})
       args.emplace_back(x);
     const std::vector<std::string> k{keys::dir("s"), keys::ws("s"), keys::peers("s"), keys::resume("s"),
                                      keys::attendance("s")};
@@ -439,7 +442,7 @@ TEST_F(ClusterScriptsTest, RestoreClearsALossOrReopensAClosedEntryOnce) {
   const auto restore = [&] {
     std::vector<std::string> args{
         "n1:", "1800", keys::heartbeat_prefix("s"), std::to_string(kT0 + 12'000), "45", "2", "2", "0", "0"};
-    for (const auto& x : {"a", "n1:1", "1|a", "rid-a", "", "b", "n1:2", "2|b", "rid-b", ""})
+    for (const auto& x : {"a", "n1:1", "1|a", "rid-a", "", "", "b", "n1:2", "2|b", "rid-b", "", ""})
       args.emplace_back(x);
     return cluster::decode_restore(eval(
         cluster::scripts::restore(),
@@ -457,4 +460,43 @@ TEST_F(ClusterScriptsTest, RestoreClearsALossOrReopensAClosedEntryOnce) {
   EXPECT_EQ(att("b")->connected_since->time_since_epoch(), std::chrono::milliseconds(kT0 + 12'000));
   r = restore();
   EXPECT_TRUE(r->resumed.empty() && r->rejoined.empty()) << "nothing to report twice";
+}
+
+// A participant still reconnecting on its node (lost, within its window) when the node restores:
+// its loss is kept (or written again after Redis lost its data), and it is not reported as back.
+TEST_F(ClusterScriptsTest, RestoreKeepsTheLossOfAParticipantStillReconnectingHere) {
+  cmd({"HSET", keys::dir("s"), "participants", R"([{"userId":"a"},{"userId":"b"}])", "status", "started"});
+  join("a", "n1:1", "", 6, "", "rid-a", kT0);
+  join("b", "n1:2", "", 6, "", "rid-b", kT0);
+  lost("a", "n1:1", kT0 + 1000);  // a is lost on its own node n1, which keeps its place
+  const auto restore = [&] {
+    std::vector<std::string> args{
+        "n1:", "1800", keys::heartbeat_prefix("s"), std::to_string(kT0 + 12'000), "45", "2", "2", "0", "0"};
+    for (const std::string x : {"a", "n1:1", "1|a", "rid-a", ""})
+      args.push_back(x);
+    args.push_back(std::to_string(kT0 + 1000));  // still reconnecting here, lost then
+    for (const std::string x : {"b", "n1:2", "2|b", "rid-b", "", ""})
+      args.push_back(x);
+    return cluster::decode_restore(eval(
+        cluster::scripts::restore(),
+        {keys::dir("s"), keys::ws("s"), keys::peers("s"), keys::resume("s"), keys::attendance("s")}, args));
+  };
+  const auto lost_at = [&](const std::string& user) {
+    const auto j = nlohmann::json::parse(cmd({"HGET", keys::attendance("s"), user}).str);
+    return j.at("r");
+  };
+  auto r = restore();
+  ASSERT_TRUE(r && r->applied);
+  EXPECT_TRUE(r->resumed.empty()) << "a is still gone: not reconnected";
+  EXPECT_TRUE(r->rejoined.empty());
+  EXPECT_EQ(lost_at("a"), kT0 + 1000) << "its loss is kept";
+  EXPECT_EQ(lost_at("b"), false);
+  cmd({"FLUSHALL"});  // Redis lost everything: the node writes it again, with the loss
+  cmd({"HSET", keys::dir("s"), "participants", R"([{"userId":"a"},{"userId":"b"}])", "status", "started"});
+  r = restore();
+  ASSERT_TRUE(r && r->applied);
+  EXPECT_TRUE(r->resumed.empty() && r->rejoined.empty());
+  EXPECT_EQ(lost_at("a"), kT0 + 1000) << "the loss is written again";
+  EXPECT_EQ(lost_at("b"), false);
+  EXPECT_FALSE(cluster::decode_lost(lost("a", "n1:1", kT0 + 13'000))->changed) << "still lost";
 }
