@@ -8,6 +8,7 @@
 
 #include "auth/jwks.hpp"
 #include "common/log.hpp"
+#include "common/text.hpp"
 
 namespace sig::app {
 
@@ -17,14 +18,6 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 constexpr milliseconds kMaxRefresh = std::chrono::hours(24);
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -45,16 +38,16 @@ std::optional<seconds> cache_control_max_age(std::string_view header) {
   bool no_cache = false;
   while (!header.empty()) {
     const auto comma = header.find(',');
-    const std::string_view directive = trim(header.substr(0, comma));
+    const std::string_view directive = trim_ows(header.substr(0, comma));
     header = comma == std::string_view::npos ? std::string_view() : header.substr(comma + 1);
     const auto eq = directive.find('=');
-    const std::string_view name = trim(directive.substr(0, eq));
+    const std::string_view name = trim_ows(directive.substr(0, eq));
     if (iequals(name, "no-store") || iequals(name, "no-cache")) {
       no_cache = true;  // no-cache may carry field names: still no-cache
       continue;
     }
     if (!iequals(name, "max-age") || eq == std::string_view::npos) continue;
-    std::string_view value = trim(directive.substr(eq + 1));
+    std::string_view value = trim_ows(directive.substr(eq + 1));
     if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
       value = value.substr(1, value.size() - 2);
     std::int64_t n = 0;

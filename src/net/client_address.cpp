@@ -3,19 +3,13 @@
 #include <charconv>
 #include <string>
 
+#include "common/text.hpp"
+
 namespace sig::net {
 
 namespace {
 
 using boost::asio::ip::address;
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-    s.remove_suffix(1);
-  return s;
-}
 
 std::optional<address> parse_address(std::string_view text) {
   if (text.empty() || text.size() > 64) return std::nullopt;
@@ -39,7 +33,7 @@ template <class Visit>
 std::optional<address> from_the_right(std::string_view list, Visit visit) {
   while (true) {
     const auto comma = list.rfind(',');
-    const auto item = trim(comma == std::string_view::npos ? list : list.substr(comma + 1));
+    const auto item = trim_ows(comma == std::string_view::npos ? list : list.substr(comma + 1));
     if (auto r = visit(item)) return *r;
     if (comma == std::string_view::npos) return std::nullopt;
     list = list.substr(0, comma);
@@ -50,7 +44,7 @@ std::optional<address> from_the_right(std::string_view list, Visit visit) {
 std::string_view for_parameter(std::string_view element) {
   while (!element.empty()) {
     const auto semi = element.find(';');
-    const auto pair = trim(element.substr(0, semi));
+    const auto pair = trim_ows(element.substr(0, semi));
     if (pair.size() > 4 && (pair[0] == 'f' || pair[0] == 'F') && (pair[1] == 'o' || pair[1] == 'O') &&
         (pair[2] == 'r' || pair[2] == 'R') && pair[3] == '=')
       return pair.substr(4);
@@ -82,7 +76,7 @@ bool Cidr::contains(const address& a) const noexcept {
 }
 
 std::optional<Cidr> parse_cidr(std::string_view text) {
-  text = trim(text);
+  text = trim_ows(text);
   const auto slash = text.find('/');
   const auto a = parse_address(text.substr(0, slash));
   if (!a) return std::nullopt;
@@ -116,7 +110,7 @@ bool TrustedProxies::contains(const address& a) const noexcept {
 }
 
 std::optional<address> parse_forwarded_node(std::string_view text) {
-  text = trim(text);
+  text = trim_ows(text);
   if (text.size() >= 2 && text.front() == '"' && text.back() == '"') text = text.substr(1, text.size() - 2);
   if (text.empty()) return std::nullopt;
   if (text.front() == '[') {  // [v6] or [v6]:port
@@ -153,7 +147,7 @@ std::optional<address> forwarded_client(std::string_view x_forwarded_for, std::s
     return hop;
   };
   std::optional<address> found;
-  if (!trim(x_forwarded_for).empty()) {
+  if (!trim_ows(x_forwarded_for).empty()) {
     from_the_right(x_forwarded_for, [&](std::string_view item) -> std::optional<address> {
       if (auto r = pick(parse_forwarded_node(item))) {
         found = *r;
@@ -163,7 +157,7 @@ std::optional<address> forwarded_client(std::string_view x_forwarded_for, std::s
     });
     return stop ? std::nullopt : found;
   }
-  if (!trim(forwarded).empty()) {
+  if (!trim_ows(forwarded).empty()) {
     from_the_right(forwarded, [&](std::string_view element) -> std::optional<address> {
       if (auto r = pick(parse_forwarded_node(for_parameter(element)))) {
         found = *r;

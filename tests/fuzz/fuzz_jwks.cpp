@@ -2,6 +2,7 @@
 // keys it gives are bound to an algorithm and verify a token without crashing.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
@@ -9,16 +10,27 @@
 #include "auth/jwks.hpp"
 #include "auth/jwt.hpp"
 
+namespace {
+
+// The property this target checks; a violation is a crash libFuzzer reports, with its name.
+void require(bool holds, const char* property) {
+  if (holds) return;
+  std::fprintf(stderr, "fuzz_jwks: property violated: %s\n", property);
+  std::abort();
+}
+
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   sig::auth::JwksLimits limits;
   limits.max_bytes = 64 * 1024;
   limits.max_keys = 16;
   const auto parsed = sig::auth::parse_jwks(input, limits);
-  if (parsed.ok() == parsed.keys.empty()) std::abort();  // keys exactly when the document is accepted
-  if (parsed.keys.size() > limits.max_keys) std::abort();
+  require(parsed.ok() != parsed.keys.empty(), "keys exactly when the document is accepted");
+  require(parsed.keys.size() <= limits.max_keys, "no more keys than the limit");
   if (!parsed.ok()) return 0;
-  if (parsed.keys.describe().size() != parsed.keys.size()) std::abort();
+  require(parsed.keys.describe().size() == parsed.keys.size(), "each key described once");
 
   // The keys in a verifier: tokens of each algorithm, with and without a kid, never crash and
   // a forged signature never verifies.
@@ -32,7 +44,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   };
   for (const char* token : kTokens) {
     sig::auth::Claims claims;
-    if (!verifier.verify(token, 1'800'000'000, claims)) std::abort();
+    require(static_cast<bool>(verifier.verify(token, 1'800'000'000, claims)),
+            "a forged signature never verifies");
   }
   return 0;
 }

@@ -2,6 +2,9 @@
 // verifies every delivery with the reference `standardwebhooks` package and records it. What it
 // answers is decided per request by `respond(delivery)`: 'ok' (200), a status number, 'hang'
 // (never answers; the sender's --webhook-timeout must give up) or 'destroy' (drops the connection).
+// It asserts nothing itself: a delivery whose signature fails is answered 401 and recorded with
+// `verified: false` and `verifyError`, and the tests assert on the record (every delivery
+// verified, ids, order, answers).
 import crypto from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
