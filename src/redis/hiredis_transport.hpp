@@ -6,8 +6,8 @@
 #include <memory>
 #include <string>
 
-#include "redis/client.hpp"
 #include "redis/transport.hpp"
+#include "redis/types.hpp"
 
 namespace sig::redis::detail {
 

@@ -49,13 +49,21 @@ struct NameCheck {
   }
 };
 
+// The context a plain connection's (unused) ssl::stream is built over: one per process.
+std::shared_ptr<ssl::context> plain_context() {
+  static const auto context = std::make_shared<ssl::context>(ssl::context::tls_client);
+  return context;
+}
+
 class TlsTransport final : public Transport, public std::enable_shared_from_this<TlsTransport> {
  public:
-  TlsTransport(const Strand& strand, const TlsSettings& tls, TransportEvents& events, std::string log_name)
-      : context_(tls.context),
+  // tls == nullptr: plain TCP (the ssl::stream is then only a socket holder, never used for I/O).
+  TlsTransport(const Strand& strand, const TlsSettings* tls, TransportEvents& events, std::string log_name)
+      : context_(tls != nullptr ? tls->context : plain_context()),
         stream_(strand, *context_),
-        server_name_(tls.server_name),
-        verify_(tls.verify),
+        server_name_(tls != nullptr ? tls->server_name : std::string()),
+        verify_(tls != nullptr && tls->verify),
+        plain_(tls == nullptr),
         events_(&events),
         name_(std::move(log_name)),
         reader_(redisReaderCreate()) {}
@@ -69,6 +77,12 @@ class TlsTransport final : public Transport, public std::enable_shared_from_this
     endpoint_ = endpoint;
     if (reader_ == nullptr) {
       post_failure(Errc::connect_failed, "cannot allocate the reply reader");
+      return;
+    }
+    if (plain_) {
+      stream_.next_layer().async_connect(
+          endpoint,
+          [self = shared_from_this()](const boost::system::error_code& cec) { self->on_connect(cec); });
       return;
     }
     SSL* ssl_handle = stream_.native_handle();
@@ -149,6 +163,10 @@ class TlsTransport final : public Transport, public std::enable_shared_from_this
     }
     boost::system::error_code ignored;
     stream_.next_layer().set_option(tcp::no_delay(true), ignored);
+    if (plain_) {
+      on_handshake({});
+      return;
+    }
     stream_.async_handshake(
         ssl::stream_base::client,
         [self = shared_from_this()](const boost::system::error_code& hec) { self->on_handshake(hec); });
@@ -175,10 +193,14 @@ class TlsTransport final : public Transport, public std::enable_shared_from_this
     if (!handshaken_ || writing_ || write_failed_ || out_.empty() || closed_) return;
     writing_ = true;
     in_flight_.swap(out_);
-    asio::async_write(stream_, asio::buffer(in_flight_),
-                      [self = shared_from_this()](const boost::system::error_code& ec, std::size_t /*n*/) {
-                        self->on_written(ec);
-                      });
+    auto done = [self = shared_from_this()](const boost::system::error_code& ec, std::size_t /*n*/) {
+      self->on_written(ec);
+    };
+    if (plain_) {
+      asio::async_write(stream_.next_layer(), asio::buffer(in_flight_), std::move(done));
+    } else {
+      asio::async_write(stream_, asio::buffer(in_flight_), std::move(done));
+    }
   }
 
   void on_written(const boost::system::error_code& ec) {
@@ -208,10 +230,14 @@ class TlsTransport final : public Transport, public std::enable_shared_from_this
   // --- reads: a loop feeding hiredis's reader ---------------------------------------------------
 
   void start_read() {
-    stream_.async_read_some(asio::buffer(read_buffer_),
-                            [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
-                              self->on_read(ec, n);
-                            });
+    auto done = [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+      self->on_read(ec, n);
+    };
+    if (plain_) {
+      stream_.next_layer().async_read_some(asio::buffer(read_buffer_), std::move(done));
+    } else {
+      stream_.async_read_some(asio::buffer(read_buffer_), std::move(done));
+    }
   }
 
   void on_read(const boost::system::error_code& ec, std::size_t n) {
@@ -258,7 +284,7 @@ class TlsTransport final : public Transport, public std::enable_shared_from_this
       auto p = std::move(waiting_.front());
       waiting_.pop_front();
       events_->transport_reply(*this, &r, std::move(p));
-    } else if (r.type == REDIS_REPLY_ERROR) {
+    } else if (r.type == REDIS_REPLY_ERROR && !events_->push_errors()) {
       log::warn("redis error reply outside any command",
                 {{"client", name_}, {"error", std::string_view(r.str, r.len)}});
       fail(Errc::connection_lost);
@@ -325,6 +351,7 @@ class TlsTransport final : public Transport, public std::enable_shared_from_this
   ssl::stream<tcp::socket> stream_;
   std::string server_name_;
   bool verify_;
+  bool plain_;
   TransportEvents* events_;  // null once closed or gone
   std::string name_;
   redisReader* reader_;
@@ -418,9 +445,22 @@ std::shared_ptr<Transport> connect_tls(const Strand& strand, const TlsSettings& 
                                        TransportEvents& events, const std::string& log_name) {
   std::shared_ptr<TlsTransport> t;
   try {
-    t = std::make_shared<TlsTransport>(strand, tls, events, log_name);
+    t = std::make_shared<TlsTransport>(strand, &tls, events, log_name);
   } catch (const std::exception& e) {  // SSL_new failed: out of memory
     log::error("redis tls session not created", {{"client", log_name}, {"error", e.what()}});
+    return nullptr;
+  }
+  t->start(endpoint);
+  return t;
+}
+
+std::shared_ptr<Transport> connect_plain(const Strand& strand, const boost::asio::ip::tcp::endpoint& endpoint,
+                                         TransportEvents& events, const std::string& log_name) {
+  std::shared_ptr<TlsTransport> t;
+  try {
+    t = std::make_shared<TlsTransport>(strand, nullptr, events, log_name);
+  } catch (const std::exception& e) {  // out of memory
+    log::error("redis connection not created", {{"client", log_name}, {"error", e.what()}});
     return nullptr;
   }
   t->start(endpoint);

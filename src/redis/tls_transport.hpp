@@ -10,8 +10,8 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
-#include "redis/client.hpp"
 #include "redis/transport.hpp"
+#include "redis/types.hpp"
 
 namespace boost::asio::ssl {
 class context;
@@ -37,5 +37,10 @@ std::error_code make_tls_settings(const TlsOptions& options, const std::string& 
 std::shared_ptr<Transport> connect_tls(const Strand& strand, const TlsSettings& tls,
                                        const boost::asio::ip::tcp::endpoint& endpoint,
                                        TransportEvents& events, const std::string& log_name);
+
+// The same transport without TLS: plain TCP, hiredis's reader, replies matched here. For the
+// sharded subscriber (hiredis 0.14's async context cannot route SSUBSCRIBE's pushes).
+std::shared_ptr<Transport> connect_plain(const Strand& strand, const boost::asio::ip::tcp::endpoint& endpoint,
+                                         TransportEvents& events, const std::string& log_name);
 
 }  // namespace sig::redis::detail

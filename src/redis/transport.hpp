@@ -25,7 +25,7 @@
 #include <string_view>
 #include <system_error>
 
-#include "redis/client.hpp"
+#include "redis/types.hpp"
 
 struct redisReply;  // hiredis
 
@@ -53,6 +53,9 @@ class TransportEvents {
   virtual void transport_push(Transport& t, const redisReply* r) = 0;
   // The transport failed by itself; why: connect_failed, tls_handshake_failed, connection_lost.
   virtual void transport_gone(Transport& t, std::error_code why) = 0;
+  // true: an error reply no write() waits for goes to transport_push (sharded pub/sub: -MOVED to
+  // an SSUBSCRIBE) instead of ending the connection. Our own reader only (tls_transport.cpp).
+  virtual bool push_errors() const noexcept { return false; }
 
  protected:
   virtual ~TransportEvents() = default;

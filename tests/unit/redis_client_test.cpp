@@ -299,6 +299,45 @@ TEST_F(RedisClientTest, PubSubDelivery) {
   EXPECT_EQ(self_count, 1);
 }
 
+// Unsubscribed and subscribed again before the UNSUBSCRIBE's confirmation, many times (a node
+// whose session's last local participant leaves while a new one joins): the one-server path of
+// the cluster's hot-loop fix (the SUBSCRIBE waits for that confirmation, after which hiredis 0.14
+// drops the channel's callback). The code before the fix passed this too (no loop here: plain
+// `unsubscribe` pushes were ignored); it guards the deferred SUBSCRIBE: every round confirmed,
+// the channel still delivers, one SUBSCRIBE per round reached the server (INFO commandstats).
+TEST_F(RedisClientTest, UnsubscribeThenSubscribeAtOnceKeepsTheSubscription) {
+  auto pub = connect();
+  auto sub = subscriber(options());
+  auto subscribe_calls = [&] {
+    const std::string info = sync(*pub, {"INFO", "commandstats"}).reply.str;
+    const auto at = info.find("cmdstat_subscribe:calls=");
+    return at == std::string::npos ? 0L : std::stol(info.substr(at + 24));
+  };
+  std::vector<std::string> got;
+  auto handler = [&](const std::string&, const std::string& msg) { got.push_back(msg); };
+  std::optional<std::error_code> done;
+  sub->subscribe("churn", handler, [&](std::error_code ec) { done = ec; });
+  ASSERT_TRUE(run_until([&] { return done.has_value(); }));
+  const long before = subscribe_calls();
+  constexpr int kRounds = 40;
+  for (int i = 0; i < kRounds; ++i) {
+    done.reset();
+    sub->unsubscribe("churn");
+    sub->subscribe("churn", handler, [&](std::error_code ec) { done = ec; });
+    ASSERT_TRUE(run_until([&] { return done.has_value(); })) << "round " << i;
+    EXPECT_FALSE(*done) << done->message();
+    // Every round ends subscribed: the server counts one subscriber.
+    EXPECT_EQ(sync(*pub, {"PUBSUB", "NUMSUB", "churn"}).reply.elements.at(1), Reply::integer_reply(1));
+  }
+  run_for(200ms);
+  EXPECT_EQ(sync(*pub, {"PUBLISH", "churn", "still here"}).reply, Reply::integer_reply(1));
+  ASSERT_TRUE(run_until([&] { return !got.empty(); }));
+  EXPECT_EQ(got, std::vector<std::string>{"still here"});
+  // The health check SUBSCRIBEs too (at most once per command timeout): bounded by a few.
+  EXPECT_LE(subscribe_calls() - before, kRounds + 4);
+  EXPECT_TRUE(sub->connected());
+}
+
 TEST_F(RedisClientTest, AuthAndSelect) {
   server_.reset();
   server_ = std::make_unique<RedisServer>(std::vector<std::string>{"--requirepass", "s3cret"});
