@@ -28,8 +28,8 @@ class ClusterPort {
   // Re-reads one session from the shared store into the hub (creating, updating or removing this
   // node's copy), so the admin API answers with what the store holds, also for a session another
   // node or the platform's backend wrote. `done` runs once, later, on another thread; also when
-  // the store cannot be reached (the copy then stays as it was).
-  virtual void refresh(std::string session_id, std::function<void()> done) = 0;
+  // the store cannot be reached (the copy then stays as it was): `read` is false then.
+  virtual void refresh(std::string session_id, std::function<void(bool read)> done) = 0;
   // A mark to give flush(): taken before an admin operation, it separates the writes the
   // operation makes from earlier ones.
   virtual std::uint64_t write_mark() const = 0;

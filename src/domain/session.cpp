@@ -12,9 +12,6 @@ using protocol::ErrorCode;
 
 namespace {
 
-constexpr auto kTombstoneLife = std::chrono::seconds(10);
-constexpr std::size_t kMaxTombstones = 64;
-
 // Compares two secrets in a time that does not depend on where they differ. An empty secret
 // matches nothing.
 bool same_secret(std::string_view a, std::string_view b) {
@@ -62,8 +59,8 @@ JoinResult Session::join(const Identity& from_token, std::string connection_id,
   if (status_ == Status::ended) return {ErrorCode::session_ended, nullptr};
   const Identity* listed = spec_.find(from_token.user_id);
   if (listed == nullptr) return {ErrorCode::not_participant, nullptr};
-  // The store's roster leaves out the joining user: its own previous connection is not a stale
-  // entry but the one this join replaces (or resumes).
+  // Several nodes: the store's roster leaves out the joining user: its own previous connection is
+  // not a stale entry but the one this join replaces (or resumes).
   if (cluster != nullptr) {
     const Quiet quiet(quiet_);  // the store's view of the other nodes' participants
     reconcile_locked(cluster->roster, cluster->seq, now, cluster->remove_missing, from_token.user_id);
@@ -157,18 +154,6 @@ void Session::insert_member_locked(std::shared_ptr<Participant> p) {
   members_.insert(at, std::move(p));
 }
 
-bool Session::tombstoned_locked(std::string_view connection_id, SteadyTime now) const {
-  return std::any_of(tombstones_.begin(), tombstones_.end(), [&](const Tombstone& t) {
-    return t.connection_id == connection_id && now - t.at < kTombstoneLife;
-  });
-}
-
-void Session::tombstone_locked(std::string_view connection_id, SteadyTime now, std::string forward_user) {
-  std::erase_if(tombstones_, [&](const Tombstone& t) { return now - t.at >= kTombstoneLife; });
-  if (tombstones_.size() >= kMaxTombstones) tombstones_.erase(tombstones_.begin());
-  tombstones_.push_back({std::string(connection_id), now, std::move(forward_user)});
-}
-
 void Session::leave(const std::shared_ptr<Participant>& participant, SteadyTime now, LeaveCause cause) {
   std::lock_guard lock(mu_);
   if (!participant->active_) return;
@@ -180,7 +165,7 @@ void Session::remove_member_locked(MemberList::iterator it, LeaveCause cause, St
   auto member = std::move(*it);
   members_.erase(it);
   member->active_ = false;
-  tombstone_locked(member->connection_id(), now);
+  remote_.departed(member->connection_id(), now);  // several nodes: a late event cannot bring it back
   if (auto ep = member->endpoint()) {
     switch (cause) {
       case LeaveCause::replaced:
@@ -256,6 +241,7 @@ void Session::end_locked(EndReason reason, SteadyTime now, WallTime wall_now, bo
     if (auto ep = m->endpoint()) ep->close(CloseCode::normal, message);
   }
   members_.clear();
+  members_cleared_locked();
   if (presence_ != nullptr && echo) {
     presence_->ended(id_, reason, wall_now);
     presence_->session_closed(id_);
@@ -299,6 +285,7 @@ void Session::shutdown() {
     if (presence_ != nullptr && !keep_places) presence_->disconnected(id_, m->user_id(), m->connection_id());
   }
   members_.clear();
+  members_cleared_locked();
 }
 
 TickResult Session::tick(SteadyTime now, WallTime wall_now) {

@@ -17,6 +17,7 @@
 #include "domain/events.hpp"
 #include "domain/ice_servers.hpp"
 #include "domain/presence.hpp"
+#include "domain/remote_roster.hpp"
 #include "domain/resume_queue.hpp"
 #include "domain/types.hpp"
 #include "protocol/codes.hpp"
@@ -44,7 +45,7 @@ struct SessionSettings {
 
 // One connected participant, that is one live connection of a user in a session. With several
 // nodes, a session also lists the participants connected to other nodes: those are *remote*
-// (no endpoint here; their node owns their liveness).
+// (no endpoint here; their node owns their liveness; see RemoteRoster).
 class Participant {
  public:
   Participant(Identity identity, std::string connection_id, std::weak_ptr<Endpoint> endpoint, SteadyTime now,
@@ -84,17 +85,8 @@ class Participant {
   // Guarded by the session's mutex:
   std::string resume_id_;
   bool reconnecting_ = false;  // its connection was lost; it keeps its place until deadline_
-  bool orphan_ = false;        // remote, and its node is gone: messages for it are kept here
   SteadyTime deadline_{};      // reconnecting: announced as gone at this time
   ResumeQueue queue_;          // reconnecting: messages kept for its resume
-};
-
-// A participant as the shared store lists it: who, on which connection (`<node-id>:<n>`), when
-// in the join order. A resume keeps the seq: an equal seq is the same incarnation.
-struct RosterEntry {
-  Identity identity;
-  std::string connection_id;
-  std::uint64_t seq = 0;
 };
 
 // The resume part of a join on a single node: the resumeId the client presented (empty: none),
@@ -102,19 +94,6 @@ struct RosterEntry {
 struct ResumeRequest {
   std::string presented;
   std::string fresh;
-};
-
-// A join already admitted by the shared store (several nodes): the store checked the cap and
-// gave the join its place; `roster` is everyone else it listed right after the join.
-struct ClusterJoin {
-  std::uint64_t seq = 0;
-  std::vector<RosterEntry> roster;
-  // False while the store may still lack entries that other nodes are writing again (after Redis
-  // came back): remote participants missing from the roster are then kept.
-  bool remove_missing = true;
-  // The store's verdict on the resume, and the incarnation's resumeId.
-  bool resumed = false;
-  std::string resume_id;
 };
 
 struct JoinResult {
@@ -128,19 +107,6 @@ struct JoinResult {
 struct RelayResult {
   std::optional<protocol::ErrorCode> error;
   std::string remote_connection;
-};
-
-// A participant connected to this node, for the cluster layer (re-writing the store).
-struct LocalMember {
-  std::string session_id;
-  Identity identity;
-  std::string connection_id;
-  std::uint64_t seq = 0;
-  std::string resume_id;
-  // Reconnecting (its connection lost, within its resume window), and when it was lost if the
-  // attendance knows: a restore keeps it lost in the store.
-  bool reconnecting = false;
-  std::optional<WallTime> lost_at;
 };
 
 // What Session::tick found.
@@ -200,8 +166,9 @@ class Session {
   std::size_t local_count() const;      // on this node
   std::size_t local_reconnecting_count() const;
 
-  // --- Changes made on other nodes (several nodes): applied here, told to the local members,
-  // never echoed to the PresenceSink. All idempotent.
+  // --- Several nodes (session_cluster.cpp; the bookkeeping is RemoteRoster's). Changes made on
+  // other nodes: applied here, told to the local members, never echoed to the PresenceSink.
+  // All idempotent.
 
   // The directory entry as stored (spec, status and times); a transition to started or ended
   // is announced to the local members.
@@ -233,7 +200,6 @@ class Session {
  private:
   using MemberList = std::vector<std::shared_ptr<Participant>>;
   void remove_member_locked(MemberList::iterator it, LeaveCause cause, SteadyTime now);
-  void tombstone_locked(std::string_view connection_id, SteadyTime now, std::string forward_user = {});
   // The user's current incarnation takes `fresh`'s place silently (a resume); the messages kept
   // for the old one go to the new one; the others hear participant-reconnected.
   void resume_locked(MemberList::iterator old, const std::shared_ptr<Participant>& fresh, SteadyTime now);
@@ -255,15 +221,18 @@ class Session {
   void broadcast_locked(const Payload& message, const Participant* except) const;
   void end_locked(EndReason reason, SteadyTime now, WallTime wall_now, bool echo = true);
   void insert_member_locked(std::shared_ptr<Participant> p);
-  // Adds a remote participant (replacing an older connection of the same user); false when
-  // it is known already, older than the user's current connection, or recently gone.
-  bool add_remote_locked(const RosterEntry& entry, SteadyTime now);
-  bool tombstoned_locked(std::string_view connection_id, SteadyTime now) const;
-  void reconcile_locked(const std::vector<RosterEntry>& roster, std::uint64_t seq, SteadyTime now,
-                        bool remove_missing, std::string_view keep_user = {});
   void remove_unlisted_locked(SteadyTime now);
+  // Remote participants in a message's path: one whose node is gone keeps its messages here.
+  bool orphan_locked(const Participant& p) const { return !p.local_ && remote_.orphaned(p.connection_id_); }
+  void members_cleared_locked() { remote_.forget_orphans(); }
   void refresh_ice_locked(SteadyTime now, WallTime wall_now);
   IceTransportPolicy policy_locked() const;
+
+  // --- Several nodes (session_cluster.cpp).
+  // Applies what RemoteRoster::admit decided for a remote participant; false when ignored.
+  bool admit_remote_locked(const RosterEntry& entry, SteadyTime now, bool resumed = false);
+  void reconcile_locked(const std::vector<RosterEntry>& roster, std::uint64_t seq, SteadyTime now,
+                        bool remove_missing, std::string_view keep_user = {});
 
   // --- Platform events and attendance (session_events.cpp): only for what this node decides
   // about its own participants, never while quiet_ (a change applied from another node).
@@ -312,14 +281,9 @@ class Session {
   std::optional<EndReason> end_reason_;
   SteadyTime empty_since_;
   MemberList members_;  // local and remote, in join order (seq, then arrival)
-  // Connection ids gone recently, so a late or reordered event cannot bring them back; a resumed
-  // one names its user, so a message still addressed to it reaches the resumed connection.
-  struct Tombstone {
-    std::string connection_id;
-    SteadyTime at;
-    std::string forward_user;
-  };
-  std::vector<Tombstone> tombstones_;
+  // Several nodes: recently gone connections and orphans (empty and unused on a single node but
+  // for the departures it remembers, which a single node never asks about).
+  RemoteRoster remote_;
   // Platform events and attendance (session_events.cpp).
   bool quiet_ = false;
   Attendance attendance_;

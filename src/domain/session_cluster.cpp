@@ -1,6 +1,8 @@
 // Session: the changes made on other nodes (several nodes sharing Redis), applied here and told
 // to the local members, never echoed to the PresenceSink nor published as platform events: the
 // node whose script decided a change publishes it (docs/webhooks.md).
+// What a remote participant's arrival or a stored roster does is RemoteRoster's decision (and its
+// bookkeeping: tombstones, orphans); the session applies it here, under its mutex.
 #include <algorithm>
 
 #include "common/time.hpp"
@@ -19,27 +21,19 @@ SteadyTime steady_from_wall(WallTime t, SteadyTime now, WallTime wall_now) {
 
 }  // namespace
 
-bool Session::add_remote_locked(const RosterEntry& entry, SteadyTime now) {
-  if (entry.connection_id.empty() || tombstoned_locked(entry.connection_id, now)) return false;
-  for (auto& m : members_) {
-    if (m->connection_id() == entry.connection_id) return false;
-  }
-  auto existing = std::find_if(members_.begin(), members_.end(),
-                               [&](const auto& m) { return m->user_id() == entry.identity.user_id; });
-  Identity identity = entry.identity;
-  if (identity.display_name.empty()) identity.display_name = identity.user_id;
-  auto p = std::make_shared<Participant>(std::move(identity), entry.connection_id, std::weak_ptr<Endpoint>{},
-                                         now, false, entry.seq);
-  if (existing != members_.end()) {
-    if ((*existing)->seq_ > entry.seq) return false;  // a stale view of an older connection
-    if ((*existing)->seq_ == entry.seq && entry.seq != 0) {
-      // The same place in the join order: the same incarnation, resumed on another connection
-      // (its resume event was missed): no departure, no newcomer.
-      resume_locked(existing, p, now);
+bool Session::admit_remote_locked(const RosterEntry& entry, SteadyTime now, bool resumed) {
+  const auto verdict = remote_.admit(members_, entry, now, resumed);
+  const auto existing = members_.begin() + static_cast<MemberList::difference_type>(verdict.existing);
+  switch (verdict.action) {
+    case RemoteRoster::Admit::ignore: return false;
+    case RemoteRoster::Admit::back: end_reconnecting_locked(**existing); return true;
+    case RemoteRoster::Admit::resume:
+      resume_locked(existing, RemoteRoster::make_remote(entry, now), now);
       return true;
-    }
-    remove_member_locked(existing, LeaveCause::replaced, now);
+    case RemoteRoster::Admit::replace: remove_member_locked(existing, LeaveCause::replaced, now); break;
+    case RemoteRoster::Admit::add: break;
   }
+  auto p = RemoteRoster::make_remote(entry, now);
   broadcast_locked(make_payload(protocol::participant_joined({p->user_id(), p->display_name()})), nullptr);
   insert_member_locked(std::move(p));
   return true;
@@ -47,31 +41,15 @@ bool Session::add_remote_locked(const RosterEntry& entry, SteadyTime now) {
 
 void Session::reconcile_locked(const std::vector<RosterEntry>& roster, std::uint64_t seq, SteadyTime now,
                                bool remove_missing, std::string_view keep_user) {
-  for (auto it = members_.begin(); remove_missing && it != members_.end();) {
-    const auto& m = **it;
-    if (!keep_user.empty() && m.user_id() == keep_user) {
-      ++it;
-      continue;
-    }
-    const bool listed = std::any_of(roster.begin(), roster.end(), [&](const RosterEntry& e) {
-      return e.connection_id == m.connection_id();
-    });
-    if (!m.local_ && !listed && m.seq_ <= seq) {
-      const auto index = it - members_.begin();
-      remove_member_locked(it, LeaveCause::left, now);
-      it = members_.begin() + index;
-    } else {
-      ++it;
+  if (remove_missing) {
+    for (const auto& connection : RemoteRoster::unlisted(members_, roster, seq, keep_user)) {
+      auto it = std::find_if(members_.begin(), members_.end(),
+                             [&](const auto& m) { return m->connection_id() == connection; });
+      if (it != members_.end()) remove_member_locked(it, LeaveCause::left, now);
     }
   }
-  std::vector<const RosterEntry*> ordered;
-  ordered.reserve(roster.size());
-  for (const auto& e : roster)
-    ordered.push_back(&e);
-  std::stable_sort(ordered.begin(), ordered.end(),
-                   [](const auto* a, const auto* b) { return a->seq < b->seq; });
-  for (const auto* e : ordered)
-    (void)add_remote_locked(*e, now);
+  for (const auto* e : RemoteRoster::join_order(roster))
+    (void)admit_remote_locked(*e, now);
 }
 
 void Session::apply_record(const SessionSnapshot& record, SteadyTime now, WallTime wall_now) {
@@ -112,24 +90,35 @@ void Session::apply_remote_joined(const RosterEntry& entry, SteadyTime now, bool
   std::lock_guard lock(mu_);
   const Quiet quiet(quiet_);
   if (status_ == Status::ended) return;
-  if (resumed && !entry.connection_id.empty() && !tombstoned_locked(entry.connection_id, now)) {
-    auto existing = std::find_if(members_.begin(), members_.end(),
-                                 [&](const auto& m) { return m->user_id() == entry.identity.user_id; });
-    if (existing != members_.end()) {
-      if ((*existing)->connection_id() == entry.connection_id) {
-        // Its node announces it again (it was presumed dead, or lost Redis's data): back.
-        end_reconnecting_locked(**existing);
-        return;
-      }
-      Identity identity = entry.identity;
-      if (identity.display_name.empty()) identity.display_name = identity.user_id;
-      auto p = std::make_shared<Participant>(std::move(identity), entry.connection_id,
-                                             std::weak_ptr<Endpoint>{}, now, false, entry.seq);
-      resume_locked(existing, p, now);
+  (void)admit_remote_locked(entry, now, resumed);
+}
+
+void Session::apply_remote_reconnecting(std::string_view connection_id, SteadyTime now) {
+  std::lock_guard lock(mu_);
+  const Quiet quiet(quiet_);
+  if (status_ == Status::ended) return;
+  for (const auto& m : members_) {
+    // Its node keeps its place and announces its departure; the heartbeat timeout is the last
+    // resort should that announcement never come.
+    if (!m->local_ && m->connection_id() == connection_id) {
+      mark_reconnecting_locked(*m, now + settings_.heartbeat_timeout, now);
       return;
     }
   }
-  (void)add_remote_locked(entry, now);
+}
+
+void Session::apply_node_lost(std::string_view connection_id, SteadyTime now) {
+  std::lock_guard lock(mu_);
+  const Quiet quiet(quiet_);
+  auto it = std::find_if(members_.begin(), members_.end(),
+                         [&](const auto& m) { return !m->local_ && m->connection_id() == connection_id; });
+  if (it == members_.end()) return;
+  if (settings_.resume_window.count() <= 0) {
+    remove_member_locked(it, LeaveCause::left, now);
+    return;
+  }
+  remote_.orphan(connection_id);
+  mark_reconnecting_locked(**it, now + settings_.remote_resume_window, now);
 }
 
 void Session::apply_remote_left(std::string_view connection_id, SteadyTime now) {
@@ -139,9 +128,9 @@ void Session::apply_remote_left(std::string_view connection_id, SteadyTime now) 
                          [&](const auto& m) { return !m->local_ && m->connection_id() == connection_id; });
   if (it != members_.end()) {
     remove_member_locked(it, LeaveCause::left, now);
-  } else if (!tombstoned_locked(connection_id, now)) {
+  } else if (!remote_.gone(connection_id, now)) {
     // Not known yet (its `joined` may come late): remember it is gone.
-    tombstone_locked(connection_id, now);
+    remote_.departed(connection_id, now);
   }
 }
 
@@ -151,6 +140,21 @@ void Session::reconcile(const std::vector<RosterEntry>& roster, std::uint64_t se
   const Quiet quiet(quiet_);
   if (status_ == Status::ended) return;
   reconcile_locked(roster, seq, now, remove_missing);
+}
+
+bool Session::deliver(std::string_view connection_id, const Payload& message, std::string_view from_user_id) {
+  std::lock_guard lock(mu_);
+  for (const auto& m : members_) {
+    if (m->local_ && m->connection_id() == connection_id) return deliver_locked(*m, message, from_user_id);
+  }
+  // Sent to a connection that has resumed since: it follows its user.
+  for (const auto& user : remote_.forward_users(connection_id)) {
+    for (const auto& m : members_) {
+      if (m->user_id() == user && m->connection_id() != connection_id)
+        return deliver_locked(*m, message, from_user_id);
+    }
+  }
+  return false;
 }
 
 void Session::apply_deleted(SteadyTime now, WallTime wall_now) {
@@ -174,11 +178,7 @@ std::vector<LocalMember> Session::local_members() const {
 
 std::vector<RosterEntry> Session::remote_members() const {
   std::lock_guard lock(mu_);
-  std::vector<RosterEntry> out;
-  for (const auto& m : members_) {
-    if (!m->local_) out.push_back({m->identity_, m->connection_id_, m->seq_});
-  }
-  return out;
+  return RemoteRoster::remote_members(members_);
 }
 
 }  // namespace sig::domain

@@ -46,7 +46,7 @@ void Session::mark_reconnecting_locked(Participant& p, SteadyTime deadline, Stea
 void Session::end_reconnecting_locked(Participant& p) {
   if (!p.reconnecting_) return;
   p.reconnecting_ = false;
-  p.orphan_ = false;
+  remote_.adopt(p.connection_id_);
   flush_queue_locked(p, p);
   broadcast_locked(make_payload(protocol::participant_reconnected(p.user_id())), &p);
 }
@@ -77,7 +77,7 @@ void Session::resume_locked(MemberList::iterator old_it, const std::shared_ptr<P
   *old_it = fresh;
   old->active_ = false;
   // Messages still addressed to the old connection (in flight from other nodes) follow the user.
-  tombstone_locked(old->connection_id(), now, old->user_id());
+  remote_.departed(old->connection_id(), now, old->user_id());
   if (old->local_) {
     // The server may not have noticed the loss yet: that connection is abandoned.
     if (auto ep = old->endpoint()) {
@@ -121,7 +121,7 @@ void Session::undelivered_locked(std::string_view from_user_id, std::string_view
 }
 
 bool Session::deliver_locked(Participant& target, const Payload& message, std::string_view from_user_id) {
-  if (target.local_ ? target.reconnecting_ : target.orphan_) {
+  if (target.local_ ? target.reconnecting_ : orphan_locked(target)) {
     hold_locked(target, message, from_user_id);
     return true;
   }
@@ -149,7 +149,7 @@ RelayResult Session::relay(const Participant& from, std::string_view to_user_id,
       return {};
     }
     // Another node's participant goes through its node, which keeps messages while it reconnects.
-    if (!m->local_ && !m->orphan_) return {std::nullopt, m->connection_id()};
+    if (!m->local_ && !orphan_locked(*m)) return {std::nullopt, m->connection_id()};
     if (!m->queue_.push(message, from.user_id(), settings_.resume_queue_messages,
                         settings_.resume_queue_bytes)) {
       return {ErrorCode::undelivered, {}};
@@ -157,22 +157,6 @@ RelayResult Session::relay(const Participant& from, std::string_view to_user_id,
     return {};
   }
   return {ErrorCode::target_not_connected, {}};
-}
-
-bool Session::deliver(std::string_view connection_id, const Payload& message, std::string_view from_user_id) {
-  std::lock_guard lock(mu_);
-  for (const auto& m : members_) {
-    if (m->local_ && m->connection_id() == connection_id) return deliver_locked(*m, message, from_user_id);
-  }
-  // Sent to a connection that has resumed since: it follows its user.
-  for (const auto& t : tombstones_) {
-    if (t.connection_id != connection_id || t.forward_user.empty()) continue;
-    for (const auto& m : members_) {
-      if (m->user_id() == t.forward_user && m->connection_id() != connection_id)
-        return deliver_locked(*m, message, from_user_id);
-    }
-  }
-  return false;
 }
 
 void Session::expire_locked(SteadyTime now) {
@@ -183,7 +167,7 @@ void Session::expire_locked(SteadyTime now) {
       // The window closed without a resume: gone, and the senders of what was kept are told.
       auto kept = m.queue_.take();
       const std::string user = m.user_id(), connection = m.connection_id();
-      const bool expired_remote = !m.local_ && m.orphan_;
+      const bool expired_remote = orphan_locked(m);
       // `closed`: gone without a goodbye (disconnected), its interval closed at the loss.
       remove_member_locked(it, LeaveCause::closed, now);
       if (expired_remote && presence_ != nullptr) presence_->expired(id_, user, connection);
@@ -206,34 +190,6 @@ std::size_t Session::local_reconnecting_count() const {
   std::lock_guard lock(mu_);
   return static_cast<std::size_t>(std::count_if(members_.begin(), members_.end(),
                                                 [](const auto& m) { return m->local_ && m->reconnecting_; }));
-}
-
-void Session::apply_remote_reconnecting(std::string_view connection_id, SteadyTime now) {
-  std::lock_guard lock(mu_);
-  const Quiet quiet(quiet_);
-  if (status_ == Status::ended) return;
-  for (const auto& m : members_) {
-    // Its node keeps its place and announces its departure; the heartbeat timeout is the last
-    // resort should that announcement never come.
-    if (!m->local_ && m->connection_id() == connection_id) {
-      mark_reconnecting_locked(*m, now + settings_.heartbeat_timeout, now);
-      return;
-    }
-  }
-}
-
-void Session::apply_node_lost(std::string_view connection_id, SteadyTime now) {
-  std::lock_guard lock(mu_);
-  const Quiet quiet(quiet_);
-  auto it = std::find_if(members_.begin(), members_.end(),
-                         [&](const auto& m) { return !m->local_ && m->connection_id() == connection_id; });
-  if (it == members_.end()) return;
-  if (settings_.resume_window.count() <= 0) {
-    remove_member_locked(it, LeaveCause::left, now);
-    return;
-  }
-  (*it)->orphan_ = true;
-  mark_reconnecting_locked(**it, now + settings_.remote_resume_window, now);
 }
 
 }  // namespace sig::domain
