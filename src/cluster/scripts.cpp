@@ -1,5 +1,8 @@
 #include "cluster/scripts.hpp"
 
+#include <string>
+#include <string_view>
+
 namespace sig::cluster::scripts {
 
 namespace {
@@ -39,16 +42,33 @@ std::string with_attendance(std::string_view body) {
   return s;
 }
 
+// The two variants of a script: PUBLISH for one server, SPUBLISH (sharded pub/sub) for a Redis
+// Cluster, where the session channel is in the slot of the script's keys (its hash tag).
+class Variants {
+ public:
+  explicit Variants(const std::string& source) : plain_(source), sharded_(sharded_source(source)) {}
+  const redis::Script& get(bool sharded) const { return sharded ? sharded_ : plain_; }
+
+ private:
+  static std::string sharded_source(std::string source) {
+    static constexpr std::string_view from = "redis.call('PUBLISH'", to = "redis.call('SPUBLISH'";
+    for (auto at = source.find(from); at != std::string::npos; at = source.find(from, at + to.size()))
+      source.replace(at, from.size(), to);
+    return source;
+  }
+  redis::Script plain_, sharded_;
+};
+
 }  // namespace
 
-const redis::Script& join() {
+const redis::Script& join(bool sharded) {
   // KEYS: dir, ws, peers, heartbeat, resume, attendance. ARGV: user, connection, display name,
   // cap, ws TTL, heartbeat value (the node's wall clock, ms: also the attendance's "now"),
   // heartbeat TTL, presented resumeId ('' none), resumeId of a new incarnation.
   // A resume (the presented resumeId is the user's current one, and the user is still listed)
   // keeps its place in the join order (its seq) and its resumeId. Attendance: one more
   // connection; the interval stays open (a resumed or replaced gap counts) or opens now.
-  static const redis::Script s(with_attendance(R"lua(
+  static const Variants s(with_attendance(R"lua(
 local d = redis.call('HMGET', KEYS[1], 'status', 'participants')
 if not d[2] then return {'session_not_found'} end
 if d[1] == 'ended' then return {'session_ended'} end
@@ -103,14 +123,14 @@ redis.call('SET', KEYS[4], ARGV[6], 'EX', ARGV[7])
 return {'ok', prev or '', seq, redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[3]),
         redis.call('HGETALL', KEYS[1]), resumed, rid, before, prevpeer}
 )lua"));
-  return s;
+  return s.get(sharded);
 }
 
-const redis::Script& leave() {
+const redis::Script& leave(bool sharded) {
   // KEYS: ws, peers, heartbeat, resume, attendance. ARGV: user, connection, channel, event,
   // publish always (1/0), now (ms), attendance to put back ('' none, '-' delete: the undo of a
   // join that the node refused after the script).
-  static const redis::Script s(with_attendance(R"lua(
+  static const Variants s(with_attendance(R"lua(
 local removed, name, closed = 0, '', 0
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
   name = string.match(redis.call('HGET', KEYS[2], ARGV[1]) or '', '^%d+|(.*)$') or ''
@@ -138,12 +158,12 @@ end
 if removed == 1 or ARGV[5] == '1' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
 return {removed, name, closed}
 )lua"));
-  return s;
+  return s.get(sharded);
 }
 
-const redis::Script& lost() {
+const redis::Script& lost(bool sharded) {
   // KEYS: ws, attendance. ARGV: user, connection, now (ms), channel, event, publish (1/0).
-  static const redis::Script s(with_attendance(R"lua(
+  static const Variants s(with_attendance(R"lua(
 local changed, name = 0, ''
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
   local a = att_get(KEYS[2], ARGV[1])
@@ -159,11 +179,11 @@ end
 if ARGV[6] == '1' then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
 return {changed, name}
 )lua"));
-  return s;
+  return s.get(sharded);
 }
 
-const redis::Script& start() {
-  static const redis::Script s(R"lua(
+const redis::Script& start(bool sharded) {
+  static const Variants s(R"lua(
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local st = redis.call('HGET', KEYS[1], 'status')
 if st and st ~= 'waiting' then return 0 end
@@ -171,13 +191,13 @@ redis.call('HSET', KEYS[1], 'status', 'started', 'startedAt', ARGV[1])
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1
 )lua");
-  return s;
+  return s.get(sharded);
 }
 
-const redis::Script& end() {
+const redis::Script& end(bool sharded) {
   // Attendance: every open interval closes at the end (at its loss time for a lost connection);
   // the hash outlives the presence keys with the directory entry, for the admin API.
-  static const redis::Script s(with_attendance(R"lua(
+  static const Variants s(with_attendance(R"lua(
 if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
 if redis.call('HGET', KEYS[1], 'status') == 'ended' then return {0} end
 redis.call('HSET', KEYS[1], 'status', 'ended', 'endedAt', ARGV[2], 'endReason', ARGV[1])
@@ -202,11 +222,11 @@ redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return {1, att, present, redis.call('HGET', KEYS[1], 'startedAt') or ''}
 )lua"));
-  return s;
+  return s.get(sharded);
 }
 
-const redis::Script& put() {
-  static const redis::Script s(R"lua(
+const redis::Script& put(bool sharded) {
+  static const Variants s(R"lua(
 local created = redis.call('EXISTS', KEYS[1]) == 0
 redis.call('HSET', KEYS[1], 'hostUserId', ARGV[1], 'participants', ARGV[2], 'durationSeconds', ARGV[3])
 if ARGV[7] == nil or ARGV[7] == '' then
@@ -220,36 +240,36 @@ redis.call('PUBLISH', ARGV[5], ARGV[6])
 if created then return 1 end
 return 0
 )lua");
-  return s;
+  return s.get(sharded);
 }
 
-const redis::Script& remove() {
-  static const redis::Script s(R"lua(
+const redis::Script& remove(bool sharded) {
+  static const Variants s(R"lua(
 for _, u in ipairs(redis.call('HKEYS', KEYS[2])) do redis.call('DEL', ARGV[1] .. u) end
 redis.call('DEL', unpack(KEYS))
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1
 )lua");
-  return s;
+  return s.get(sharded);
 }
 
-const redis::Script& snapshot() {
-  static const redis::Script s(R"lua(
+const redis::Script& snapshot(bool sharded) {
+  static const Variants s(R"lua(
 local att = {}
 if KEYS[4] then att = redis.call('HGETALL', KEYS[4]) end
 return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[3]), att}
 )lua");
-  return s;
+  return s.get(sharded);
 }
 
-const redis::Script& restore() {
+const redis::Script& restore(bool sharded) {
   // KEYS: dir, ws, peers, resume, attendance. Each local participant is 6 arguments: user,
   // connection, peers value, resumeId, attendance JSON ('' when this node has none: a minimal
   // entry is written if Redis has none), lost-at ms ('' when live here; set while it is still
   // reconnecting here: its loss is kept, never cleared). Returns {0} or {1, live users whose loss
   // it cleared (the others saw them as lost while this node was away), live users it re-opened
   // (an entry closed meanwhile: their window expired on the others)}.
-  static const redis::Script s(with_attendance(R"lua(
+  static const Variants s(with_attendance(R"lua(
 local nf, nd = tonumber(ARGV[8]), tonumber(ARGV[9])
 local first = 10 + nf + nd
 if redis.call('EXISTS', KEYS[1]) == 0 and nf > 0 then
@@ -340,7 +360,7 @@ if redis.call('EXISTS', KEYS[2]) == 1 then
 end
 return {1, cleared, reopened}
 )lua"));
-  return s;
+  return s.get(sharded);
 }
 
 }  // namespace sig::cluster::scripts

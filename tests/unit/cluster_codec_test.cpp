@@ -13,16 +13,43 @@ using namespace sig::cluster;
 using namespace std::chrono_literals;
 
 TEST(ClusterKeys, TheUserStoryLayout) {
-  EXPECT_EQ(keys::ws("s1"), "session:ws:s1");
-  EXPECT_EQ(keys::heartbeat("s1", "u:1"), "session:heartbeat:s1:u:1");
-  EXPECT_EQ(keys::dir("s1"), "session:dir:s1");
-  EXPECT_EQ(keys::attendance("s1"), "session:attendance:s1");
-  EXPECT_EQ(keys::alive("n1"), "signaling:node:n1:alive");
-  EXPECT_EQ(keys::node_channel("n1"), "signaling:node:n1");
-  EXPECT_EQ(keys::session_channel("s1"), "signaling:session:s1");
+  const Layout l;
+  EXPECT_EQ(l.ws("s1"), "session:ws:s1");
+  EXPECT_EQ(l.peers("s1"), "session:peers:s1");
+  EXPECT_EQ(l.resume("s1"), "session:resume:s1");
+  EXPECT_EQ(l.heartbeat("s1", "u:1"), "session:heartbeat:s1:u:1");
+  EXPECT_EQ(l.heartbeat_prefix("s1"), "session:heartbeat:s1:");
+  EXPECT_EQ(l.dir("s1"), "session:dir:s1");
+  EXPECT_EQ(l.attendance("s1"), "session:attendance:s1");
+  EXPECT_EQ(l.alive("n1"), "signaling:node:n1:alive");
+  EXPECT_EQ(l.node_channel("n1"), "signaling:node:n1");
+  EXPECT_EQ(l.session_channel("s1"), "signaling:session:s1");
+  EXPECT_EQ(l.session_of_channel("signaling:session:s1"), "s1");
+  EXPECT_EQ(l.session_of_channel("signaling:node:s1"), "");
+  EXPECT_EQ(l.publish(), "PUBLISH");
+  EXPECT_FALSE(l.cluster());
   EXPECT_EQ(keys::node_of("n1:42"), "n1");
   EXPECT_EQ(keys::node_of("a:b:7"), "a:b");
   EXPECT_EQ(keys::node_of("nocolon"), "");
+}
+
+// --redis-cluster: every key of a session carries its hash tag (one slot for a script's keys),
+// the node's keys the node id's; sharded pub/sub.
+TEST(ClusterKeys, TheClusterLayout) {
+  const Layout l(true);
+  EXPECT_EQ(l.dir("s1"), "session:dir:{s1}");
+  EXPECT_EQ(l.ws("s1"), "session:ws:{s1}");
+  EXPECT_EQ(l.peers("s1"), "session:peers:{s1}");
+  EXPECT_EQ(l.resume("s1"), "session:resume:{s1}");
+  EXPECT_EQ(l.attendance("s1"), "session:attendance:{s1}");
+  EXPECT_EQ(l.heartbeat("s1", "u:1"), "session:heartbeat:{s1}:u:1");
+  EXPECT_EQ(l.heartbeat_prefix("s1"), "session:heartbeat:{s1}:");
+  EXPECT_EQ(l.session_channel("s1"), "signaling:session:{s1}");
+  EXPECT_EQ(l.node_channel("n1"), "signaling:node:{n1}");
+  EXPECT_EQ(l.alive("n1"), "signaling:node:{n1}:alive");
+  EXPECT_EQ(l.session_of_channel("signaling:session:{s1}"), "s1");
+  EXPECT_EQ(l.session_of_channel("signaling:session:s1"), "");
+  EXPECT_EQ(l.publish(), "SPUBLISH");
 }
 
 TEST(ClusterCodec, Iso8601RoundTrip) {

@@ -26,7 +26,7 @@ using sig::test::RedisServer;
 
 namespace {
 
-namespace keys = cluster::keys;
+const cluster::Layout keys;  // the one-server layout
 
 class ClusterScriptsTest : public ::testing::Test {
  protected:
@@ -41,7 +41,7 @@ class ClusterScriptsTest : public ::testing::Test {
     for (int i = 0; i < 500 && !started; ++i)
       io_.run_for(10ms);
     ASSERT_TRUE(started && !*started);
-    cmd({"HSET", keys::dir("s"), "hostUserId", "a", "participants",
+    cmd({"HSET", keys.dir("s"), "hostUserId", "a", "participants",
          R"([{"userId":"a","displayName":"Alice"},{"userId":"b"},{"userId":"c"}])", "status", "waiting"});
   }
   void TearDown() override {
@@ -78,31 +78,31 @@ class ClusterScriptsTest : public ::testing::Test {
              const std::string& presented = "", const std::string& fresh = "rid-new",
              std::int64_t now = kT0) {
     return eval(cluster::scripts::join(),
-                {keys::dir("s"), keys::ws("s"), keys::peers("s"), keys::heartbeat("s", user),
-                 keys::resume("s"), keys::attendance("s")},
+                {keys.dir("s"), keys.ws("s"), keys.peers("s"), keys.heartbeat("s", user), keys.resume("s"),
+                 keys.attendance("s")},
                 {user, conn, name, std::to_string(max), "1800", std::to_string(now), "45", presented, fresh});
   }
   Reply leave(const std::string& user, const std::string& conn, std::int64_t now = kT0,
               const std::string& undo = "") {
-    return eval(cluster::scripts::leave(),
-                {keys::ws("s"), keys::peers("s"), keys::heartbeat("s", user), keys::resume("s"),
-                 keys::attendance("s")},
-                {user, conn, keys::session_channel("s"), cluster::encode_left(user, conn), "0",
-                 std::to_string(now), undo});
+    return eval(
+        cluster::scripts::leave(),
+        {keys.ws("s"), keys.peers("s"), keys.heartbeat("s", user), keys.resume("s"), keys.attendance("s")},
+        {user, conn, keys.session_channel("s"), cluster::encode_left(user, conn), "0", std::to_string(now),
+         undo});
   }
   Reply lost(const std::string& user, const std::string& conn, std::int64_t now) {
-    return eval(cluster::scripts::lost(), {keys::ws("s"), keys::attendance("s")},
+    return eval(cluster::scripts::lost(), {keys.ws("s"), keys.attendance("s")},
                 {user, conn, std::to_string(now), "ch", "{}", "0"});
   }
   Reply end(std::int64_t now, const std::string& reason = "completed") {
     return eval(cluster::scripts::end(),
-                {keys::dir("s"), keys::ws("s"), keys::peers("s"), keys::resume("s"), keys::attendance("s")},
-                {reason, "2026-11-24T11:00:00.000Z", "ch", "{}", "3600", keys::heartbeat_prefix("s"),
+                {keys.dir("s"), keys.ws("s"), keys.peers("s"), keys.resume("s"), keys.attendance("s")},
+                {reason, "2026-11-24T11:00:00.000Z", "ch", "{}", "3600", keys.heartbeat_prefix("s"),
                  std::to_string(now)});
   }
   // The attendance entry of a user, parsed (nullopt: none).
   std::optional<domain::AttendanceRecord> att(const std::string& user) {
-    const auto r = cmd({"HGET", keys::attendance("s"), user});
+    const auto r = cmd({"HGET", keys.attendance("s"), user});
     if (!r.is_string()) return std::nullopt;
     return cluster::parse_attendance(user, r.str);
   }
@@ -128,27 +128,27 @@ TEST_F(ClusterScriptsTest, JoinChecksStatusMembershipAndCapAndReturnsTheRoster) 
       cluster::roster_from(cluster::fields_of(r.elements[3]), cluster::fields_of(r.elements[4]));
   ASSERT_EQ(roster.size(), 1U);
   EXPECT_EQ(roster[0].identity.display_name, "Alice") << "the directory's name when the token has none";
-  EXPECT_EQ(cmd({"GET", keys::heartbeat("s", "a")}).str, "1795000000000");
-  const auto ttl = cmd({"TTL", keys::ws("s")}).integer;
+  EXPECT_EQ(cmd({"GET", keys.heartbeat("s", "a")}).str, "1795000000000");
+  const auto ttl = cmd({"TTL", keys.ws("s")}).integer;
   EXPECT_TRUE(ttl > 1790 && ttl <= 1800) << ttl;
-  EXPECT_LE(cmd({"TTL", keys::heartbeat("s", "a")}).integer, 45);
+  EXPECT_LE(cmd({"TTL", keys.heartbeat("s", "a")}).integer, 45);
 
   EXPECT_EQ(join("b", "n2:1", "Bobby").elements[0].str, "ok");
-  EXPECT_EQ(cmd({"HGET", keys::peers("s"), "b"}).str, "2|Bobby");
+  EXPECT_EQ(cmd({"HGET", keys.peers("s"), "b"}).str, "2|Bobby");
   EXPECT_EQ(join("c", "n1:2").elements[0].str, "session_full");
-  EXPECT_EQ(cmd({"HLEN", keys::ws("s")}).integer, 2) << "a refused join writes nothing";
+  EXPECT_EQ(cmd({"HLEN", keys.ws("s")}).integer, 2) << "a refused join writes nothing";
   // A full session still takes a newer connection of a user who is there: a replacement.
   auto again = join("b", "n3:1");
   EXPECT_EQ(again.elements[0].str, "ok");
   EXPECT_EQ(again.elements[1].str, "n2:1");
   EXPECT_EQ(again.elements[2].integer, 3);
   EXPECT_EQ(join("zed", "n1:3").elements[0].str, "not_participant");
-  EXPECT_EQ(eval(cluster::scripts::join(),
-                 {keys::dir("x"), keys::ws("x"), keys::peers("x"), keys::heartbeat("x", "a")},
-                 {"a", "n1:9", "", "6", "1800", "1", "45"})
-                .elements[0]
-                .str,
-            "session_not_found");
+  EXPECT_EQ(
+      eval(cluster::scripts::join(), {keys.dir("x"), keys.ws("x"), keys.peers("x"), keys.heartbeat("x", "a")},
+           {"a", "n1:9", "", "6", "1800", "1", "45"})
+          .elements[0]
+          .str,
+      "session_not_found");
 }
 
 TEST_F(ClusterScriptsTest, LeaveRemovesOnlyTheConnectionItNames) {
@@ -156,28 +156,28 @@ TEST_F(ClusterScriptsTest, LeaveRemovesOnlyTheConnectionItNames) {
   join("a", "n2:1");  // replaced on another node
   EXPECT_FALSE(cluster::decode_leave(leave("a", "n1:1"))->removed)
       << "the older connection leaving must not remove the newer one";
-  EXPECT_EQ(cmd({"HGET", keys::ws("s"), "a"}).str, "n2:1");
-  EXPECT_EQ(cmd({"EXISTS", keys::heartbeat("s", "a")}).integer, 1);
+  EXPECT_EQ(cmd({"HGET", keys.ws("s"), "a"}).str, "n2:1");
+  EXPECT_EQ(cmd({"EXISTS", keys.heartbeat("s", "a")}).integer, 1);
   EXPECT_TRUE(cluster::decode_leave(leave("a", "n2:1"))->removed);
-  EXPECT_EQ(cmd({"EXISTS", keys::ws("s")}).integer, 0);
-  EXPECT_EQ(cmd({"EXISTS", keys::peers("s")}).integer, 0);
-  EXPECT_EQ(cmd({"EXISTS", keys::heartbeat("s", "a")}).integer, 0);
+  EXPECT_EQ(cmd({"EXISTS", keys.ws("s")}).integer, 0);
+  EXPECT_EQ(cmd({"EXISTS", keys.peers("s")}).integer, 0);
+  EXPECT_EQ(cmd({"EXISTS", keys.heartbeat("s", "a")}).integer, 0);
 }
 
 TEST_F(ClusterScriptsTest, StartAndEndHappenOnce) {
   join("a", "n1:1");
-  const std::vector<std::string> dir{keys::dir("s")};
+  const std::vector<std::string> dir{keys.dir("s")};
   EXPECT_EQ(eval(cluster::scripts::start(), dir, {"2026-11-24T10:00:00.000Z", "ch", "{}"}).integer, 1);
   EXPECT_EQ(eval(cluster::scripts::start(), dir, {"2026-11-24T10:00:01.000Z", "ch", "{}"}).integer, 0);
-  EXPECT_EQ(cmd({"HGET", keys::dir("s"), "startedAt"}).str, "2026-11-24T10:00:00.000Z");
+  EXPECT_EQ(cmd({"HGET", keys.dir("s"), "startedAt"}).str, "2026-11-24T10:00:00.000Z");
   EXPECT_TRUE(cluster::decode_end(end(kT0 + 1000))->changed);
   const auto second = cluster::decode_end(end(kT0 + 2000, "timeout"));
   ASSERT_TRUE(second);
   EXPECT_FALSE(second->changed) << "exactly one end wins";
-  EXPECT_EQ(cmd({"HGET", keys::dir("s"), "endReason"}).str, "completed");
-  EXPECT_EQ(cmd({"EXISTS", keys::ws("s")}).integer, 0);
-  EXPECT_EQ(cmd({"EXISTS", keys::heartbeat("s", "a")}).integer, 0);
-  EXPECT_GT(cmd({"TTL", keys::dir("s")}).integer, 0);
+  EXPECT_EQ(cmd({"HGET", keys.dir("s"), "endReason"}).str, "completed");
+  EXPECT_EQ(cmd({"EXISTS", keys.ws("s")}).integer, 0);
+  EXPECT_EQ(cmd({"EXISTS", keys.heartbeat("s", "a")}).integer, 0);
+  EXPECT_GT(cmd({"TTL", keys.dir("s")}).integer, 0);
   EXPECT_EQ(join("b", "n1:2").elements[0].str, "session_ended");
 }
 
@@ -194,7 +194,7 @@ TEST_F(ClusterScriptsTest, RestoreWritesTheNodesConnectionsAndDropsItsStaleOnes)
                                     {"startedAt", "2026-11-24T10:00:01.000Z"}},
                                    domain::WallTime{});
   // Max local seq 7; the node has seen join replies up to seq 7; no doubtful connection.
-  std::vector<std::string> args{"n1:", "1800", keys::heartbeat_prefix("s"), "1795000000001", "45", "7", "7"};
+  std::vector<std::string> args{"n1:", "1800", keys.heartbeat_prefix("s"), "1795000000001", "45", "7", "7"};
   const auto fields = cluster::fields_of_record(snap);
   args.push_back(std::to_string(fields.size() * 2));
   args.emplace_back("0");
@@ -206,35 +206,35 @@ TEST_F(ClusterScriptsTest, RestoreWritesTheNodesConnectionsAndDropsItsStaleOnes)
     args.emplace_back(x);
   args.emplace_back("");  // no attendance known to the node: a minimal entry
   args.emplace_back("");  // live here
-  const std::vector<std::string> k{keys::dir("s"), keys::ws("s"), keys::peers("s"), keys::resume("s"),
-                                   keys::attendance("s")};
+  const std::vector<std::string> k{keys.dir("s"), keys.ws("s"), keys.peers("s"), keys.resume("s"),
+                                   keys.attendance("s")};
   EXPECT_TRUE(cluster::decode_restore(eval(cluster::scripts::restore(), k, args))->applied);
   ASSERT_TRUE(att("a")) << "Redis lost the attendance: the live participant gets an entry again";
   EXPECT_EQ(att("a")->display_name, "A");
   EXPECT_EQ(att("a")->connections, 1U);
   EXPECT_TRUE(att("a")->connected_since);
-  EXPECT_EQ(cmd({"HGET", keys::resume("s"), "a"}).str, "rid-a") << "the resumeId is written again";
-  EXPECT_EQ(cmd({"HGET", keys::dir("s"), "status"}).str, "started");
-  EXPECT_EQ(cmd({"HGET", keys::dir("s"), "joinSeq"}).str, "7");
-  EXPECT_EQ(cmd({"HGETALL", keys::ws("s")}).elements.size(), 2U);
-  EXPECT_EQ(cmd({"HGET", keys::ws("s"), "a"}).str, "n1:1");
-  EXPECT_EQ(cmd({"GET", keys::heartbeat("s", "a")}).str, "1795000000001");
+  EXPECT_EQ(cmd({"HGET", keys.resume("s"), "a"}).str, "rid-a") << "the resumeId is written again";
+  EXPECT_EQ(cmd({"HGET", keys.dir("s"), "status"}).str, "started");
+  EXPECT_EQ(cmd({"HGET", keys.dir("s"), "joinSeq"}).str, "7");
+  EXPECT_EQ(cmd({"HGETALL", keys.ws("s")}).elements.size(), 2U);
+  EXPECT_EQ(cmd({"HGET", keys.ws("s"), "a"}).str, "n1:1");
+  EXPECT_EQ(cmd({"GET", keys.heartbeat("s", "a")}).str, "1795000000001");
   // Later: another node's connection for b, and a stale n1 entry for c; restore again.
-  cmd({"HSET", keys::ws("s"), "b", "n2:5", "c", "n1:9"});
-  cmd({"HSET", keys::peers("s"), "b", "6|B", "c", "5|C"});
+  cmd({"HSET", keys.ws("s"), "b", "n2:5", "c", "n1:9"});
+  cmd({"HSET", keys.peers("s"), "b", "6|B", "c", "5|C"});
   EXPECT_TRUE(cluster::decode_restore(eval(cluster::scripts::restore(), k, args))->applied);
-  EXPECT_EQ(cmd({"HGET", keys::ws("s"), "b"}).str, "n2:5") << "other nodes' entries stay";
-  EXPECT_TRUE(cmd({"HGET", keys::ws("s"), "c"}).is_nil()) << "this node's stale entry goes";
+  EXPECT_EQ(cmd({"HGET", keys.ws("s"), "b"}).str, "n2:5") << "other nodes' entries stay";
+  EXPECT_TRUE(cmd({"HGET", keys.ws("s"), "c"}).is_nil()) << "this node's stale entry goes";
   // The directory is not overwritten when present.
-  cmd({"HSET", keys::dir("s"), "hostUserId", "b"});
+  cmd({"HSET", keys.dir("s"), "hostUserId", "b"});
   eval(cluster::scripts::restore(), k, args);
-  EXPECT_EQ(cmd({"HGET", keys::dir("s"), "hostUserId"}).str, "b");
+  EXPECT_EQ(cmd({"HGET", keys.dir("s"), "hostUserId"}).str, "b");
 }
 
 // A join of this node that reached Redis just before the restore script (its reply not read yet
 // when the node built the script's arguments) must survive it; a stale entry must not.
 TEST_F(ClusterScriptsTest, RestoreKeepsAJoinNewerThanWhatTheNodeHasSeen) {
-  cmd({"HSET", keys::dir("s"), "participants",
+  cmd({"HSET", keys.dir("s"), "participants",
        R"([{"userId":"a"},{"userId":"b"},{"userId":"c"},{"userId":"d"}])"});
   join("a", "n1:1", "", 6);                                    // seq 1, seen by the node
   join("b", "n1:2", "", 6);                                    // seq 2, seen; n1:2 has left since
@@ -243,7 +243,7 @@ TEST_F(ClusterScriptsTest, RestoreKeepsAJoinNewerThanWhatTheNodeHasSeen) {
   const auto restore = [&](std::string_view known, std::initializer_list<std::string_view> doubtful) {
     std::vector<std::string> args{"n1:",
                                   "1800",
-                                  keys::heartbeat_prefix("s"),
+                                  keys.heartbeat_prefix("s"),
                                   "1795000000001",
                                   "45",
                                   "1",
@@ -254,28 +254,28 @@ TEST_F(ClusterScriptsTest, RestoreKeepsAJoinNewerThanWhatTheNodeHasSeen) {
       args.emplace_back(c);
     for (const auto& x : {"a", "n1:1", "1|A", "", "", ""})
       args.emplace_back(x);
-    const std::vector<std::string> k{keys::dir("s"), keys::ws("s"), keys::peers("s"), keys::resume("s"),
-                                     keys::attendance("s")};
+    const std::vector<std::string> k{keys.dir("s"), keys.ws("s"), keys.peers("s"), keys.resume("s"),
+                                     keys.attendance("s")};
     const auto r = cluster::decode_restore(eval(cluster::scripts::restore(), k, args));
     return r && r->applied ? 1 : 0;
   };
   EXPECT_EQ(restore("2", {"n1:4"}), 1);
-  EXPECT_EQ(cmd({"HGET", keys::ws("s"), "a"}).str, "n1:1");
-  EXPECT_TRUE(cmd({"HGET", keys::ws("s"), "b"}).is_nil()) << "seen and gone: stale";
-  EXPECT_TRUE(cmd({"HGET", keys::peers("s"), "b"}).is_nil());
-  EXPECT_EQ(cmd({"HGET", keys::ws("s"), "c"}).str, "n1:3") << "newer than seen: a join in flight";
-  EXPECT_EQ(cmd({"HGET", keys::peers("s"), "c"}).str, "3|c");
-  EXPECT_TRUE(cmd({"HGET", keys::ws("s"), "d"}).is_nil()) << "doubtful and gone: stale";
+  EXPECT_EQ(cmd({"HGET", keys.ws("s"), "a"}).str, "n1:1");
+  EXPECT_TRUE(cmd({"HGET", keys.ws("s"), "b"}).is_nil()) << "seen and gone: stale";
+  EXPECT_TRUE(cmd({"HGET", keys.peers("s"), "b"}).is_nil());
+  EXPECT_EQ(cmd({"HGET", keys.ws("s"), "c"}).str, "n1:3") << "newer than seen: a join in flight";
+  EXPECT_EQ(cmd({"HGET", keys.peers("s"), "c"}).str, "3|c");
+  EXPECT_TRUE(cmd({"HGET", keys.ws("s"), "d"}).is_nil()) << "doubtful and gone: stale";
   // Once the node has read c's reply (seen 4) and c has left too, c's entry goes.
   EXPECT_EQ(restore("4", {}), 1);
-  EXPECT_TRUE(cmd({"HGET", keys::ws("s"), "c"}).is_nil());
+  EXPECT_TRUE(cmd({"HGET", keys.ws("s"), "c"}).is_nil());
 }
 
 // A resume: the presented resumeId must be the user's current one and the user still listed; it
 // keeps the seq (its place in the join order) and the resumeId; anything else is a new
 // incarnation with a new seq.
 TEST_F(ClusterScriptsTest, JoinResumesOnlyTheCurrentIncarnation) {
-  cmd({"HSET", keys::dir("s"), "participants", R"([{"userId":"a"},{"userId":"b"}])"});
+  cmd({"HSET", keys.dir("s"), "participants", R"([{"userId":"a"},{"userId":"b"}])"});
   auto first = join("a", "n1:1", "", 2, "", "rid-1");
   ASSERT_EQ(first.elements[2].integer, 1);
   join("b", "n1:2", "", 2, "", "rid-b");
@@ -285,13 +285,13 @@ TEST_F(ClusterScriptsTest, JoinResumesOnlyTheCurrentIncarnation) {
   EXPECT_EQ(resumed.elements[2].integer, 1) << "same place in the join order";
   EXPECT_EQ(resumed.elements[6].integer, 1);
   EXPECT_EQ(resumed.elements[7].str, "rid-1") << "the incarnation keeps its resumeId";
-  EXPECT_EQ(cmd({"HGET", keys::ws("s"), "a"}).str, "n2:7");
+  EXPECT_EQ(cmd({"HGET", keys.ws("s"), "a"}).str, "n2:7");
   auto wrong = join("a", "n2:8", "", 2, "rid-b", "rid-3");
   EXPECT_EQ(wrong.elements[6].integer, 0) << "another user's resumeId resumes nothing";
   EXPECT_EQ(wrong.elements[7].str, "rid-3");
   EXPECT_EQ(wrong.elements[2].integer, 3);
   leave("a", "n2:8");
-  EXPECT_TRUE(cmd({"HGET", keys::resume("s"), "a"}).is_nil()) << "a departure forgets the resumeId";
+  EXPECT_TRUE(cmd({"HGET", keys.resume("s"), "a"}).is_nil()) << "a departure forgets the resumeId";
   auto after = join("a", "n1:9", "", 2, "rid-3", "rid-4");
   EXPECT_EQ(after.elements[6].integer, 0) << "nothing to resume once gone";
 }
@@ -309,7 +309,7 @@ TEST_F(ClusterScriptsTest, AttendanceFollowsJoinsLossesResumesAndLeaves) {
   EXPECT_FALSE(a->last_left);
   ASSERT_TRUE(a->connected_since);
   EXPECT_EQ(a->connected_since->time_since_epoch(), std::chrono::milliseconds(kT0));
-  EXPECT_EQ(cmd({"TTL", keys::attendance("s")}).integer, -1) << "no TTL while the session lives";
+  EXPECT_EQ(cmd({"TTL", keys.attendance("s")}).integer, -1) << "no TTL while the session lives";
 
   const auto l1 = cluster::decode_lost(lost("a", "n1:1", kT0 + 1000));
   ASSERT_TRUE(l1);
@@ -387,11 +387,11 @@ TEST_F(ClusterScriptsTest, TheUndoOfARefusedJoinPutsTheAttendanceBack) {
   EXPECT_FALSE(att("c")) << "a first join taken back leaves no entry";
   join("c", "n1:2", "", 6, "", "rid", kT0 + 1000);
   leave("c", "n1:2", kT0 + 2000);
-  const auto kept = cmd({"HGET", keys::attendance("s"), "c"}).str;
+  const auto kept = cmd({"HGET", keys.attendance("s"), "c"}).str;
   auto second = join("c", "n1:3", "", 6, "", "rid", kT0 + 3000);
   EXPECT_EQ(second.elements[8].str, kept);
   leave("c", "n1:3", kT0 + 3100, second.elements[8].str);
-  EXPECT_EQ(cmd({"HGET", keys::attendance("s"), "c"}).str, kept);
+  EXPECT_EQ(cmd({"HGET", keys.attendance("s"), "c"}).str, kept);
   EXPECT_EQ(att("c")->connections, 1U);
 }
 
@@ -414,26 +414,26 @@ TEST_F(ClusterScriptsTest, TheEndClosesEveryIntervalAndReturnsTheAttendanceOnce)
   EXPECT_FALSE(e->attendance[0].connected_since);
   EXPECT_EQ(e->attendance[1].connected.count(), 2000) << "a lost one closes at its loss";
   EXPECT_FALSE(e->started_at) << "never started";
-  const auto ttl = cmd({"TTL", keys::attendance("s")}).integer;
+  const auto ttl = cmd({"TTL", keys.attendance("s")}).integer;
   EXPECT_TRUE(ttl > 3590 && ttl <= 3600) << ttl;
   EXPECT_FALSE(cluster::decode_end(end(kT0 + 11'000))->changed);
   EXPECT_EQ(att("a")->connected.count(), 10'000) << "a second end changes nothing";
   // The snapshot reads it after the end.
   const auto snap = eval(cluster::scripts::snapshot(),
-                         {keys::dir("s"), keys::ws("s"), keys::peers("s"), keys::attendance("s")}, {});
+                         {keys.dir("s"), keys.ws("s"), keys.peers("s"), keys.attendance("s")}, {});
   ASSERT_EQ(snap.elements.size(), 4U);
   EXPECT_EQ(cluster::attendance_from(cluster::fields_of(snap.elements[3])).size(), 2U);
   eval(cluster::scripts::remove(),
-       {keys::dir("s"), keys::ws("s"), keys::peers("s"), keys::resume("s"), keys::attendance("s")},
-       {keys::heartbeat_prefix("s"), "ch", "{}"});
-  EXPECT_EQ(cmd({"EXISTS", keys::attendance("s")}).integer, 0) << "deleted with the session";
+       {keys.dir("s"), keys.ws("s"), keys.peers("s"), keys.resume("s"), keys.attendance("s")},
+       {keys.heartbeat_prefix("s"), "ch", "{}"});
+  EXPECT_EQ(cmd({"EXISTS", keys.attendance("s")}).integer, 0) << "deleted with the session";
 }
 
 // A node presumed dead (it stalled): the others recorded its participants' loss, or even closed
 // them when the window expired; its restore clears the loss (reconnected) or re-opens the entry
 // (joined), and says which, once.
 TEST_F(ClusterScriptsTest, RestoreClearsALossOrReopensAClosedEntryOnce) {
-  cmd({"HSET", keys::dir("s"), "participants", R"([{"userId":"a"},{"userId":"b"}])", "status", "started"});
+  cmd({"HSET", keys.dir("s"), "participants", R"([{"userId":"a"},{"userId":"b"}])", "status", "started"});
   join("a", "n1:1", "", 6, "", "rid-a", kT0);
   join("b", "n1:2", "", 6, "", "rid-b", kT0);
   lost("a", "n1:1", kT0 + 1000);  // seen as lost by another node
@@ -441,12 +441,12 @@ TEST_F(ClusterScriptsTest, RestoreClearsALossOrReopensAClosedEntryOnce) {
   leave("b", "n1:2", kT0 + 9000);  // and b's window expired there
   const auto restore = [&] {
     std::vector<std::string> args{
-        "n1:", "1800", keys::heartbeat_prefix("s"), std::to_string(kT0 + 12'000), "45", "2", "2", "0", "0"};
+        "n1:", "1800", keys.heartbeat_prefix("s"), std::to_string(kT0 + 12'000), "45", "2", "2", "0", "0"};
     for (const auto& x : {"a", "n1:1", "1|a", "rid-a", "", "", "b", "n1:2", "2|b", "rid-b", "", ""})
       args.emplace_back(x);
-    return cluster::decode_restore(eval(
-        cluster::scripts::restore(),
-        {keys::dir("s"), keys::ws("s"), keys::peers("s"), keys::resume("s"), keys::attendance("s")}, args));
+    return cluster::decode_restore(
+        eval(cluster::scripts::restore(),
+             {keys.dir("s"), keys.ws("s"), keys.peers("s"), keys.resume("s"), keys.attendance("s")}, args));
   };
   auto r = restore();
   ASSERT_TRUE(r && r->applied);
@@ -465,24 +465,24 @@ TEST_F(ClusterScriptsTest, RestoreClearsALossOrReopensAClosedEntryOnce) {
 // A participant still reconnecting on its node (lost, within its window) when the node restores:
 // its loss is kept (or written again after Redis lost its data), and it is not reported as back.
 TEST_F(ClusterScriptsTest, RestoreKeepsTheLossOfAParticipantStillReconnectingHere) {
-  cmd({"HSET", keys::dir("s"), "participants", R"([{"userId":"a"},{"userId":"b"}])", "status", "started"});
+  cmd({"HSET", keys.dir("s"), "participants", R"([{"userId":"a"},{"userId":"b"}])", "status", "started"});
   join("a", "n1:1", "", 6, "", "rid-a", kT0);
   join("b", "n1:2", "", 6, "", "rid-b", kT0);
   lost("a", "n1:1", kT0 + 1000);  // a is lost on its own node n1, which keeps its place
   const auto restore = [&] {
     std::vector<std::string> args{
-        "n1:", "1800", keys::heartbeat_prefix("s"), std::to_string(kT0 + 12'000), "45", "2", "2", "0", "0"};
+        "n1:", "1800", keys.heartbeat_prefix("s"), std::to_string(kT0 + 12'000), "45", "2", "2", "0", "0"};
     for (const std::string x : {"a", "n1:1", "1|a", "rid-a", ""})
       args.push_back(x);
     args.push_back(std::to_string(kT0 + 1000));  // still reconnecting here, lost then
     for (const std::string x : {"b", "n1:2", "2|b", "rid-b", "", ""})
       args.push_back(x);
-    return cluster::decode_restore(eval(
-        cluster::scripts::restore(),
-        {keys::dir("s"), keys::ws("s"), keys::peers("s"), keys::resume("s"), keys::attendance("s")}, args));
+    return cluster::decode_restore(
+        eval(cluster::scripts::restore(),
+             {keys.dir("s"), keys.ws("s"), keys.peers("s"), keys.resume("s"), keys.attendance("s")}, args));
   };
   const auto lost_at = [&](const std::string& user) {
-    const auto j = nlohmann::json::parse(cmd({"HGET", keys::attendance("s"), user}).str);
+    const auto j = nlohmann::json::parse(cmd({"HGET", keys.attendance("s"), user}).str);
     return j.at("r");
   };
   auto r = restore();
@@ -492,7 +492,7 @@ TEST_F(ClusterScriptsTest, RestoreKeepsTheLossOfAParticipantStillReconnectingHer
   EXPECT_EQ(lost_at("a"), kT0 + 1000) << "its loss is kept";
   EXPECT_EQ(lost_at("b"), false);
   cmd({"FLUSHALL"});  // Redis lost everything: the node writes it again, with the loss
-  cmd({"HSET", keys::dir("s"), "participants", R"([{"userId":"a"},{"userId":"b"}])", "status", "started"});
+  cmd({"HSET", keys.dir("s"), "participants", R"([{"userId":"a"},{"userId":"b"}])", "status", "started"});
   r = restore();
   ASSERT_TRUE(r && r->applied);
   EXPECT_TRUE(r->resumed.empty() && r->rejoined.empty());

@@ -1,0 +1,146 @@
+#include "cluster/node_claim.hpp"
+
+#include <array>
+#include <random>
+#include <utility>
+#include <vector>
+
+namespace sig::cluster {
+
+namespace {
+
+class ClaimCategory final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "node-claim"; }
+  std::string message(int ev) const override {
+    switch (static_cast<ClaimErrc>(ev)) {
+      case ClaimErrc::held_by_live_node: return "another live node holds this node id";
+      case ClaimErrc::bad_reply: return "unexpected reply to the node id claim";
+    }
+    return "node claim error";
+  }
+};
+
+// Not a secret: it only has to differ between two processes started with the same id.
+std::string random_token() {
+  std::random_device rd;  // /dev/urandom on Linux
+  std::string out;
+  out.reserve(32);
+  constexpr std::array<char, 16> kHex{'0', '1', '2', '3', '4', '5', '6', '7',
+                                      '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'};
+  for (int i = 0; i < 4; ++i) {
+    auto v = rd();
+    for (int j = 0; j < 8; ++j) {
+      out.push_back(kHex[v & 0xfU]);
+      v >>= 4U;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+const std::error_category& claim_category() noexcept {
+  static const ClaimCategory c;
+  return c;
+}
+
+std::error_code make_error_code(ClaimErrc e) noexcept {
+  return {static_cast<int>(e), claim_category()};
+}
+
+std::string_view to_string(NodeClaim::Outcome o) noexcept {
+  switch (o) {
+    case NodeClaim::Outcome::current: return "current";
+    case NodeClaim::Outcome::expired: return "expired";
+    case NodeClaim::Outcome::taken: return "taken";
+    case NodeClaim::Outcome::failed: return "failed";
+  }
+  return "failed";
+}
+
+// Every script answers {code, holder}: 1 ours (renewed), 2 absent and written now, 0 another
+// token holds it (holder: that token).
+const redis::Script& NodeClaim::claim_script() {
+  // At start-up an absent key is simply claimed (code 1): nobody presumed this process dead.
+  static const redis::Script s(R"lua(
+local v = redis.call('GET', KEYS[1])
+if v and v ~= ARGV[1] then return {0, v} end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return {1, ''}
+)lua");
+  return s;
+}
+
+const redis::Script& NodeClaim::refresh_script() {
+  static const redis::Script s(R"lua(
+local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return {1, ''}
+end
+if v then return {0, v} end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return {2, ''}
+)lua");
+  return s;
+}
+
+const redis::Script& NodeClaim::release_script() {
+  static const redis::Script s(R"lua(
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return {1, ''}
+end
+return {0, redis.call('GET', KEYS[1]) or ''}
+)lua");
+  return s;
+}
+
+NodeClaim::NodeClaim(EvalFn eval, std::string alive_key, std::chrono::milliseconds ttl)
+    : eval_(std::move(eval)), key_(std::move(alive_key)), ttl_(ttl), token_(random_token()) {}
+
+void NodeClaim::claim(Done done) {
+  run(claim_script(), std::move(done));
+}
+
+void NodeClaim::refresh(Done done) {
+  run(refresh_script(), std::move(done));
+}
+
+void NodeClaim::release(Done done) {
+  run(release_script(), std::move(done));
+}
+
+void NodeClaim::run(const redis::Script& script, Done done) {
+  const std::string ttl = std::to_string(ttl_.count());
+  const std::vector<std::string_view> keys{key_};
+  const std::vector<std::string_view> args{token_, ttl};
+  eval_(script, keys, args, [done = std::move(done)](std::error_code ec, const redis::Reply& reply) {
+    if (!done) return;
+    Result r;
+    if (ec) {
+      r.error = ec;
+      done(r);
+      return;
+    }
+    if (!reply.is_array() || reply.elements.size() != 2 || !reply.elements[0].is_integer()) {
+      r.error = make_error_code(ClaimErrc::bad_reply);
+      done(r);
+      return;
+    }
+    switch (reply.elements[0].integer) {
+      case 1: r.outcome = Outcome::current; break;
+      case 2: r.outcome = Outcome::expired; break;
+      case 0:
+        r.outcome = Outcome::taken;
+        r.holder = reply.elements[1].str;
+        r.error = make_error_code(ClaimErrc::held_by_live_node);
+        break;
+      default: r.error = make_error_code(ClaimErrc::bad_reply); break;
+    }
+    done(r);
+  });
+}
+
+}  // namespace sig::cluster
