@@ -185,7 +185,13 @@ void AdminApi::handle(HttpRequest request, Respond respond) {
   }
   const bool read_only = request.method == "GET" || request.method == "HEAD";
   auto req = std::make_shared<HttpRequest>(std::move(request));
-  cluster_->refresh(session_id, [this, req, read_only, session_id, respond = std::move(respond)]() mutable {
+  auto after_read = [this, req, read_only, session_id, respond = std::move(respond)](bool read) mutable {
+    if (!read && !hub_.has_session(session_id)) {
+      // The store was not reached and this node has no copy: the session may well exist (other
+      // nodes host it), so never a 404 (nor a creation here that the store never sees).
+      respond(problem(protocol::ErrorCode::store_unavailable));
+      return;
+    }
     const auto mark = cluster_->write_mark();
     auto r = answer(*req);
     if (read_only || r.status >= 400) {
@@ -201,9 +207,10 @@ void AdminApi::handle(HttpRequest request, Respond respond) {
       // Redis refused the change or was not reached: never a 2xx. This node's copy may hold the
       // change the store does not: read the session again so it shows what the store holds.
       respond(problem(protocol::ErrorCode::store_unavailable));
-      cluster_->refresh(std::move(session_id), [] {});
+      cluster_->refresh(std::move(session_id), [](bool) {});
     });
-  });
+  };
+  cluster_->refresh(session_id, std::move(after_read));
 }
 
 HttpResponse AdminApi::answer(const HttpRequest& request) {

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string_view>
@@ -15,10 +16,10 @@
 #include "app/jwt_options.hpp"
 #include "app/keys.hpp"
 #include "app/option_helpers.hpp"
+#include "app/redis_options.hpp"
 #include "app/secret_file.hpp"
 #include "domain/ice_servers.hpp"
 #include "net/client_address.hpp"
-#include "redis/url.hpp"
 
 namespace sig::app {
 
@@ -33,9 +34,7 @@ using namespace std::chrono_literals;
 constexpr DurationRange kHeartbeatInterval{100ms, 5min};
 constexpr DurationRange kHeartbeatTimeout{200ms, 15min};
 constexpr DurationRange kSessionTimer{100ms, std::chrono::hours(24 * 30)};
-constexpr DurationRange kNodeTtl{300ms, 10min};
 constexpr DurationRange kResumeWindow{0ms, 10min};
-constexpr DurationRange kClusterSync{100ms, 1h};
 constexpr DurationRange kHttpTimer{100ms, 24h};
 // The drain: 0 tells everyone at once (and, as a timeout, exits at once); a supervisor waits
 // a bounded time before it kills (Kubernetes: terminationGracePeriodSeconds), so does ten minutes.
@@ -151,28 +150,16 @@ void load_secrets(Config& c, const SecretFiles& files) {
       throw std::runtime_error("give --turn-secret or --turn-secret-file, not both");
     c.turn_secret = read_secret_file(files.turn_secret, "--turn-secret-file");
   }
-  if (!c.redis.empty()) {
-    std::string why;
-    auto url = redis::parse_redis_url(c.redis, &why);
-    if (!url) throw std::runtime_error("--redis: " + why);
-    if (!files.redis_password.empty()) {
-      if (!url->password.empty())
-        throw std::runtime_error("--redis-password-file: the --redis URL already has a password");
-      url->password = read_secret_file(files.redis_password, "--redis-password-file");
-      // The password travels inside the URL from here on, in memory only (logs mask it).
-      c.redis = url->to_string(true);
-    }
-  } else if (!files.redis_password.empty()) {
-    throw std::runtime_error("--redis-password-file needs --redis");
-  }
+  load_redis_options(c, files.redis_password);
 }
 
 // --dev is for one developer's machine: it must not be able to mint tokens that anything else
 // accepts, nor to write into a shared store, nor to be reached from the network.
 void check_dev(const Config& c, const SecretFiles& files) {
-  if (!c.redis.empty()) {
+  if (!c.redis.empty() || !c.redis_cluster.empty()) {
     throw std::runtime_error(
-        "--dev cannot be combined with --redis (a development node never joins a cluster)");
+        "--dev cannot be combined with --redis or --redis-cluster (a development node never joins a "
+        "cluster)");
   }
   if (!c.jwt_secrets.empty() || !files.jwt_secret.empty() || !c.jwt_public_key_file.empty() ||
       !c.jwt_jwks_file.empty() || !c.jwt_jwks_url.empty()) {
@@ -359,39 +346,7 @@ void add_options(CLI::App& app, Config& c, SecretFiles& files) {
       ->envname("SIGNALING_NODE_ID")
       ->check(node_id_text());
 
-  app.add_option(
-         "--redis", c.redis,
-         "Shared Redis for several nodes: redis://[[user]:password@]host[:port][/db], or rediss:// for "
-         "TLS (see --redis-tls-*); without it the state stays in this process")
-      ->envname("SIGNALING_REDIS");
-  app.add_option("--redis-password-file", files.redis_password,
-                 "File holding the password of --redis (AUTH; mode 0600 or 0400; one trailing newline is "
-                 "ignored); the URL then has none")
-      ->envname("SIGNALING_REDIS_PASSWORD_FILE");
-  app.add_option(
-         "--redis-tls-ca", c.redis_tls_ca,
-         "rediss://: PEM file of the CA certificate(s) that sign Redis's certificate (default: the system "
-         "trust store)")
-      ->envname("SIGNALING_REDIS_TLS_CA");
-  app.add_option("--redis-tls-cert", c.redis_tls_cert,
-                 "rediss://: PEM client certificate (chain) for Redis servers that require one (mutual TLS; "
-                 "with --redis-tls-key)")
-      ->envname("SIGNALING_REDIS_TLS_CERT");
-  app.add_option("--redis-tls-key", c.redis_tls_key,
-                 "rediss://: PEM private key of --redis-tls-cert, unencrypted")
-      ->envname("SIGNALING_REDIS_TLS_KEY");
-  app.add_option("--redis-tls-server-name", c.redis_tls_server_name,
-                 "rediss://: the name Redis's certificate must match, also sent as SNI (default: the host of "
-                 "--redis)")
-      ->envname("SIGNALING_REDIS_TLS_SERVER_NAME");
-  add_duration(app, "--node-ttl", c.node_ttl,
-               "Several nodes: a node whose alive key is older than this is dead; its participants are then "
-               "reconnecting for the resume window",
-               "SIGNALING_NODE_TTL", kNodeTtl);
-  add_duration(app, "--cluster-sync", c.cluster_sync,
-               "Several nodes: re-read every session from Redis this often (directory entries written by the "
-               "platform)",
-               "SIGNALING_CLUSTER_SYNC", kClusterSync);
+  add_redis_options(app, c, files.redis_password);
 
   add_duration(app, "--drain-period", c.drain_period,
                "SIGTERM: tell every WebSocket client to move (close 1012) spread over this long; 0 = all at "

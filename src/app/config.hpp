@@ -86,12 +86,18 @@ struct Config {
   // Several nodes: the shared Redis (empty: the embedded single-node store).
   // redis[s]://[[user]:password@]host[:port][/db]; the password of --redis-password-file is put in it.
   std::string redis;
+  // Or a Redis Cluster (--redis-cluster): its seed nodes, "host:port[,host:port...]" (items may be
+  // redis[s]://[:password@]host:port: one scheme and password for all). Parsed into the seeds and
+  // a URL that carries the scheme and the password (of --redis-password-file too) for every node.
+  std::string redis_cluster;
+  std::vector<std::string> redis_cluster_seeds;    // host:port
+  std::string redis_cluster_url;                   // redis[s]://[:password@]<first seed>
   std::string redis_tls_ca;                        // rediss://: PEM CA file; empty: the system trust store
   std::string redis_tls_cert;                      // rediss://: client certificate (mutual TLS), PEM
   std::string redis_tls_key;                       // rediss://: its private key, PEM, unencrypted
   std::string redis_tls_server_name;               // rediss://: name checked, and SNI; empty: URL host
   std::chrono::milliseconds node_ttl{10'000};      // TTL of this node's alive key
-  std::chrono::milliseconds cluster_sync{10'000};  // full re-read of the sessions in Redis
+  std::chrono::milliseconds cluster_sync{60'000};  // re-read of hosted sessions (a safety net)
 
   // SIGTERM: the graceful drain (app/drain.hpp). Every WebSocket is told to move (close 1012)
   // within the period; the process exits when the last is gone, or at the timeout.

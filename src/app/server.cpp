@@ -201,7 +201,7 @@ int run_server(const Config& config, std::vector<std::string> args) {
   settings.resume_window = config.resume_window;
   settings.resume_queue_messages = config.resume_queue_messages;
   settings.resume_queue_bytes = config.resume_queue_bytes;
-  if (!config.redis.empty()) {
+  if (!config.redis.empty() || !config.redis_cluster.empty()) {
     // A node's death is noticed up to --node-ttl after its participants' last message: the window
     // left to them then keeps the user story's bound (announced within the heartbeat timeout).
     const auto room = std::max(config.heartbeat_timeout - config.node_ttl, std::chrono::milliseconds(0));
@@ -242,10 +242,15 @@ int run_server(const Config& config, std::vector<std::string> args) {
   // Several nodes: the state lives in Redis; the cluster node is the hub's event sink.
   std::unique_ptr<cluster::Node> node;
   std::string redis_shown;
-  if (!config.redis.empty()) {
+  const bool several = !config.redis.empty() || !config.redis_cluster.empty();
+  if (several) {
+    // --redis (one server) or --redis-cluster (seeds; the URL carries scheme and password).
+    const bool cluster = !config.redis_cluster.empty();
+    const auto& text = cluster ? config.redis_cluster_url : config.redis;
+    const std::string flag = cluster ? "--redis-cluster" : "--redis";
     std::string why;
-    const auto url = redis::parse_redis_url(config.redis, &why);
-    if (!url) throw std::runtime_error("--redis: " + why);
+    const auto url = redis::parse_redis_url(text, &why);
+    if (!url) throw std::runtime_error(flag + ": " + why);
     cluster::NodeOptions o;
     if (url->tls) {
       o.redis_tls = redis_tls_options(config);
@@ -254,21 +259,25 @@ int run_server(const Config& config, std::vector<std::string> args) {
                  {"client_cert", o.redis_tls.cert_file},
                  {"server_name", o.redis_tls.server_name.empty() ? url->host : o.redis_tls.server_name}});
     } else if (any_redis_tls_option(config)) {
-      throw std::runtime_error("--redis-tls-* options need a rediss:// URL in --redis (it is " +
+      throw std::runtime_error("--redis-tls-* options need a rediss:// URL in " + flag + " (it is " +
                                url->to_string() + ")");
     }
-    redis_shown = url->to_string();
-    o.redis_url = config.redis;
+    redis_shown = cluster ? "cluster " + config.redis_cluster_seeds.front() : url->to_string();
+    o.redis_url = text;
+    o.redis_cluster_seeds = config.redis_cluster_seeds;
     o.node_id = node_id;
     o.node_ttl = config.node_ttl;
     o.sync_interval = config.cluster_sync;
     o.max_participants = config.max_participants;
     o.resume_window = config.resume_window;
+    o.heartbeat_interval = config.heartbeat_interval;
     o.ended_retention = config.ended_retention;
+    o.start_timeout = config.start_timeout;  // deadlines.hpp
+    o.empty_timeout = config.empty_timeout;
     node = std::make_unique<cluster::Node>(ioc.get_executor(), clock, o, platform_events);
   }
-  if (config.redis.empty() && any_redis_tls_option(config))
-    log::warn("--redis-tls-* options without --redis: ignored");
+  if (!several && any_redis_tls_option(config))
+    log::warn("--redis-tls-* options without --redis or --redis-cluster: ignored");
   // SIGHUP: the targets and the secret (a rewritten --webhook-secret-file included); a target
   // that stays keeps its queue (docs/webhooks.md). Checked by the parse before any hook runs.
   reloader.add_hook({"webhook-url", "webhook-secret", "webhook-secret-file"},

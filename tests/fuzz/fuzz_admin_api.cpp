@@ -36,7 +36,7 @@ class FakeStore final : public sig::domain::ClusterPort {
   void join(std::string, sig::domain::Identity, std::string, std::weak_ptr<sig::domain::Endpoint>,
             sig::domain::ResumeRequest, JoinDone) override {}
   void relay(std::string_view, std::string_view, std::string_view, sig::domain::Payload) override {}
-  void refresh(std::string, std::function<void()> done) override { done(); }
+  void refresh(std::string, std::function<void(bool)> done) override { done(true); }
   std::uint64_t write_mark() const override { return 0; }
   void flush(std::uint64_t, std::function<void(bool)> done) override { done(!refuse_); }
 

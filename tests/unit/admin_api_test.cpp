@@ -235,9 +235,9 @@ class FakeCluster final : public domain::ClusterPort {
   void join(std::string, domain::Identity, std::string, std::weak_ptr<domain::Endpoint>,
             domain::ResumeRequest, JoinDone) override {}
   void relay(std::string_view, std::string_view, std::string_view, domain::Payload) override {}
-  void refresh(std::string, std::function<void()> done) override {
+  void refresh(std::string, std::function<void(bool)> done) override {
     ++refreshes;
-    done();
+    done(true);
   }
   std::uint64_t write_mark() const override { return 7; }
   void flush(std::uint64_t mark, std::function<void(bool)> done) override {
