@@ -1,15 +1,15 @@
-// A deployment for the several-node scenarios: redis-server (DEBUG allowed), two nodes, nginx in
-// front (the documented block), four wrtc peers joined through nginx so that both nodes serve
-// some of them.
+// A deployment for the several-node scenarios: redis-server (DEBUG allowed; a Redis Cluster with
+// SIG_CONTINUITY_REDIS=cluster), two nodes, nginx in front (the documented block), four wrtc
+// peers joined through nginx so that both nodes serve some of them.
 import assert from 'node:assert/strict';
 
 import { randomId } from '../integration/harness.mjs';
 import { startNginx, startNodes, startRedis } from '../integration/cluster-harness.mjs';
 import { USERS, startMesh } from './media-support.mjs';
-import { clusterArgs, placement } from './cluster-support.mjs';
+import { clusterArgs, continuityRedisMode, placement } from './cluster-support.mjs';
 
 export async function startClusterMesh(t, { prefix = 'cl' } = {}) {
-  const redis = await startRedis(t);
+  const redis = await startRedis(t, continuityRedisMode());
   const nodes = await startNodes(t, redis, 2, { args: clusterArgs() });
   const nginx = await startNginx(t, nodes.map((n) => n.port));
   const sessionId = randomId(prefix);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 
 import { SignalingServer, serverBin, withTimeout } from '../integration/harness.mjs';
-import { RespClient } from '../integration/cluster-harness.mjs';
+import { RespClient, keysFor } from '../integration/cluster-harness.mjs';
 
 let helpText = null;
 /** Whether the server binary knows `flag` (its --help lists it): flags of newer servers are added only where they exist. */
@@ -57,8 +57,21 @@ export async function terminateNode(node, timeoutMs = 30_000) {
   assert.deepEqual(exit, { code: 0, signal: null }, `${node.nodeId} exit after SIGTERM`);
 }
 
-/** One Redis command on a fresh connection (DEBUG SLEEP blocks its own connection). */
+/**
+ * The Redis of the several-node scenarios: one redis-server, or with SIG_CONTINUITY_REDIS=cluster
+ * a Redis Cluster of three primaries and three replicas (../integration/redis-cluster-support.mjs).
+ */
+export const continuityRedisMode = () => (process.env.SIG_CONTINUITY_REDIS === 'cluster' ? 'cluster' : 'redis');
+
+/**
+ * One Redis command on a fresh connection (DEBUG SLEEP blocks its own connection); on a cluster,
+ * on every primary at once, answering their common reply.
+ */
 export async function redisCommand(redis, ...args) {
+  if (redis.mode === 'cluster') {
+    const replies = [...new Set(await redis.onPrimaries(...args))];
+    return replies.length === 1 ? replies[0] : replies;
+  }
   const c = await RespClient.connect(redis.port);
   try {
     return await c.cmd(...args);
@@ -69,9 +82,9 @@ export async function redisCommand(redis, ...args) {
 
 /** userId -> node id from the session's connection hash (session:ws:<sid>, "node:conn"). */
 export async function placement(redis, sessionId) {
-  const c = await RespClient.connect(redis.port);
+  const c = redis.mode === 'cluster' ? redis.client() : await RespClient.connect(redis.port);
   try {
-    const ws = await c.hgetall(`session:ws:${sessionId}`);
+    const ws = await c.hgetall(keysFor(redis.mode).ws(sessionId));
     return Object.fromEntries(Object.entries(ws).map(([u, conn]) => [u, conn.slice(0, conn.lastIndexOf(':'))]));
   } finally {
     c.close();

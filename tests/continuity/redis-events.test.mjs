@@ -38,8 +38,14 @@ async function scenario(t, name, event) {
 
 test('Redis restarted (empty) under a live session: no RTCPeerConnection torn down', { skip }, (t) =>
   scenario(t, 'redis-restart', async (redis) => {
-    await redis.stop();
-    await redis.start(); // same port, no persistence: empty
+    // Same ports, no persistence: empty (a cluster: all six instances, their nodes.conf kept).
+    if (redis.mode === 'cluster') {
+      await redis.killAll();
+      await redis.startAll();
+    } else {
+      await redis.stop();
+      await redis.start();
+    }
     return {};
   }));
 

@@ -1,11 +1,12 @@
 // Issue 9, points 3 and 5 (several nodes): a value in Redis that is not UTF-8, out of range or
 // malformed is logged and skipped, never forwarded to a browser, never fatal. Such a field of
 // session:ws or value of session:dir used to abort every node that read it, and nodes started
-// afterwards crashed in a loop. Needs /usr/bin/redis-server (skipped with a message otherwise).
+// afterwards crashed in a loop. One Redis and a Redis Cluster (the keys and channels of its
+// layout). Needs /usr/bin/redis-server (skipped with a message otherwise).
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { SignalingServer, randomId, waitFor } from './harness.mjs';
-import { redisClient, skipWithoutRedis, startNodes, startRedis } from './cluster-harness.mjs';
+import { redisClient, redisTest, startNodes, startRedis } from './cluster-harness.mjs';
 
 // Lua builds the bytes: the test's RESP client sends its arguments as UTF-8 text.
 const BAD = {
@@ -20,8 +21,9 @@ async function evalLua(rc, script, ...keys) {
 
 const skippedLogs = (node) => node.logs.filter((l) => l.msg === 'skipped a value read from redis');
 
-test('cluster: values that are not UTF-8 or out of range in Redis are skipped; nodes stay up, start up, and relay', { skip: skipWithoutRedis }, async (t) => {
-  const redis = await startRedis(t);
+redisTest('cluster: values that are not UTF-8 or out of range in Redis are skipped; nodes stay up, start up, and relay', {}, async (t, mode) => {
+  const redis = await startRedis(t, mode);
+  const rk = redis.k;
   // A short --node-ttl so that the node-death check (which writes a departure for every member of
   // a dead node, the bad entry included) runs within the test.
   const args = ['--node-ttl', '900ms', '--cluster-sync', '300ms'];
@@ -38,24 +40,24 @@ test('cluster: values that are not UTF-8 or out of range in Redis are skipped; n
   await evalLua(rc, `
     redis.call('HSET', KEYS[1], ${BAD.ff}, 'n9:1', 'd', 'n9:2', 'e', 'n9:' .. ${BAD.surrogate})
     redis.call('HSET', KEYS[2], ${BAD.ff}, '8|x', 'd', '9|' .. ${BAD.overlong}, 'e', '10|E')
-    return 1`, `session:ws:${sid}`, `session:peers:${sid}`);
+    return 1`, rk.ws(sid), rk.peers(sid));
   // session:dir: a host id that is not UTF-8, a year that wraps, a duration that overflows, a
-  // session id (in the key) that is not UTF-8.
+  // session id (in the key) that is not UTF-8. One script per key: on a cluster they are in
+  // different slots.
   const participants = JSON.stringify([{ userId: 'x', displayName: 'X' }]);
-  await evalLua(rc, `
-    redis.call('HSET', KEYS[1], 'hostUserId', ${BAD.ff}, 'participants', ARGV[1])
-    redis.call('HSET', KEYS[2], 'hostUserId', 'x', 'participants', ARGV[1], 'createdAt', '9999-12-31T23:59:59.000Z')
-    redis.call('HSET', KEYS[3], 'hostUserId', 'x', 'participants', ARGV[1], 'durationSeconds', '9300000000')
-    redis.call('HSET', 'session:dir:' .. ${BAD.ff}, 'hostUserId', 'x', 'participants', ARGV[1])
-    return 1`.replaceAll('ARGV[1]', `'${participants}'`), `session:dir:${sid}-host`, `session:dir:${sid}-year`,
-  `session:dir:${sid}-long`);
-  // Events and relays with bad bytes, straight on the channels.
-  await evalLua(rc, `
-    redis.call('PUBLISH', KEYS[1], '{"e":"changed"}')
-    redis.call('PUBLISH', 'signaling:session:' .. ${BAD.ff}, '{"e":"changed"}')
-    redis.call('PUBLISH', KEYS[1], '{"e":"joined","userId":"' .. ${BAD.ff} .. '","connection":"n9:3","seq":99}')
-    redis.call('PUBLISH', 'signaling:node:n1', '${sid.length}:${sid}4:n1:1{"type":"offer","sdp":"' .. ${BAD.ff} .. '"}')
-    return 1`, `signaling:session:${sid}`);
+  const hset = (key, fields) => evalLua(rc, `redis.call('HSET', KEYS[1], ${fields}, 'participants', '${participants}') return 1`, key);
+  await hset(rk.dir(`${sid}-host`), `'hostUserId', ${BAD.ff}`);
+  await hset(rk.dir(`${sid}-year`), "'hostUserId', 'x', 'createdAt', '9999-12-31T23:59:59.000Z'");
+  await hset(rk.dir(`${sid}-long`), "'hostUserId', 'x', 'durationSeconds', '9300000000'");
+  // The session id 0xff (its key and channel sent as bytes, not as text).
+  const ffId = (name) => Buffer.from(name('\x00'), 'latin1').map((b) => (b === 0 ? 0xff : b));
+  await hset(ffId(rk.dir), "'hostUserId', 'x'");
+  // Events and relays with bad bytes, straight on the channels (SPUBLISH on a cluster).
+  const pub = (channel, message) => evalLua(rc, `redis.call('${rk.publish}', KEYS[1], ${message}) return 1`, channel);
+  await pub(rk.sessionChannel(sid), `'{"e":"changed"}'`);
+  await pub(ffId(rk.sessionChannel), `'{"e":"changed"}'`);
+  await pub(rk.sessionChannel(sid), `'{"e":"joined","userId":"' .. ${BAD.ff} .. '","connection":"n9:3","seq":99}'`);
+  await pub(rk.nodeChannel('n1'), `'${sid.length}:${sid}4:n1:1{"type":"offer","sdp":"' .. ${BAD.ff} .. '"}'`);
 
   // Both nodes read the bad values (the event, then their periodic full sync) and say so.
   for (const node of [n1, n2]) {
@@ -68,7 +70,7 @@ test('cluster: values that are not UTF-8 or out of range in Redis are skipped; n
 
   // A node started now reads everything at start-up and comes up.
   const n3 = new SignalingServer({ jwtSecret: n1.jwtSecret, adminKey: n1.adminKey,
-    args: ['--redis', redis.url, '--node-id', 'n3', ...args] });
+    args: [...redis.serverArgs(), '--node-id', 'n3', ...args] });
   t.after(() => n3.stop());
   await n3.start();
   const [c, joined] = await n3.join(sid, 'c');

@@ -2,13 +2,14 @@
 // free loopback port without persistence, a minimal RESP client to check the Redis layout, and
 // N signaling-server instances sharing that Redis (same JWT secret and admin key).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import test from 'node:test';
+import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { SignalingServer, repoRoot, sleep, waitFor, withTimeout } from './harness.mjs';
+import { SignalingServer, repoRoot, serverBin, sleep, waitFor, withTimeout } from './harness.mjs';
 
 export const REDIS_BIN = '/usr/bin/redis-server';
 export const NGINX_BIN = fs.existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : '/usr/bin/nginx';
@@ -99,16 +100,16 @@ export class RespClient {
     });
   }
 
-  /** One command; resolves with the reply (HGETALL: a flat array). */
+  /** One command; resolves with the reply (HGETALL: a flat array). A Buffer argument goes as its bytes. */
   cmd(...args) {
-    const parts = [`*${args.length}\r\n`];
+    const parts = [Buffer.from(`*${args.length}\r\n`)];
     for (const a of args) {
-      const s = String(a);
-      parts.push(`$${Buffer.byteLength(s)}\r\n${s}\r\n`);
+      const b = Buffer.isBuffer(a) ? a : Buffer.from(String(a));
+      parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'));
     }
     return withTimeout(new Promise((resolve, reject) => {
       this.waiting.push({ resolve, reject });
-      this.sock.write(parts.join(''));
+      this.sock.write(Buffer.concat(parts));
     }), 5000, `redis ${args[0]}`);
   }
 
@@ -119,6 +120,7 @@ export class RespClient {
     return out;
   }
 
+  /** SCAN MATCH `pattern`, sorted. */
   async keys(pattern) {
     const all = [];
     let cursor = '0';
@@ -141,6 +143,7 @@ export class RespClient {
 
 export class RedisProcess {
   constructor() {
+    this.mode = 'redis';
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sig-redis-'));
     this.port = null;
     this.proc = null;
@@ -148,6 +151,11 @@ export class RedisProcess {
 
   get url() {
     return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** The server's flags for this Redis. */
+  serverArgs() {
+    return ['--redis', this.url];
   }
 
   async start() {
@@ -183,19 +191,107 @@ export class RedisProcess {
   }
 }
 
-/** Starts redis-server for test context `t` (stopped and removed with t.after). */
-export async function startRedis(t) {
+/**
+ * Starts the Redis of test context `t`: a redis-server of its own (mode 'redis' or none; stopped
+ * and removed with t.after), or the test process's Redis Cluster (mode 'cluster', see
+ * redis-cluster-support.mjs: started once per file, emptied for each test). Either has `mode`,
+ * `serverArgs()` (--redis URL or --redis-cluster seeds) and `k` (keysFor(mode)).
+ */
+export async function startRedis(t, mode = 'redis') {
+  const name = typeof mode === 'string' ? mode : mode.name;
+  if (name === 'cluster') {
+    const { sharedRedisCluster } = await import('./redis-cluster-support.mjs');
+    const c = await sharedRedisCluster();
+    c.k = keysFor('cluster');
+    return c;
+  }
   const r = new RedisProcess();
   t.after(() => r.cleanup());
   await r.start();
+  r.k = keysFor('redis');
   return r;
 }
 
-/** A RESP client for `t` (closed with t.after). */
+/**
+ * A client of `redis` for `t` (closed with t.after): cmd(...), hgetall(key), keys(pattern) and
+ * onPrimaries(...) (a command every shard must run: FLUSHALL, CONFIG SET, CLIENT PAUSE, DEBUG
+ * SLEEP; one reply per primary). On a cluster it routes each command to the primary of its key.
+ */
 export async function redisClient(t, redis) {
+  if (redis.mode === 'cluster') {
+    const c = redis.client();
+    c.k = redis.k;
+    t.after(() => c.close());
+    return c;
+  }
   const c = await RespClient.connect(redis.port);
+  c.onPrimaries = async (...args) => [await c.cmd(...args)];
+  c.k = redis.k;
   t.after(() => c.close());
   return c;
+}
+
+/**
+ * A plain client of the one Redis instance that holds `key` (the primary of its slot on a
+ * cluster), for instance-wide commands aimed at one session (CLIENT PAUSE, CLIENT LIST).
+ */
+export async function sessionPrimaryClient(t, redis, key) {
+  const port = redis.mode === 'cluster' ? await redis.primaryForKey(key) : redis.port;
+  const c = await RespClient.connect(port);
+  t.after(() => c.close());
+  return c;
+}
+
+/**
+ * The Redis names of the server (docs/deployment.md) in one place: with --redis the user story's,
+ * with --redis-cluster every key of a session in the slot of {<sessionId>} and the node channel
+ * and alive key in that of {<nodeId>}. `publish` is the command a session/node channel takes.
+ */
+export function keysFor(mode) {
+  const name = typeof mode === 'string' ? mode : mode.name;
+  const tag = name === 'cluster' ? (id) => `{${id}}` : (id) => id;
+  return {
+    mode: name,
+    dir: (sid) => `session:dir:${tag(sid)}`,
+    ws: (sid) => `session:ws:${tag(sid)}`,
+    peers: (sid) => `session:peers:${tag(sid)}`,
+    resume: (sid) => `session:resume:${tag(sid)}`,
+    attendance: (sid) => `session:attendance:${tag(sid)}`,
+    heartbeat: (sid, uid) => `session:heartbeat:${tag(sid)}:${uid}`,
+    heartbeats: (sid) => `session:heartbeat:${tag(sid)}:*`,
+    sessionChannel: (sid) => `signaling:session:${tag(sid)}`,
+    nodeChannel: (nodeId) => `signaling:node:${tag(nodeId)}`,
+    alive: (nodeId) => `signaling:node:${tag(nodeId)}:alive`,
+    publish: name === 'cluster' ? 'SPUBLISH' : 'PUBLISH',
+  };
+}
+
+let clusterFlag;
+/** Whether the server binary has --redis-cluster (issue 12). */
+function serverHasClusterFlag() {
+  if (clusterFlag === undefined) {
+    const r = spawnSync(serverBin, ['--help'], { encoding: 'utf8', timeout: 10_000 });
+    clusterFlag = /--redis-cluster\b/.test(`${r.stdout}${r.stderr}`);
+  }
+  return clusterFlag;
+}
+
+/**
+ * The Redis modes a several-node test runs in: {name, label, skip}. One Redis always; the Redis
+ * Cluster when redis-cli is there and the binary has --redis-cluster. SIG_REDIS_MODES=redis (or
+ * =cluster) runs one of them.
+ */
+export function redisModes() {
+  const wanted = (process.env.SIG_REDIS_MODES || 'redis,cluster').split(',');
+  const out = [];
+  if (wanted.includes('redis')) out.push({ name: 'redis', label: '', skip: skipWithoutRedis });
+  if (wanted.includes('cluster')) {
+    let skip = skipWithoutRedis;
+    if (!skip && !fs.existsSync('/usr/bin/redis-cli')) skip = '/usr/bin/redis-cli is not installed';
+    if (!skip && fs.existsSync(serverBin) && !serverHasClusterFlag()) skip = `${serverBin} has no --redis-cluster`;
+    out.push({ name: 'cluster', label: '[redis cluster] ', skip });
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -203,7 +299,8 @@ export async function redisClient(t, redis) {
 
 /**
  * Starts `n` servers sharing `redis` (node ids n1..nN unless given), one JWT secret and one
- * admin key; each gets `args` plus `--redis`. Stopped with t.after (in reverse order).
+ * admin key; each gets `args` plus `--redis` or `--redis-cluster`. Stopped with t.after (in
+ * reverse order).
  */
 export async function startNodes(t, redis, n, { args = [], nodeIds } = {}) {
   const jwtSecret = crypto.randomBytes(32).toString('hex');
@@ -211,7 +308,7 @@ export async function startNodes(t, redis, n, { args = [], nodeIds } = {}) {
   const nodes = [];
   for (let i = 0; i < n; i++) {
     const id = nodeIds?.[i] ?? `n${i + 1}`;
-    const s = new SignalingServer({ jwtSecret, adminKey, args: ['--redis', redis.url, '--node-id', id, ...args] });
+    const s = new SignalingServer({ jwtSecret, adminKey, args: [...redis.serverArgs(), '--node-id', id, ...args] });
     s.nodeId = id;
     t.after(() => s.stop());
     await s.start();
@@ -292,3 +389,16 @@ ${configFromDocs(upstreams, port)}
 }
 
 export { sleep };
+
+/**
+ * A several-node test run once per Redis mode (redisModes()): `fn(t, mode)` starts its Redis
+ * with startRedis(t, mode). `options.modes` restricts it (e.g. ['redis'] for a fault that has
+ * no cluster equivalent; say why in the test).
+ */
+export function redisTest(name, options, fn) {
+  const { modes, ...rest } = options;
+  for (const mode of redisModes()) {
+    if (modes && !modes.includes(mode.name)) continue;
+    test(`${mode.label}${name}`, { ...rest, skip: rest.skip || mode.skip }, (t) => fn(t, mode));
+  }
+}

@@ -6,13 +6,14 @@ import crypto from 'node:crypto';
 import test from 'node:test';
 
 import { randomId, waitFor } from './harness.mjs';
-import { redisClient, skipWithoutRedis, startNodes, startRedis } from './cluster-harness.mjs';
+import { redisClient, redisTest, startNodes, startRedis } from './cluster-harness.mjs';
 
 const SECRET = crypto.randomBytes(24).toString('hex');
 const TURN = 'turn:127.0.0.1:3478?transport=udp';
 
-test('cluster: iceTransportPolicy goes through Redis; joined on another node carries it and credentials', { skip: skipWithoutRedis }, async (t) => {
-  const redis = await startRedis(t);
+redisTest('cluster: iceTransportPolicy goes through Redis; joined on another node carries it and credentials', {}, async (t, mode) => {
+  const redis = await startRedis(t, mode);
+  const rk = redis.k;
   const [a, b] = await startNodes(t, redis, 2, { args: ['--turn-uri', TURN, '--turn-secret', SECRET] });
   const rc = await redisClient(t, redis);
   const sid = randomId('ice');
@@ -20,7 +21,7 @@ test('cluster: iceTransportPolicy goes through Redis; joined on another node car
 
   const put = await a.admin('PUT', `/api/sessions/${sid}`, { ...spec, iceTransportPolicy: 'relay' });
   assert.equal(put.status, 201, put.text);
-  assert.equal((await rc.hgetall(`session:dir:${sid}`)).iceTransportPolicy, 'relay');
+  assert.equal((await rc.hgetall(rk.dir(sid))).iceTransportPolicy, 'relay');
   await waitFor(async () => (await b.getSession(sid)).json?.iceTransportPolicy === 'relay', { what: 'node 2 knows the policy' });
 
   const [, joined] = await b.join(sid, 'u2');
@@ -32,7 +33,7 @@ test('cluster: iceTransportPolicy goes through Redis; joined on another node car
 
   // Replaced without the field: back to the default, on every node and in Redis.
   assert.equal((await a.admin('PUT', `/api/sessions/${sid}`, spec)).status, 200);
-  assert.equal((await rc.hgetall(`session:dir:${sid}`)).iceTransportPolicy, undefined);
+  assert.equal((await rc.hgetall(rk.dir(sid))).iceTransportPolicy, undefined);
   await waitFor(async () => (await b.getSession(sid)).json?.iceTransportPolicy === null, { what: 'node 2 dropped the policy' });
   const [, later] = await b.join(sid, 'u3');
   assert.equal(later.iceTransportPolicy, 'all');

@@ -1,28 +1,29 @@
-// Several nodes sharing one Redis (--redis): the Redis layout of the user story, a session spread
+// Several nodes sharing one Redis (--redis) or a Redis Cluster (--redis-cluster, each test run in both modes): the Redis layout of the user story, a session spread
 // over nodes, replacement and the participant cap across nodes, the directory on any node.
 // Needs /usr/bin/redis-server (skipped with a message otherwise).
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { DEFAULT_WAIT_MS, ISO_MS_UTC, expectClose, expectError, quietAll, randomId, waitFor } from './harness.mjs';
-import { redisClient, skipWithoutRedis, startNodes, startRedis } from './cluster-harness.mjs';
+import { redisClient, redisTest, startNodes, startRedis } from './cluster-harness.mjs';
 
 const nodeOf = (conn) => conn.slice(0, conn.lastIndexOf(':'));
 
-test('the Redis layout: session:ws, session:heartbeat, session:dir with their values and TTLs, during and after a session', { skip: skipWithoutRedis }, async (t) => {
-  const redis = await startRedis(t);
+redisTest('the Redis layout: session:ws, session:heartbeat, session:dir with their values and TTLs, during and after a session', {}, async (t, mode) => {
+  const redis = await startRedis(t, mode);
+  const rk = redis.k;
   const [a, b] = await startNodes(t, redis, 2);
   const rc = await redisClient(t, redis);
   const sid = randomId('layout');
   await a.createSession(sid, { host: 'u1', participants: ['u1', 'u2', 'u3'], durationSeconds: 3600 });
 
-  const dir = await rc.hgetall(`session:dir:${sid}`);
+  const dir = await rc.hgetall(rk.dir(sid));
   assert.equal(dir.hostUserId, 'u1');
   assert.deepEqual(JSON.parse(dir.participants).map((p) => [p.userId, p.displayName]),
     [['u1', 'Name of u1'], ['u2', 'Name of u2'], ['u3', 'Name of u3']]);
   assert.equal(dir.durationSeconds, '3600');
   assert.equal(dir.status, 'waiting');
   assert.match(dir.createdAt, ISO_MS_UTC);
-  assert.equal(await rc.cmd('TTL', `session:dir:${sid}`), -1, 'a live directory entry does not expire');
+  assert.equal(await rc.cmd('TTL', rk.dir(sid)), -1, 'a live directory entry does not expire');
 
   const before = Date.now();
   const [c1] = await a.join(sid, 'u1', 'Alice');
@@ -32,25 +33,25 @@ test('the Redis layout: session:ws, session:heartbeat, session:dir with their va
     { type: 'participant-joined', participant: { userId: 'u2', displayName: 'Name of u2' } });
 
   // session:ws:{sessionId}: userId -> connection id `<node-id>:<n>`, TTL 1800 s.
-  const ws = await rc.hgetall(`session:ws:${sid}`);
+  const ws = await rc.hgetall(rk.ws(sid));
   assert.deepEqual(Object.keys(ws).sort(), ['u1', 'u2']);
   assert.match(ws.u1, /^n1:\d+$/);
   assert.match(ws.u2, /^n2:\d+$/);
-  const wsTtl = await rc.cmd('TTL', `session:ws:${sid}`);
+  const wsTtl = await rc.cmd('TTL', rk.ws(sid));
   assert.ok(wsTtl > 1700 && wsTtl <= 1800, `session:ws TTL ${wsTtl}`);
 
   // session:heartbeat:{sessionId}:{userId}: epoch milliseconds of the last heartbeat, TTL 45 s.
   for (const u of ['u1', 'u2']) {
-    const v = await rc.cmd('GET', `session:heartbeat:${sid}:${u}`);
+    const v = await rc.cmd('GET', rk.heartbeat(sid, u));
     assert.match(v, /^\d{13}$/, `heartbeat of ${u}: ${v}`);
     assert.ok(Number(v) >= before - 1000 && Number(v) <= Date.now() + 1000, `heartbeat of ${u} is recent`);
-    const ttl = await rc.cmd('TTL', `session:heartbeat:${sid}:${u}`);
+    const ttl = await rc.cmd('TTL', rk.heartbeat(sid, u));
     assert.ok(ttl > 0 && ttl <= 45, `heartbeat TTL ${ttl}`);
   }
-  const first = Number(await rc.cmd('GET', `session:heartbeat:${sid}:u2`));
+  const first = Number(await rc.cmd('GET', rk.heartbeat(sid, 'u2')));
   await new Promise((r) => setTimeout(r, 20));
   await c2.ping();
-  await waitFor(async () => Number(await rc.cmd('GET', `session:heartbeat:${sid}:u2`)) > first, { what: 'heartbeat value updated' });
+  await waitFor(async () => Number(await rc.cmd('GET', rk.heartbeat(sid, 'u2'))) > first, { what: 'heartbeat value updated' });
 
   // Any node answers for any session, with who is connected on every node.
   for (const s of [a, b]) {
@@ -63,15 +64,15 @@ test('the Redis layout: session:ws, session:heartbeat, session:dir with their va
   c2.send({ type: 'leave' });
   await expectClose(c2, 1000);
   assert.deepEqual({ ...(await c1.next('participant-left')) }, { type: 'participant-left', userId: 'u2' });
-  await waitFor(async () => (await rc.cmd('HEXISTS', `session:ws:${sid}`, 'u2')) === 0, { what: 'u2 removed from session:ws' });
-  assert.equal(await rc.cmd('EXISTS', `session:heartbeat:${sid}:u2`), 0);
+  await waitFor(async () => (await rc.cmd('HEXISTS', rk.ws(sid), 'u2')) === 0, { what: 'u2 removed from session:ws' });
+  assert.equal(await rc.cmd('EXISTS', rk.heartbeat(sid, 'u2')), 0);
 
   // Started on node 2 (admin API): the participant on node 1 is told; Redis has it.
   const started = await b.admin('POST', `/api/sessions/${sid}/start`);
   assert.equal(started.status, 200);
   const ss = await c1.next('session-started');
   assert.match(ss.startedAt, ISO_MS_UTC);
-  const dir2 = await rc.hgetall(`session:dir:${sid}`);
+  const dir2 = await rc.hgetall(rk.dir(sid));
   assert.equal(dir2.status, 'started');
   assert.equal(dir2.startedAt, ss.startedAt);
 
@@ -80,19 +81,20 @@ test('the Redis layout: session:ws, session:heartbeat, session:dir with their va
   assert.equal((await b.admin('POST', `/api/sessions/${sid}/end`)).status, 200);
   assert.deepEqual({ ...(await c1.next('session-ended')) }, { type: 'session-ended', reason: 'host_ended' });
   await expectClose(c1, 1000);
-  const dir3 = await rc.hgetall(`session:dir:${sid}`);
+  const dir3 = await rc.hgetall(rk.dir(sid));
   assert.equal(dir3.status, 'ended');
   assert.equal(dir3.endReason, 'host_ended');
   assert.match(dir3.endedAt, ISO_MS_UTC);
-  assert.ok(await rc.cmd('TTL', `session:dir:${sid}`) > 0, 'an ended entry expires');
-  assert.equal(await rc.cmd('EXISTS', `session:ws:${sid}`), 0);
-  assert.deepEqual(await rc.keys(`session:heartbeat:${sid}:*`), []);
+  assert.ok(await rc.cmd('TTL', rk.dir(sid)) > 0, 'an ended entry expires');
+  assert.equal(await rc.cmd('EXISTS', rk.ws(sid)), 0);
+  assert.deepEqual(await rc.keys(rk.heartbeats(sid)), []);
   await waitFor(async () => (await a.getSession(sid)).json?.status === 'ended', { what: 'node 1 sees the end' });
   assert.equal((await b.admin('POST', `/api/sessions/${sid}/end`)).status, 409);
 });
 
-test('three nodes, four clients spread over them: joined lists agree with one join order and the whole mesh is signaled', { skip: skipWithoutRedis }, async (t) => {
-  const redis = await startRedis(t);
+redisTest('three nodes, four clients spread over them: joined lists agree with one join order and the whole mesh is signaled', {}, async (t, mode) => {
+  const redis = await startRedis(t, mode);
+  const rk = redis.k;
   const nodes = await startNodes(t, redis, 3);
   const rc = await redisClient(t, redis);
   const USERS = ['alice', 'bob', 'carol', 'dave'];
@@ -127,7 +129,7 @@ test('three nodes, four clients spread over them: joined lists agree with one jo
     for (const m of got) assert.deepEqual({ ...m }, { type: 'participant-joined', participant: { userId: m.participant.userId, displayName: NAMES[m.participant.userId] } });
   }
   await quietAll(clients);
-  const ws = await rc.hgetall(`session:ws:${sid}`);
+  const ws = await rc.hgetall(rk.ws(sid));
   assert.deepEqual(Object.fromEntries(Object.entries(ws).map(([u, c]) => [u, nodeOf(c)])), { alice: 'n1', bob: 'n2', carol: 'n3', dave: 'n1' });
 
   // AC3-AC5: newcomers offer to those they found; answers; 3 candidates each way.
@@ -183,8 +185,9 @@ test('three nodes, four clients spread over them: joined lists agree with one jo
   for (const s of nodes) s.assertAlive();
 });
 
-test('a second connection of a user on another node replaces the first: replaced/4440, participant-left then participant-joined everywhere', { skip: skipWithoutRedis }, async (t) => {
-  const redis = await startRedis(t);
+redisTest('a second connection of a user on another node replaces the first: replaced/4440, participant-left then participant-joined everywhere', {}, async (t, mode) => {
+  const redis = await startRedis(t, mode);
+  const rk = redis.k;
   const [a, b] = await startNodes(t, redis, 2);
   const rc = await redisClient(t, redis);
   const sid = randomId('repl');
@@ -205,14 +208,15 @@ test('a second connection of a user on another node replaces the first: replaced
     assert.deepEqual({ ...(await c.next()) }, { type: 'participant-joined', participant: { userId: 'y', displayName: 'Y again' } }, `${c.label}: then joined`);
   }
   await quietAll([x, y2, z]);
-  assert.match((await rc.hgetall(`session:ws:${sid}`)).y, /^n2:/);
+  assert.match((await rc.hgetall(rk.ws(sid))).y, /^n2:/);
   x.send({ type: 'offer', toUserId: 'y', sdp: 'v=0\r\n' });
   assert.equal((await y2.next('offer')).fromUserId, 'x');
   assert.deepEqual((await a.getSession(sid)).json.connected, ['x', 'z', 'y']);
 });
 
-test('two users racing on two nodes for the last place: exactly one gets in, the other gets session_full/4409 (repeated)', { skip: skipWithoutRedis }, async (t) => {
-  const redis = await startRedis(t);
+redisTest('two users racing on two nodes for the last place: exactly one gets in, the other gets session_full/4409 (repeated)', {}, async (t, mode) => {
+  const redis = await startRedis(t, mode);
+  const rk = redis.k;
   const [a, b] = await startNodes(t, redis, 2, { args: ['--max-participants', '2'] });
   const rc = await redisClient(t, redis);
   const ROUNDS = 8;
@@ -235,14 +239,15 @@ test('two users racing on two nodes for the last place: exactly one gets in, the
     winners[ins[0]] += 1;
     assert.deepEqual({ ...(await h.next()) }, { type: 'participant-joined', participant: { userId: ins[0], displayName: `Name of ${ins[0]}` } });
     await h.expectNoMessage(100);
-    assert.equal(await rc.cmd('HLEN', `session:ws:${sid}`), 2);
+    assert.equal(await rc.cmd('HLEN', rk.ws(sid)), 2);
     for (const c of [h, cp, cq]) c.close();
   }
   t.diagnostic(`winners over ${ROUNDS} rounds: ${JSON.stringify(winners)}`);
 });
 
-test('a duration ends the session once for every node (completed), whichever node wins', { skip: skipWithoutRedis }, async (t) => {
-  const redis = await startRedis(t);
+redisTest('a duration ends the session once for every node (completed), whichever node wins', {}, async (t, mode) => {
+  const redis = await startRedis(t, mode);
+  const rk = redis.k;
   const [a, b] = await startNodes(t, redis, 2);
   const rc = await redisClient(t, redis);
   const sid = randomId('dur');
@@ -257,17 +262,18 @@ test('a duration ends the session once for every node (completed), whichever nod
     await expectClose(c, 1000);
     assert.deepEqual(c.queue, []);
   }
-  const dir = await rc.hgetall(`session:dir:${sid}`);
+  const dir = await rc.hgetall(rk.dir(sid));
   assert.equal(dir.status, 'ended');
   assert.equal(dir.endReason, 'completed');
 });
 
-test('a directory entry written straight into Redis by the platform is served by every node', { skip: skipWithoutRedis }, async (t) => {
-  const redis = await startRedis(t);
+redisTest('a directory entry written straight into Redis by the platform is served by every node', {}, async (t, mode) => {
+  const redis = await startRedis(t, mode);
+  const rk = redis.k;
   const [a, b] = await startNodes(t, redis, 2, { args: ['--cluster-sync', '300ms'] });
   const rc = await redisClient(t, redis);
   const sid = randomId('direct');
-  await rc.cmd('HSET', `session:dir:${sid}`, 'hostUserId', 'u1', 'participants',
+  await rc.cmd('HSET', rk.dir(sid), 'hostUserId', 'u1', 'participants',
     JSON.stringify([{ userId: 'u1', displayName: 'One' }, { userId: 'u2', displayName: 'Two' }]),
     'status', 'waiting', 'createdAt', new Date().toISOString());
   const [c1, j1] = await a.join(sid, 'u1');
@@ -285,8 +291,9 @@ test('a directory entry written straight into Redis by the platform is served by
   }
 });
 
-test('the admin API reads Redis: any node answers at once with what another node or the platform just wrote', { skip: skipWithoutRedis }, async (t) => {
-  const redis = await startRedis(t);
+redisTest('the admin API reads Redis: any node answers at once with what another node or the platform just wrote', {}, async (t, mode) => {
+  const redis = await startRedis(t, mode);
+  const rk = redis.k;
   // No periodic re-read within the test: every answer below has to come from Redis itself.
   const [a, b] = await startNodes(t, redis, 2, { args: ['--cluster-sync', '600s'] });
   const rc = await redisClient(t, redis);
@@ -304,17 +311,17 @@ test('the admin API reads Redis: any node answers at once with what another node
 
   // Written into Redis by the platform (no event is published): both nodes answer with it.
   const direct = randomId('platform');
-  await rc.cmd('HSET', `session:dir:${direct}`, 'hostUserId', 'p1', 'participants',
+  await rc.cmd('HSET', rk.dir(direct), 'hostUserId', 'p1', 'participants',
     JSON.stringify([{ userId: 'p1', displayName: 'P one' }]), 'status', 'waiting', 'createdAt', new Date().toISOString());
   for (const s of [a, b]) {
     got = await s.getSession(direct);
     assert.equal(got.status, 200, `GET on ${s.nodeId}`);
     assert.deepEqual(got.json.participants, [{ userId: 'p1', displayName: 'P one', connected: false }]);
   }
-  await rc.cmd('HSET', `session:dir:${direct}`, 'participants',
+  await rc.cmd('HSET', rk.dir(direct), 'participants',
     JSON.stringify([{ userId: 'p1', displayName: 'P one' }, { userId: 'p2', displayName: 'P two' }]));
   assert.deepEqual((await a.getSession(direct)).json.participants.map((p) => p.userId), ['p1', 'p2']);
-  await rc.cmd('DEL', `session:dir:${direct}`);
+  await rc.cmd('DEL', rk.dir(direct));
   for (const s of [a, b]) assert.equal((await s.getSession(direct)).status, 404, `GET on ${s.nodeId} after DEL`);
 
   // Deleted through b: gone for a at once.

@@ -12,7 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { SignalingServer, serverBin, withTimeout, expectRefused, signJwt, claimsFor } from './harness.mjs';
-import { skipWithoutRedis, startRedis, redisClient } from './cluster-harness.mjs';
+import { keysFor, redisModes, skipWithoutRedis, startRedis, redisClient } from './cluster-harness.mjs';
+import { startRedisCluster } from './redis-cluster-support.mjs';
 
 const EXIT_WAIT_MS = 10_000;
 
@@ -278,6 +279,42 @@ test('--redis-password-file authenticates to a Redis that requires a password', 
   assert.ok(!server.stdout.includes(password), 'the password is not logged');
   // A wrong password: the node cannot connect at start-up and exits (status 1).
   const wrong = await runRefused([...BASE, '--redis', redis.url, '--redis-password-file', tempFile('wrong\n')]);
+  assert.equal(wrong.listened, false);
+  assert.notEqual(wrong.code, 0);
+  await server.stop();
+});
+
+// --redis-cluster (issue 12): seeds, not with --redis, the password options of --redis.
+const clusterMode = redisModes().find((m) => m.name === 'cluster');
+const skipCluster = clusterMode?.skip ?? 'SIG_REDIS_MODES excludes the cluster';
+
+test('--redis-cluster: not with --redis; seeds must be host[:port]', { skip: skipCluster }, async () => {
+  await assertRefused([...BASE, '--redis', 'redis://127.0.0.1:1', '--redis-cluster', '127.0.0.1:2'], ['--redis-cluster']);
+  // (A host without a port is port 6379, as for redis-cli; an empty value is no cluster.)
+  for (const bad of [',', '127.0.0.1:', '127.0.0.1:0', '127.0.0.1:65536', '127.0.0.1:x']) {
+    await assertRefused([...BASE, '--redis-cluster', bad], ['--redis-cluster']);
+  }
+});
+
+test('--redis-password-file authenticates to a Redis Cluster that requires a password', { skip: skipCluster }, async (t) => {
+  const password = `p@ss:${crypto.randomBytes(8).toString('hex')}/#`;
+  const cluster = await startRedisCluster(t, { password });
+  const secret = crypto.randomBytes(32).toString('hex');
+  const adminKey = crypto.randomBytes(24).toString('hex');
+  const server = await startBare(
+    t,
+    [...BASE.slice(0, 4), '--jwt-secret', secret, '--admin-key', adminKey, '--redis-cluster', cluster.seeds(),
+      '--redis-password-file', tempFile(`${password}\n`)],
+    { jwtSecret: secret, adminKey },
+  );
+  assert.ok(!server.stdout.includes(password), 'the password is not logged');
+  // It works: a session declared through it is in the cluster.
+  const created = await server.admin('PUT', '/api/sessions/pw1', { hostUserId: 'a', participants: [{ userId: 'a' }] });
+  assert.equal(created.status, 201, created.text);
+  const rc = cluster.client();
+  t.after(() => rc.close());
+  assert.equal((await rc.hgetall(keysFor('cluster').dir('pw1'))).hostUserId, 'a');
+  const wrong = await runRefused([...BASE, '--redis-cluster', cluster.seeds(), '--redis-password-file', tempFile('wrong\n')]);
   assert.equal(wrong.listened, false);
   assert.notEqual(wrong.code, 0);
   await server.stop();

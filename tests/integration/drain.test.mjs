@@ -11,7 +11,7 @@ import test from 'node:test';
 import WebSocket from 'ws';
 
 import { DEFAULT_WAIT_MS, RawWs, SignalingServer, randomId, sessionWith, startServer, waitFor, withTimeout } from './harness.mjs';
-import { freePort, redisClient, skipWithoutNginx, startNginx, startRedis } from './cluster-harness.mjs';
+import { freePort, redisClient, redisTest, skipWithoutNginx, startNginx, startRedis } from './cluster-harness.mjs';
 
 /** The first log record with `msg` (JSON log lines of the server). */
 const logLine = (server, msg) => server.logs.find((r) => r.msg === msg);
@@ -234,15 +234,16 @@ class ResumingClient {
   }
 }
 
-test('rolling restart behind nginx: each instance in turn drains; the clients move to the other one and keep signaling', { skip: skipWithoutNginx }, async (t) => {
-  const redis = await startRedis(t);
+redisTest('rolling restart behind nginx: each instance in turn drains; the clients move to the other one and keep signaling', { skip: skipWithoutNginx }, async (t, mode) => {
+  const redis = await startRedis(t, mode);
+  const rk = redis.k;
   const rc = await redisClient(t, redis);
   const jwtSecret = crypto.randomBytes(32).toString('hex');
   const adminKey = crypto.randomBytes(24).toString('hex');
   const ports = [await freePort(), await freePort()];
   const start = async (i, nodeId) => {
     const s = new FixedPortServer(ports[i], {
-      jwtSecret, adminKey, args: ['--redis', redis.url, '--node-id', nodeId, '--drain-period', '500ms', '--drain-timeout', '10s'],
+      jwtSecret, adminKey, args: [...redis.serverArgs(), '--node-id', nodeId, '--drain-period', '500ms', '--drain-timeout', '10s'],
     });
     t.after(() => s.stop());
     await s.start();
@@ -265,7 +266,7 @@ test('rolling restart behind nginx: each instance in turn drains; the clients mo
     await clients[u].joined();
   }
   /** userId -> the node id of its connection, from Redis (session:ws). */
-  const placement = async () => Object.fromEntries(Object.entries(await rc.hgetall(`session:ws:${sid}`))
+  const placement = async () => Object.fromEntries(Object.entries(await rc.hgetall(rk.ws(sid)))
     .map(([u, conn]) => [u, conn.slice(0, conn.lastIndexOf(':'))]));
   const before = await placement();
   t.diagnostic(`placement before: ${JSON.stringify(before)}`);

@@ -4,10 +4,11 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { DEFAULT_WAIT_MS, quietAll, randomId } from './harness.mjs';
-import { redisClient, skipWithoutNginx, startNginx, startNodes, startRedis } from './cluster-harness.mjs';
+import { redisClient, skipWithoutNginx, redisTest, startNginx, startNodes, startRedis } from './cluster-harness.mjs';
 
-test('a session through nginx in front of two instances: clients land on both and signal as on one server', { skip: skipWithoutNginx }, async (t) => {
-  const redis = await startRedis(t);
+redisTest('a session through nginx in front of two instances: clients land on both and signal as on one server', { skip: skipWithoutNginx }, async (t, mode) => {
+  const redis = await startRedis(t, mode);
+  const rk = redis.k;
   const nodes = await startNodes(t, redis, 2);
   const rc = await redisClient(t, redis);
   const nginx = await startNginx(t, nodes.map((n) => n.port));
@@ -29,7 +30,7 @@ test('a session through nginx in front of two instances: clients land on both an
     joined[u] = j.participants.map((p) => p.userId);
   }
   USERS.forEach((u, i) => assert.deepEqual(joined[u], USERS.slice(0, i), `${u}: joined lists the earlier ones`));
-  const ws = await rc.hgetall(`session:ws:${sid}`);
+  const ws = await rc.hgetall(rk.ws(sid));
   const used = new Set(Object.values(ws).map((conn) => conn.slice(0, conn.lastIndexOf(':'))));
   assert.deepEqual([...used].sort(), ['n1', 'n2'], `clients landed on both instances: ${JSON.stringify(ws)}`);
   t.diagnostic(`placement: ${JSON.stringify(ws)}`);

@@ -1,16 +1,17 @@
 // Redis faults under resume: a FLUSHALL and a Redis stall longer than --node-ttl (DEBUG SLEEP)
 // used to close every client on every node with 1001 (each node found its alive key gone and
 // took itself for dead). Now no connection is closed and nobody is announced as gone: every node
-// writes its participants again and the relays across nodes go on.
+// writes its participants again and the relays across nodes go on. One Redis and a Redis Cluster
+// (the fault on every primary).
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { randomId, waitFor } from './harness.mjs';
-import { redisClient, skipWithoutRedis, startNodes, startRedis } from './cluster-harness.mjs';
+import { redisClient, redisTest, startNodes, startRedis } from './cluster-harness.mjs';
 
 const ARGS = ['--node-ttl', '900ms', '--cluster-sync', '1s', '--resume-window', '5s'];
 
-async function meshOnTwoNodes(t) {
-  const redis = await startRedis(t);
+async function meshOnTwoNodes(t, mode) {
+  const redis = await startRedis(t, mode);
   const [n1, n2] = await startNodes(t, redis, 2, { args: ARGS });
   const rc = await redisClient(t, redis);
   const sid = randomId('rf');
@@ -20,7 +21,7 @@ async function meshOnTwoNodes(t) {
   const [c3] = await n2.join(sid, 'u3');
   await c1.take(2, (m) => m.type === 'participant-joined');
   await c2.next('participant-joined');
-  return { rc, sid, clients: [c1, c2, c3] };
+  return { rc, rk: redis.k, sid, clients: [c1, c2, c3] };
 }
 
 const mark = (clients) => new Map(clients.map((c) => [c, c.received.length]));
@@ -41,26 +42,28 @@ async function stillMeshed(clients, since) {
   return clients.map((c) => `${c.userId}: ${c.received.slice(since.get(c)).map((m) => m.type).join(',')}`).join('; ');
 }
 
-test('FLUSHALL: no connection closed, nobody announced as gone, the layout written again', { skip: skipWithoutRedis }, async (t) => {
-  const { rc, sid, clients } = await meshOnTwoNodes(t);
-  const before = await rc.hgetall(`session:ws:${sid}`);
+redisTest('FLUSHALL: no connection closed, nobody announced as gone, the layout written again', {}, async (t, mode) => {
+  const { rc, rk, sid, clients } = await meshOnTwoNodes(t, mode);
+  const before = await rc.hgetall(rk.ws(sid));
   const since = mark(clients);
-  assert.equal(await rc.cmd('FLUSHALL'), 'OK');
-  await waitFor(async () => Object.keys(await rc.hgetall(`session:ws:${sid}`)).length === 3,
+  // (On a cluster: every primary at once.)
+  assert.deepEqual([...new Set(await rc.onPrimaries('FLUSHALL'))], ['OK']);
+  await waitFor(async () => Object.keys(await rc.hgetall(rk.ws(sid))).length === 3,
     { timeoutMs: 10_000, what: 'session:ws written again' });
-  assert.deepEqual(await rc.hgetall(`session:ws:${sid}`), before);
-  assert.deepEqual(Object.keys(await rc.hgetall(`session:resume:${sid}`)).sort(), ['u1', 'u2', 'u3'],
+  assert.deepEqual(await rc.hgetall(rk.ws(sid)), before);
+  assert.deepEqual(Object.keys(await rc.hgetall(rk.resume(sid))).sort(), ['u1', 'u2', 'u3'],
     'the resumeIds are written again, so a later resume still works');
   await new Promise((r) => setTimeout(r, 2500));  // past one --node-ttl and a sync
   t.diagnostic(await stillMeshed(clients, since));
 });
 
-test('a Redis stall longer than --node-ttl (DEBUG SLEEP): no connection closed, nobody announced as gone', { skip: skipWithoutRedis }, async (t) => {
-  const { rc, clients } = await meshOnTwoNodes(t);
+redisTest('a Redis stall longer than --node-ttl (DEBUG SLEEP): no connection closed, nobody announced as gone', {}, async (t, mode) => {
+  const { rc, rk, clients } = await meshOnTwoNodes(t, mode);
   const since = mark(clients);
   // 2.5 s > --node-ttl 900ms: every alive key is past its TTL when Redis wakes up.
-  assert.equal(await rc.cmd('DEBUG', 'SLEEP', '2.5'), 'OK');
+  // On a cluster every primary stalls at once (the nodes' alive keys are on several shards).
+  assert.deepEqual([...new Set(await rc.onPrimaries('DEBUG', 'SLEEP', '2.5'))], ['OK']);
   await new Promise((r) => setTimeout(r, 2500));  // past one --node-ttl and a sync
   t.diagnostic(await stillMeshed(clients, since));
-  for (const n of ['n1', 'n2']) assert.equal(await rc.cmd('EXISTS', `signaling:node:${n}:alive`), 1);
+  for (const n of ['n1', 'n2']) assert.equal(await rc.cmd('EXISTS', rk.alive(n)), 1);
 });

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { expectParticipantLeft, randomId, sessionWith, startServer } from './harness.mjs';
-import { killNode, skipWithoutRedis, startNodes, startRedis } from './cluster-harness.mjs';
+import { killNode, redisTest, startNodes, startRedis } from './cluster-harness.mjs';
 
 // Drops the TCP connection without a close frame, as a Wi-Fi loss does (seen by the server as
 // a reset or an end of stream, never as a goodbye).
@@ -100,8 +100,8 @@ test('a resume with another user\'s resumeId or without a valid token grants not
   assert.equal((await forged.next()).code, 'invalid_token');
 });
 
-test('several nodes: a participant resumes on another node; messages kept by its old node follow it', { skip: skipWithoutRedis }, async (t) => {
-  const redis = await startRedis(t);
+redisTest('several nodes: a participant resumes on another node; messages kept by its old node follow it', {}, async (t, mode) => {
+  const redis = await startRedis(t, mode);
   const [n1, n2] = await startNodes(t, redis, 2, { args: ['--node-ttl', '900ms', '--cluster-sync', '1s', '--resume-window', '5s'] });
   const sid = randomId('resume');
   await n1.createSession(sid, { host: 'u1', participants: ['u1', 'u2', 'u3'] });
@@ -128,8 +128,8 @@ test('several nodes: a participant resumes on another node; messages kept by its
   assert.equal((await c1.next('answer')).fromUserId, 'u2');
 });
 
-test('several nodes: kill -9 of a node while its clients resume on another node; nobody sees a departure', { skip: skipWithoutRedis }, async (t) => {
-  const redis = await startRedis(t);
+redisTest('several nodes: kill -9 of a node while its clients resume on another node; nobody sees a departure', {}, async (t, mode) => {
+  const redis = await startRedis(t, mode);
   const [n1, n2] = await startNodes(t, redis, 2, { args: ['--node-ttl', '900ms', '--cluster-sync', '1s', '--resume-window', '5s'] });
   const sid = randomId('kill');
   await n1.createSession(sid, { host: 'u1', participants: ['u1', 'u2', 'u3', 'u4'] });

@@ -101,6 +101,11 @@ export class TlsRedisProcess {
     return this;
   }
 
+  /** The server's flags for this Redis (as cluster-harness.mjs's RedisProcess). */
+  serverArgs() {
+    return ['--redis', this.url];
+  }
+
   async stop() {
     if (!this.proc || this.proc.exitCode !== null || this.proc.signalCode !== null) return;
     this.proc.kill('SIGTERM');
