@@ -282,3 +282,13 @@ echo "== report"
 node bench/load/report.mjs "$RESULTS" "$BENCH_MD"
 for g in "$RESULTS"/*.gp; do gnuplot "$g"; done
 echo "run.sh: wrote BENCHMARKS.md and $(ls "$RESULTS"/*.png | wc -l) plots in ${RESULTS#"$root"/}/"
+
+# ---- Scale-out (bench/scale/run.sh: idle cost against declared sessions, cost per participant,
+# the 8-node scale model; about 20 minutes, its own results and BENCHMARKS.md section): SCALE=1.
+# Without it, the section is written again from the results already in bench/results/.
+if [ "${SCALE:-0}" = 1 ]; then
+  echo "== scale-out"
+  SIGNALING_BIN=$SERVER SIGNALING_LOAD=$LOAD bench/scale/run.sh
+elif ls "$root"/bench/results/scale-*.json >/dev/null 2>&1; then
+  node bench/scale/report.mjs "$root/bench/results" "$BENCH_MD" >/dev/null
+fi
