@@ -183,6 +183,10 @@ void AdminApi::handle(HttpRequest request, Respond respond) {
     respond(answer(request));
     return;
   }
+  if (!cluster_->accepts_session_id(session_id)) {
+    respond(problem(protocol::ErrorCode::bad_request, domain::kSessionIdRefused));
+    return;
+  }
   const bool read_only = request.method == "GET" || request.method == "HEAD";
   auto req = std::make_shared<HttpRequest>(std::move(request));
   auto after_read = [this, req, read_only, session_id, respond = std::move(respond)](bool read) mutable {

@@ -103,6 +103,10 @@ std::optional<SignalingService::Request> SignalingService::check_request(std::st
     refused = refuse(ErrorCode::bad_request, "the sessionId parameter is required", connection_id);
     return std::nullopt;
   }
+  if (cluster_ != nullptr && !cluster_->accepts_session_id(*session_id)) {
+    refused = refuse(ErrorCode::bad_request, std::string(domain::kSessionIdRefused), connection_id);
+    return std::nullopt;
+  }
   const auto token = protocol::query_param(parts.query, "token");
   if (!token || token->empty()) {
     refused = refuse(ErrorCode::invalid_token, "the token parameter is required", connection_id);
@@ -206,6 +210,7 @@ void SignalingService::on_text(net::ConnectionState& state, domain::Endpoint& se
     case MessageType::answer:
     case MessageType::ice_candidate: {
       auto message = domain::make_payload(protocol::relayed(padded_text, c.participant->from_suffix()));
+      const auto epoch = cluster_ != nullptr ? cluster_->relay_epoch() : 0;  // before the domain's check
       auto routed = c.session->relay(*c.participant, msg.to_user_id, message);
       if (routed.error) {
         send_error(self, *routed.error, relay_error_text(*routed.error), msg.to_user_id);
@@ -213,7 +218,7 @@ void SignalingService::on_text(net::ConnectionState& state, domain::Endpoint& se
       }
       if (!routed.remote_connection.empty() && cluster_ != nullptr) {
         cluster_->relay(c.session->id(), routed.remote_connection, c.participant->user_id(),
-                        std::move(message));
+                        std::move(message), epoch);
       }
       counters_.relayed.fetch_add(1, std::memory_order_relaxed);
       return;

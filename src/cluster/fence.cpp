@@ -20,18 +20,32 @@ bool Fence::open() const noexcept {
   return !holding_.load() && !shut_.load() && clock_.now().time_since_epoch().count() < open_until_.load();
 }
 
-void Fence::submit(Action action, std::size_t bytes) {
-  if (open()) {
+void Fence::submit(Action action, std::size_t bytes, std::uint64_t epoch) {
+  // open() before the epoch: reopen() changes the epoch before it opens, so an action that finds
+  // the fence open after a reopen finds its epoch stale too.
+  const bool now_open = open();
+  if (stale(epoch)) {
+    ++dropped_total_;
+    return;
+  }
+  if (now_open) {
     action();
     return;
   }
   // Set before the post: an action submitted after this one on another thread is held behind it
   // (the strand runs the posts in order) instead of overtaking it.
   holding_ = true;
-  boost::asio::post(strand_, [this, h = Held{std::move(action), bytes}]() mutable { hold(std::move(h)); });
+  boost::asio::post(strand_,
+                    [this, h = Held{std::move(action), bytes, epoch}]() mutable { hold(std::move(h)); });
 }
 
 void Fence::hold(Held h) {
+  if (stale(h.epoch)) {
+    // Posted before a drop or a reopen that came first on the strand. holding_ stays: the next
+    // action held, or released, clears it.
+    ++dropped_total_;
+    return;
+  }
   if (!shut_ && held_.empty() && !verifying_ &&
       clock_.now().time_since_epoch().count() < open_until_.load()) {
     // Confirmed meanwhile and nothing ahead of it.
@@ -112,6 +126,7 @@ void Fence::release() {
 }
 
 std::size_t Fence::drop() {
+  ++epoch_;
   const auto n = held_.size();
   clear();
   open_until_ = domain::SteadyTime::min().time_since_epoch().count();
@@ -121,12 +136,14 @@ std::size_t Fence::drop() {
 }
 
 void Fence::reopen(domain::SteadyTime sent) {
+  ++epoch_;  // before it opens (submit())
   clear();
   shut_ = false;
   confirm(sent);
 }
 
 void Fence::shut() {
+  ++epoch_;
   shut_ = true;
   holding_ = true;
   open_until_ = domain::SteadyTime::min().time_since_epoch().count();

@@ -11,10 +11,19 @@
 // (the node was presumed dead, or another process took its id) and reopens it once its state is
 // written again.
 //
-// submit() may be called from any thread; everything else runs on the node's strand.
+// The epoch: it changes whenever what is held is dropped and whenever the fence reopens after a
+// drop (drop(), reopen(), shut()). A caller reads it before it decides to relay (before the
+// domain checks that the sender is still connected); an action submitted with an epoch that is no
+// longer current is dropped. Without it, a frame that passed the domain's check just before the
+// node closed its connections (presumed dead) could reach the fence after the reopen and go out:
+// a ghost of a participant the others were told had left.
+//
+// submit(), open() and epoch() may be called from any thread; everything else runs on the node's
+// strand.
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 
@@ -41,10 +50,15 @@ class Fence {
 
   void on_verdict(Verdict v) { verdict_ = std::move(v); }
 
+  // Read by a caller before it decides to relay (see above); kAnyEpoch: whatever is current.
+  static constexpr std::uint64_t kAnyEpoch = ~std::uint64_t{0};
+  std::uint64_t epoch() const noexcept { return epoch_.load(); }
+
   // Any thread: runs `action` now when the fence is open and nothing is held, else holds it
-  // (behind what is held already: the order of one connection's messages is kept).
-  // `bytes`: what the action keeps alive while held (its frame), for kMaxHeldBytes.
-  void submit(Action action, std::size_t bytes = 0);
+  // (behind what is held already: the order of one connection's messages is kept); drops it when
+  // `epoch` is no longer current. `bytes`: what the action keeps alive while held (its frame), for
+  // kMaxHeldBytes.
+  void submit(Action action, std::size_t bytes = 0, std::uint64_t epoch = kAnyEpoch);
   // True while a refresh confirmed less than --node-ttl minus a margin ago, nothing is held and
   // no verdict is pending.
   bool open() const noexcept;
@@ -65,13 +79,15 @@ class Fence {
 
   std::size_t held() const noexcept { return held_.size(); }
   std::size_t held_bytes() const noexcept { return held_bytes_; }
-  std::uint64_t dropped_total() const noexcept { return dropped_total_; }
+  std::uint64_t dropped_total() const noexcept { return dropped_total_.load(); }
 
  private:
   struct Held {
     Action action;
     std::size_t bytes = 0;
+    std::uint64_t epoch = 0;
   };
+  bool stale(std::uint64_t epoch) const noexcept { return epoch != kAnyEpoch && epoch != epoch_.load(); }
   void hold(Held h);
   void clear();
   void verify();
@@ -87,13 +103,14 @@ class Fence {
   std::atomic<domain::SteadyTime::rep> open_until_{domain::SteadyTime::min().time_since_epoch().count()};
   std::atomic<bool> holding_{false};  // set before an action is posted to be held; cleared on release
   std::atomic<bool> shut_{false};
+  std::atomic<std::uint64_t> epoch_{0};
+  std::atomic<std::uint64_t> dropped_total_{0};
 
   // Strand:
   std::deque<Held> held_;
   std::size_t held_bytes_ = 0;
   bool over_logged_ = false;  // the byte bound was hit in this backlog (logged once)
   bool verifying_ = false;
-  std::uint64_t dropped_total_ = 0;
 };
 
 }  // namespace sig::cluster

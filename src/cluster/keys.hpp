@@ -36,6 +36,13 @@ class Layout {
   bool cluster() const noexcept { return cluster_; }
   // PUBLISH or SPUBLISH: for the node's own publishes (the scripts have their variant).
   std::string_view publish() const noexcept { return cluster_ ? "SPUBLISH" : "PUBLISH"; }
+  // In a cluster, a session id that begins with '}' would make an empty hash tag (`{}`): Redis
+  // then hashes each whole key, a session's keys land in different slots and every script on them
+  // fails (CROSSSLOT). Such ids are refused at the door (join, admin API). Any other id works: the
+  // tag is the id up to its first '}', the same for every key of the session.
+  bool accepts(std::string_view session_id) const noexcept {
+    return !cluster_ || !session_id.starts_with('}');
+  }
 
   // The session directory entry: hash (hostUserId, participants JSON, durationSeconds, status,
   // createdAt, startedAt, endedAt, endReason, joinSeq).

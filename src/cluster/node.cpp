@@ -136,18 +136,15 @@ void Node::close() {
 }
 
 void Node::relay(std::string_view session_id, std::string_view connection_id, std::string_view from_user_id,
-                 domain::Payload message) {
+                 domain::Payload message, std::uint64_t epoch) {
   auto channel = ctx_.layout.node_channel(keys::node_of(connection_id));
   auto frame = encode_relay(session_id, connection_id, from_user_id, *message);
-  // Fenced: held while this node may have been presumed dead (fence.hpp).
-  if (ctx_.fence->open()) {
-    ctx_.publish(channel, frame);
-    return;
-  }
+  // Fenced: held while this node may have been presumed dead, dropped when its epoch is stale
+  // (fence.hpp).
   const auto bytes = frame.size() + channel.size();
   ctx_.fence->submit(
-      [this, channel = std::move(channel), frame = std::move(frame)] { ctx_.publish(channel, frame); },
-      bytes);
+      [this, channel = std::move(channel), frame = std::move(frame)] { ctx_.publish(channel, frame); }, bytes,
+      epoch);
 }
 
 void Node::on_node_message(const std::string& message) {

@@ -66,8 +66,12 @@ class Node final : public domain::PresenceSink, public domain::ClusterPort {
     admission_.join(std::move(session_id), std::move(identity), std::move(connection_id), std::move(endpoint),
                     std::move(resume), std::move(done));
   }
+  bool accepts_session_id(std::string_view session_id) const override {
+    return ctx_.layout.accepts(session_id);
+  }
+  std::uint64_t relay_epoch() const override { return ctx_.fence->epoch(); }
   void relay(std::string_view session_id, std::string_view connection_id, std::string_view from_user_id,
-             domain::Payload message) override;
+             domain::Payload message, std::uint64_t epoch) override;
   void refresh(std::string session_id, std::function<void(bool read)> done) override;
   std::uint64_t write_mark() const override { return ctx_.writes_sent(); }
   void flush(std::uint64_t mark, std::function<void(bool applied)> done) override;
@@ -98,7 +102,7 @@ class Node final : public domain::PresenceSink, public domain::ClusterPort {
   }
   void send_remote(std::string_view session_id, std::string_view connection_id,
                    const domain::Payload& message) override {
-    relay(session_id, connection_id, {}, message);
+    relay(session_id, connection_id, {}, message, Fence::kAnyEpoch);
   }
 
  private:

@@ -12,6 +12,10 @@
 
 namespace sig::domain {
 
+// The refusal's text, for the join and the admin API alike.
+inline constexpr std::string_view kSessionIdRefused =
+    "with Redis Cluster a sessionId cannot begin with '}' (its keys' hash tag would be empty)";
+
 class ClusterPort {
  public:
   virtual ~ClusterPort() = default;
@@ -21,10 +25,18 @@ class ClusterPort {
   // thread.
   virtual void join(std::string session_id, Identity identity, std::string connection_id,
                     std::weak_ptr<Endpoint> endpoint, ResumeRequest resume, JoinDone done) = 0;
+  // False for a session id the shared store cannot hold (Redis Cluster: one that begins with
+  // '}', keys.hpp): a join or an admin call on it is refused as a bad request.
+  virtual bool accepts_session_id(std::string_view /*session_id*/) const { return true; }
+  // Read before Session::relay() decides that a message goes to another node; given back to
+  // relay(). It changes when this node, presumed dead, closes its connections: a message whose
+  // sender passed Session::relay() just before that is dropped, not sent after the others were
+  // told the sender left.
+  virtual std::uint64_t relay_epoch() const = 0;
   // Sends an already built message from `from_user_id` to a connection of another node
-  // (fire-and-forget).
+  // (fire-and-forget); dropped when `epoch` (relay_epoch()) is no longer current.
   virtual void relay(std::string_view session_id, std::string_view connection_id,
-                     std::string_view from_user_id, Payload message) = 0;
+                     std::string_view from_user_id, Payload message, std::uint64_t epoch) = 0;
   // Re-reads one session from the shared store into the hub (creating, updating or removing this
   // node's copy), so the admin API answers with what the store holds, also for a session another
   // node or the platform's backend wrote. `done` runs once, later, on another thread; also when

@@ -234,7 +234,8 @@ class FakeCluster final : public domain::ClusterPort {
   int refreshes = 0;
   void join(std::string, domain::Identity, std::string, std::weak_ptr<domain::Endpoint>,
             domain::ResumeRequest, JoinDone) override {}
-  void relay(std::string_view, std::string_view, std::string_view, domain::Payload) override {}
+  std::uint64_t relay_epoch() const override { return 0; }
+  void relay(std::string_view, std::string_view, std::string_view, domain::Payload, std::uint64_t) override {}
   void refresh(std::string, std::function<void(bool)> done) override {
     ++refreshes;
     done(true);

@@ -1,5 +1,8 @@
 // The pure parts of the several-node mode: the Redis layout's values and the messages between
 // nodes.
+#include <set>
+#include <string>
+
 #include <gtest/gtest.h>
 
 #include "cluster/codec.hpp"
@@ -7,6 +10,7 @@
 #include "cluster/replies.hpp"
 #include "common/time.hpp"
 #include "common/utf8.hpp"
+#include "redis/cluster_map.hpp"
 
 using namespace sig;
 using namespace sig::cluster;
@@ -50,6 +54,26 @@ TEST(ClusterKeys, TheClusterLayout) {
   EXPECT_EQ(l.session_of_channel("signaling:session:{s1}"), "s1");
   EXPECT_EQ(l.session_of_channel("signaling:session:s1"), "");
   EXPECT_EQ(l.publish(), "SPUBLISH");
+}
+
+// Every key of a session in one slot, for any id the layout accepts; an id that begins with '}'
+// (an empty tag: Redis hashes each whole key) is refused in cluster mode only.
+TEST(ClusterKeys, ASessionsKeysShareOneSlotAndAnEmptyTagIsRefused) {
+  const Layout l(true);
+  for (const std::string id : {"s1", "a}b", "{x", "a{b}c", "é}", "}x", "}"}) {
+    const auto keys = {l.dir(id),
+                       l.ws(id),
+                       l.peers(id),
+                       l.resume(id),
+                       l.attendance(id),
+                       l.heartbeat(id, "u"),
+                       l.session_channel(id)};
+    std::set<std::uint16_t> slots;
+    for (const auto& k : keys)
+      slots.insert(redis::cluster::key_slot(k));
+    EXPECT_EQ(slots.size() == 1, l.accepts(id)) << id;
+  }
+  EXPECT_TRUE(Layout(false).accepts("}x")) << "one Redis: any id";
 }
 
 TEST(ClusterCodec, Iso8601RoundTrip) {
