@@ -8,40 +8,22 @@
 #include <memory>
 #include <string>
 
-#include "support/cluster_rig.hpp"
-#include "support/redis_server.hpp"
+#include "support/redis_fixtures.hpp"
 
 using namespace sig;
 using protocol::ErrorCode;
-using sig::test::Probe;
-using sig::test::RedisServer;
 using sig::test::Rig;
 
 namespace {
 
 const cluster::Layout layout;  // the one-server layout
 
-class ClusterAdmissionTest : public ::testing::Test {
+class ClusterAdmissionTest : public test::RigTest {
  protected:
-  void SetUp() override {
-    if (!RedisServer::available()) GTEST_SKIP() << "no " << RedisServer::kBinary;
-    server_ = std::make_unique<RedisServer>();
-    probe_ = std::make_unique<Probe>(io_, server_->url());
-  }
   std::unique_ptr<Rig> rig(const std::string& id, std::size_t max_participants = 6) {
-    auto o = test::node_options(server_->url(), id);
-    o.max_participants = max_participants;
-    return std::make_unique<Rig>(io_, clock_, o);
+    return make_rig(id, [&](cluster::NodeOptions& o) { o.max_participants = max_participants; });
   }
-  bool subscribed(const std::string& session) {
-    const auto c = probe_->channels();
-    return std::find(c.begin(), c.end(), layout.session_channel(session)) != c.end();
-  }
-
-  boost::asio::io_context io_;  // first: outlives the rigs' handlers
-  domain::ManualClock clock_;
-  std::unique_ptr<RedisServer> server_;
-  std::unique_ptr<Probe> probe_;
+  bool subscribed(const std::string& session) { return has_subscriber(layout.session_channel(session)); }
 };
 
 }  // namespace

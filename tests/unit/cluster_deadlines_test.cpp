@@ -16,12 +16,11 @@
 #include "cluster/keys.hpp"
 #include "common/time.hpp"
 #include "redis/client.hpp"
-#include "support/redis_server.hpp"
+#include "support/redis_fixtures.hpp"
 
 using namespace sig;
 using namespace std::chrono_literals;
 using redis::Reply;
-using sig::test::RedisServer;
 
 namespace {
 
@@ -32,26 +31,8 @@ std::string iso(std::int64_t ms) {
   return format_iso8601(std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)));
 }
 
-class ClusterDeadlinesTest : public ::testing::Test {
+class ClusterDeadlinesTest : public test::RedisClientTest {
  protected:
-  void SetUp() override {
-    if (!RedisServer::available()) GTEST_SKIP() << "no " << RedisServer::kBinary;
-    server_ = std::make_unique<RedisServer>();
-    redis::ClientOptions o;
-    o.url = server_->url();
-    client_ = redis::RedisClient::create(io_.get_executor(), o);
-    std::optional<std::error_code> started;
-    ASSERT_FALSE(client_->start([&](std::error_code ec) { started = ec; }));
-    for (int i = 0; i < 500 && !started; ++i)
-      io_.run_for(10ms);
-    ASSERT_TRUE(started && !*started);
-  }
-  void TearDown() override {
-    if (client_) client_->close();
-    io_.restart();
-    io_.run_for(50ms);
-  }
-
   Reply wait(const std::function<void(redis::ReplyCallback)>& start) {
     std::optional<Reply> out;
     start([&](std::error_code ec, Reply r) {
@@ -83,10 +64,6 @@ class ClusterDeadlinesTest : public ::testing::Test {
     if (!r.is_array() || r.elements.size() != 2) return {"?", -1};
     return {r.elements[0].str, r.elements[1].integer};
   }
-
-  boost::asio::io_context io_;
-  std::unique_ptr<RedisServer> server_;
-  std::shared_ptr<redis::RedisClient> client_;
 };
 
 constexpr std::int64_t kT0 = 1'764'540'000'123;  // 2025-11-30T22:00:00.123Z

@@ -13,53 +13,34 @@
 #include <memory>
 #include <string>
 
-#include "support/cluster_rig.hpp"
-#include "support/redis_server.hpp"
+#include "support/redis_fixtures.hpp"
 
 using namespace sig;
 using namespace std::chrono_literals;
-using sig::test::Probe;
-using sig::test::RedisServer;
 using sig::test::Rig;
 
 namespace {
 
 const cluster::Layout layout;  // the one-server layout
 
-class ClusterLivenessTest : public ::testing::Test {
+class ClusterLivenessTest : public test::RigTest {
  protected:
   void SetUp() override {
-    if (!RedisServer::available()) GTEST_SKIP() << "no " << RedisServer::kBinary;
-    server_ = std::make_unique<RedisServer>();
-    probe_ = std::make_unique<Probe>(io_, server_->url());
-    test::declare(*probe_, layout, "s");
+    RigTest::SetUp();
+    if (!IsSkipped()) test::declare(*probe_, layout, "s");
   }
   std::unique_ptr<Rig> rig(const std::string& id, std::chrono::milliseconds node_ttl,
                            std::chrono::milliseconds resume_window = 10s) {
-    auto o = test::node_options(server_->url(), id);
-    o.node_ttl = node_ttl;
-    o.resume_window = resume_window;
-    return std::make_unique<Rig>(io_, clock_, o);
-  }
-  // Runs `f` on the rig's strand, as Node does, and waits for it.
-  void on_strand(Rig& r, const std::function<void()>& f) {
-    bool done = false;
-    boost::asio::post(r.ctx.strand, [&] {
-      f();
-      done = true;
+    return make_rig(id, [&](cluster::NodeOptions& o) {
+      o.node_ttl = node_ttl;
+      o.resume_window = resume_window;
     });
-    ASSERT_TRUE(test::run_until(io_, [&] { return done; }));
   }
   std::string alive_value(const std::string& node) {
     const auto r = probe_->cmd({"GET", layout.alive(node)});
     return r.is_string() ? r.str : std::string();
   }
   long long exists_calls() { return probe_->info("commandstats", "cmdstat_exists"); }
-
-  boost::asio::io_context io_;  // first: outlives the rigs' handlers
-  domain::ManualClock clock_;
-  std::unique_ptr<RedisServer> server_;
-  std::unique_ptr<Probe> probe_;
 };
 
 }  // namespace

@@ -9,44 +9,29 @@
 #include <string>
 
 #include "cluster/codec.hpp"
-#include "support/cluster_rig.hpp"
-#include "support/redis_server.hpp"
+#include "support/redis_fixtures.hpp"
 
 using namespace sig;
 using namespace std::chrono_literals;
-using sig::test::Probe;
-using sig::test::RedisServer;
 using sig::test::Rig;
 
 namespace {
 
 const cluster::Layout layout;  // the one-server layout
 
-class ClusterMirrorTest : public ::testing::Test {
+class ClusterMirrorTest : public test::RigTest {
  protected:
   void SetUp() override {
-    if (!RedisServer::available()) GTEST_SKIP() << "no " << RedisServer::kBinary;
-    server_ = std::make_unique<RedisServer>();
-    probe_ = std::make_unique<Probe>(io_, server_->url());
-    test::declare(*probe_, layout, "s");
+    RigTest::SetUp();
+    if (!IsSkipped()) test::declare(*probe_, layout, "s");
   }
-  std::unique_ptr<Rig> rig(const std::string& id) {
-    return std::make_unique<Rig>(io_, clock_, test::node_options(server_->url(), id));
-  }
+  std::unique_ptr<Rig> rig(const std::string& id) { return make_rig(id); }
   long long subscribers(const std::string& session) {
     const auto r = probe_->cmd({"PUBSUB", "NUMSUB", layout.session_channel(session)});
     return r.elements.size() == 2 ? r.elements[1].integer : -1;
   }
-  bool subscribed(const std::string& session) {
-    const auto c = probe_->channels();
-    return std::find(c.begin(), c.end(), layout.session_channel(session)) != c.end();
-  }
+  bool subscribed(const std::string& session) { return has_subscriber(layout.session_channel(session)); }
   void leave(const domain::HubJoin& j) { j.session->leave(j.participant, clock_.now()); }
-
-  boost::asio::io_context io_;  // first: outlives the rigs' handlers
-  domain::ManualClock clock_;
-  std::unique_ptr<RedisServer> server_;
-  std::unique_ptr<Probe> probe_;
 };
 
 }  // namespace

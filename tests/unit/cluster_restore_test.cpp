@@ -8,47 +8,29 @@
 #include <memory>
 #include <string>
 
-#include "support/cluster_rig.hpp"
-#include "support/redis_server.hpp"
+#include "support/redis_fixtures.hpp"
 
 using namespace sig;
 using namespace std::chrono_literals;
-using sig::test::Probe;
-using sig::test::RedisServer;
 using sig::test::Rig;
 
 namespace {
 
 const cluster::Layout layout;  // the one-server layout
 
-class ClusterRestoreTest : public ::testing::Test {
+class ClusterRestoreTest : public test::RigTest {
  protected:
   void SetUp() override {
-    if (!RedisServer::available()) GTEST_SKIP() << "no " << RedisServer::kBinary;
-    server_ = std::make_unique<RedisServer>();
-    probe_ = std::make_unique<Probe>(io_, server_->url());
-    test::declare(*probe_, layout, "s");
+    RigTest::SetUp();
+    if (!IsSkipped()) test::declare(*probe_, layout, "s");
   }
   std::unique_ptr<Rig> rig(const std::string& id, std::chrono::milliseconds node_ttl = 10s,
                            std::chrono::milliseconds resume_window = 10s) {
-    auto o = test::node_options(server_->url(), id);
-    o.node_ttl = node_ttl;
-    o.resume_window = resume_window;
-    return std::make_unique<Rig>(io_, clock_, o);
-  }
-  void on_strand(Rig& r, const std::function<void()>& f) {
-    bool done = false;
-    boost::asio::post(r.ctx.strand, [&] {
-      f();
-      done = true;
+    return make_rig(id, [&](cluster::NodeOptions& o) {
+      o.node_ttl = node_ttl;
+      o.resume_window = resume_window;
     });
-    ASSERT_TRUE(test::run_until(io_, [&] { return done; }));
   }
-
-  boost::asio::io_context io_;  // first: outlives the rigs' handlers
-  domain::ManualClock clock_;
-  std::unique_ptr<RedisServer> server_;
-  std::unique_ptr<Probe> probe_;
 };
 
 }  // namespace

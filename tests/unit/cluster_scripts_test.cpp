@@ -17,37 +17,23 @@
 #include "cluster/replies.hpp"
 #include "cluster/scripts.hpp"
 #include "redis/client.hpp"
-#include "support/redis_server.hpp"
+#include "support/redis_fixtures.hpp"
 
 using namespace sig;
 using namespace std::chrono_literals;
 using redis::Reply;
-using sig::test::RedisServer;
 
 namespace {
 
 const cluster::Layout keys;  // the one-server layout
 
-class ClusterScriptsTest : public ::testing::Test {
+class ClusterScriptsTest : public test::RedisClientTest {
  protected:
   void SetUp() override {
-    if (!RedisServer::available()) GTEST_SKIP() << "no " << RedisServer::kBinary;
-    server_ = std::make_unique<RedisServer>();
-    redis::ClientOptions o;
-    o.url = server_->url();
-    client_ = redis::RedisClient::create(io_.get_executor(), o);
-    std::optional<std::error_code> started;
-    ASSERT_FALSE(client_->start([&](std::error_code ec) { started = ec; }));
-    for (int i = 0; i < 500 && !started; ++i)
-      io_.run_for(10ms);
-    ASSERT_TRUE(started && !*started);
+    RedisClientTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     cmd({"HSET", keys.dir("s"), "hostUserId", "a", "participants",
          R"([{"userId":"a","displayName":"Alice"},{"userId":"b"},{"userId":"c"}])", "status", "waiting"});
-  }
-  void TearDown() override {
-    if (client_) client_->close();
-    io_.restart();
-    io_.run_for(50ms);
   }
 
   Reply wait(std::function<void(redis::ReplyCallback)> start) {
@@ -107,10 +93,6 @@ class ClusterScriptsTest : public ::testing::Test {
     return cluster::parse_attendance(user, r.str);
   }
   static constexpr std::int64_t kT0 = 1795000000000;
-
-  boost::asio::io_context io_;
-  std::unique_ptr<RedisServer> server_;
-  std::shared_ptr<redis::RedisClient> client_;
 };
 
 }  // namespace
