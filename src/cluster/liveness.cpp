@@ -12,7 +12,8 @@ namespace sig::cluster {
 
 using redis::Reply;
 
-void Liveness::write_alive() {
+void Liveness::write_alive(std::function<void(bool handled)> then) {
+  if (then) after_verdict_ = std::move(then);
   // The compare-and-set refresh writes the key again where it is gone (fence.hpp: the verdict).
   ctx_.fence->refresh();
   alive_written_ = true;

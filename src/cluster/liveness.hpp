@@ -27,7 +27,11 @@ class Liveness {
       : ctx_(ctx), writes_(writes), mirror_(mirror), restore_(restore), timer_(ctx.strand) {}
 
   // Writes the alive key (start-up, and before a restore: the others see this node alive again).
-  void write_alive();
+  // `then(handled)` runs after the next verdict on the key (the first refresh answered):
+  // `handled` when that verdict found this node presumed dead (its state is written again by
+  // on_presumed_dead()) or displaced, so that the caller does not restore a state that the others
+  // have already removed (a frozen node whose link dropped on waking up).
+  void write_alive(std::function<void(bool handled)> then = {});
   // The first tick (alive key), then one every third of --node-ttl.
   void start();
   // Before the next verdict on a missing alive key: the command link dropped (Redis may have lost
@@ -75,6 +79,7 @@ class Liveness {
   domain::SteadyTime stall_from_{};
   domain::SteadyTime stall_seen_{};
   std::function<void()> on_displaced_changed_;
+  std::function<void(bool handled)> after_verdict_;  // write_alive()'s `then`
 };
 
 }  // namespace sig::cluster

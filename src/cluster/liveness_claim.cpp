@@ -72,6 +72,7 @@ void Liveness::on_verdict(const NodeClaim::Result& r, domain::SteadyTime sent) {
     stall_seen_ = sent;
   }
   bool stalled = false;
+  bool handled = false;  // this verdict wrote the state again, or found the node displaced
   if (stall_from_ != domain::SteadyTime{}) {
     if (r.outcome == Outcome::current) {
       // Still ours after the stall (a reply to a refresh sent before it says nothing of it).
@@ -90,18 +91,24 @@ void Liveness::on_verdict(const NodeClaim::Result& r, domain::SteadyTime sent) {
       // and nothing this process held is stale. Gone with the link: Redis restarted.
       if (stalled) {
         on_presumed_dead(true);
+        handled = true;
       } else if (alive_written_ && !link_dropped_) {
         ctx_.fence->confirm(sent);
         on_presumed_dead(false);
+        handled = true;
       } else {
         ctx_.fence->confirm(sent);
       }
       break;
-    case Outcome::taken: displaced(r); break;
+    case Outcome::taken:
+      displaced(r);
+      handled = true;
+      break;
     case Outcome::failed: break;
   }
   alive_written_ = true;
   link_dropped_ = false;
+  if (auto then = std::exchange(after_verdict_, nullptr)) then(handled || ctx_.displaced);
 }
 
 // Another process holds this node id (it started while this one was frozen past --node-ttl): two

@@ -52,8 +52,15 @@ void Node::start(std::function<void(std::error_code)> done) {
     log::info("redis connection back; writing this node's state again", {{"node", ctx_.node_id()}});
     // Let the other nodes write their state again before judging what is missing.
     ctx_.unsettle();
-    liveness_.write_alive();
-    restore_.run([this] { mirror_.sync([this] { update_ready(); }); });
+    // The restore waits for the alive key's verdict: a node that was frozen past --node-ttl (its
+    // link dropped on waking up) was presumed dead, and that verdict decides what it writes.
+    liveness_.write_alive([this](bool handled) {
+      if (handled) {
+        mirror_.sync([this] { update_ready(); });
+        return;
+      }
+      restore_.run([this] { mirror_.sync([this] { update_ready(); }); });
+    });
   });
   ctx_.sub->on_disconnected([this](std::error_code ec) {
     log::warn("redis pub/sub connection lost", {{"node", ctx_.node_id()}, {"error", ec.message()}});

@@ -1,6 +1,8 @@
 #include "cluster/node_claim.hpp"
 
+#include <algorithm>
 #include <array>
+#include <charconv>
 #include <random>
 #include <utility>
 #include <vector>
@@ -38,6 +40,30 @@ std::string random_token() {
   return out;
 }
 
+// The token of a value `<token>:<epoch>` (the value itself when it has no epoch).
+std::string_view token_of(std::string_view value) {
+  const auto colon = value.rfind(':');
+  if (colon == std::string_view::npos || colon + 1 == value.size()) return value;
+  const auto digits = value.substr(colon + 1);
+  const bool all_digits =
+      std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return all_digits ? value.substr(0, colon) : value;
+}
+
+// The epoch of `<token>:<epoch>` when the token is this process's (written by its own refresh, now
+// or earlier): the newest one seen is kept.
+void adopt_epoch(std::atomic<std::uint64_t>& known, std::string_view token, std::string_view value) {
+  const auto colon = value.rfind(':');
+  if (colon == std::string_view::npos || value.substr(0, colon) != token) return;
+  std::uint64_t e = 0;
+  const auto digits = value.substr(colon + 1);
+  const auto [end, err] = std::from_chars(digits.data(), digits.data() + digits.size(), e);
+  if (err != std::errc{} || end != digits.data() + digits.size()) return;
+  auto seen = known.load();
+  while (e > seen && !known.compare_exchange_weak(seen, e)) {
+  }
+}
+
 }  // namespace
 
 const std::error_category& claim_category() noexcept {
@@ -59,14 +85,15 @@ std::string_view to_string(NodeClaim::Outcome o) noexcept {
   return "failed";
 }
 
-// Every script answers {code, holder}: 1 ours (renewed), 2 absent and written now, 0 another
-// token holds it (holder: that token).
+// The value is `<token>:<epoch>`. Every script answers {code, value}: 1 ours (renewed), 2 absent
+// and written now, or ours with a newer epoch than the caller knows (value: the key's value, whose
+// epoch the caller takes), 0 another token holds it (value: that value). ARGV: token, ttl, epoch.
 const redis::Script& NodeClaim::claim_script() {
   // At start-up an absent key is simply claimed (code 1): nobody presumed this process dead.
   static const redis::Script s(R"lua(
 local v = redis.call('GET', KEYS[1])
-if v and v ~= ARGV[1] then return {0, v} end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if v and string.match(v, '^(.*):%d+$') ~= ARGV[1] then return {0, v} end
+redis.call('SET', KEYS[1], ARGV[1] .. ':' .. ARGV[3], 'PX', ARGV[2])
 return {1, ''}
 )lua");
   return s;
@@ -75,24 +102,30 @@ return {1, ''}
 const redis::Script& NodeClaim::refresh_script() {
   static const redis::Script s(R"lua(
 local v = redis.call('GET', KEYS[1])
-if v == ARGV[1] then
+if v == ARGV[1] .. ':' .. ARGV[3] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return {1, ''}
 end
-if v then return {0, v} end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return {2, ''}
+if v then
+  if string.match(v, '^(.*):%d+$') ~= ARGV[1] then return {0, v} end
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return {2, v}
+end
+v = ARGV[1] .. ':' .. (tonumber(ARGV[3]) + 1)
+redis.call('SET', KEYS[1], v, 'PX', ARGV[2])
+return {2, v}
 )lua");
   return s;
 }
 
 const redis::Script& NodeClaim::release_script() {
   static const redis::Script s(R"lua(
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+local v = redis.call('GET', KEYS[1])
+if v and string.match(v, '^(.*):%d+$') == ARGV[1] then
   redis.call('DEL', KEYS[1])
   return {1, ''}
 end
-return {0, redis.call('GET', KEYS[1]) or ''}
+return {0, v or ''}
 )lua");
   return s;
 }
@@ -114,33 +147,40 @@ void NodeClaim::release(Done done) {
 
 void NodeClaim::run(const redis::Script& script, Done done) {
   const std::string ttl = std::to_string(ttl_.count());
+  const std::string epoch = std::to_string(epoch_->load());
   const std::vector<std::string_view> keys{key_};
-  const std::vector<std::string_view> args{token_, ttl};
-  eval_(script, keys, args, [done = std::move(done)](std::error_code ec, const redis::Reply& reply) {
-    if (!done) return;
-    Result r;
-    if (ec) {
-      r.error = ec;
-      done(r);
-      return;
-    }
-    if (!reply.is_array() || reply.elements.size() != 2 || !reply.elements[0].is_integer()) {
-      r.error = make_error_code(ClaimErrc::bad_reply);
-      done(r);
-      return;
-    }
-    switch (reply.elements[0].integer) {
-      case 1: r.outcome = Outcome::current; break;
-      case 2: r.outcome = Outcome::expired; break;
-      case 0:
-        r.outcome = Outcome::taken;
-        r.holder = reply.elements[1].str;
-        r.error = make_error_code(ClaimErrc::held_by_live_node);
-        break;
-      default: r.error = make_error_code(ClaimErrc::bad_reply); break;
-    }
-    done(r);
-  });
+  const std::vector<std::string_view> args{token_, ttl, epoch};
+  eval_(script, keys, args,
+        [done = std::move(done), known = epoch_, token = token_](std::error_code ec,
+                                                                 const redis::Reply& reply) {
+          if (!ec && reply.is_array() && reply.elements.size() == 2 && reply.elements[0].is_integer() &&
+              reply.elements[0].integer == 2) {
+            adopt_epoch(*known, token, reply.elements[1].str);
+          }
+          if (!done) return;
+          Result r;
+          if (ec) {
+            r.error = ec;
+            done(r);
+            return;
+          }
+          if (!reply.is_array() || reply.elements.size() != 2 || !reply.elements[0].is_integer()) {
+            r.error = make_error_code(ClaimErrc::bad_reply);
+            done(r);
+            return;
+          }
+          switch (reply.elements[0].integer) {
+            case 1: r.outcome = Outcome::current; break;
+            case 2: r.outcome = Outcome::expired; break;
+            case 0:
+              r.outcome = Outcome::taken;
+              r.holder = std::string(token_of(reply.elements[1].str));
+              r.error = make_error_code(ClaimErrc::held_by_live_node);
+              break;
+            default: r.error = make_error_code(ClaimErrc::bad_reply); break;
+          }
+          done(r);
+        });
 }
 
 }  // namespace sig::cluster

@@ -67,7 +67,7 @@ TEST_F(ClusterClaimTest, AClaimTakesAFreeIdAndRefusesALiveOne) {
   auto r = wait([&](auto cb) { first->claim(cb); });
   EXPECT_EQ(r.outcome, Outcome::current);
   EXPECT_FALSE(r.error);
-  EXPECT_EQ(cmd({"GET", kKey}).str, first->token());
+  EXPECT_EQ(cmd({"GET", kKey}).str, first->token() + ":0") << "<token>:<epoch>";
   const auto pttl = cmd({"PTTL", kKey}).integer;
   EXPECT_TRUE(pttl > 9000 && pttl <= 10000) << pttl;
 
@@ -78,7 +78,7 @@ TEST_F(ClusterClaimTest, AClaimTakesAFreeIdAndRefusesALiveOne) {
   EXPECT_EQ(r.holder, first->token());
   EXPECT_EQ(r.error, cluster::ClaimErrc::held_by_live_node);
   EXPECT_EQ(r.error.message(), "another live node holds this node id");
-  EXPECT_EQ(cmd({"GET", kKey}).str, first->token()) << "the live node's claim is untouched";
+  EXPECT_EQ(cmd({"GET", kKey}).str, first->token() + ":0") << "the live node's claim is untouched";
 
   // Claiming again what is ours is fine (a claim retried after a lost reply).
   EXPECT_EQ(wait([&](auto cb) { first->claim(cb); }).outcome, Outcome::current);
@@ -91,7 +91,7 @@ TEST_F(ClusterClaimTest, AClaimAfterTheKeyExpiredSucceeds) {
   EXPECT_EQ(wait([&](auto cb) { next->claim(cb); }).outcome, Outcome::taken);
   run_until([&] { return cmd({"EXISTS", kKey}).integer == 0; });
   EXPECT_EQ(wait([&](auto cb) { next->claim(cb); }).outcome, Outcome::current);
-  EXPECT_EQ(cmd({"GET", kKey}).str, next->token());
+  EXPECT_EQ(cmd({"GET", kKey}).str, next->token() + ":0");
 }
 
 TEST_F(ClusterClaimTest, ARefreshRenewsItsOwnKeyWritesAMissingOneAndLeavesAnotherTokenAlone) {
@@ -104,7 +104,8 @@ TEST_F(ClusterClaimTest, ARefreshRenewsItsOwnKeyWritesAMissingOneAndLeavesAnothe
   // Expired (the node was frozen, or Redis lost its data): written again, and said so.
   cmd({"DEL", kKey});
   EXPECT_EQ(wait([&](auto cb) { claim->refresh(cb); }).outcome, Outcome::expired);
-  EXPECT_EQ(cmd({"GET", kKey}).str, claim->token());
+  EXPECT_EQ(cmd({"GET", kKey}).str, claim->token() + ":1") << "the next epoch";
+  EXPECT_EQ(claim->epoch(), 1U);
   EXPECT_GT(cmd({"PTTL", kKey}).integer, 9000);
   EXPECT_EQ(wait([&](auto cb) { claim->refresh(cb); }).outcome, Outcome::current);
 
@@ -117,13 +118,37 @@ TEST_F(ClusterClaimTest, ARefreshRenewsItsOwnKeyWritesAMissingOneAndLeavesAnothe
   EXPECT_LE(cmd({"PTTL", kKey}).integer, 5000) << "its TTL untouched";
 }
 
+// A frozen node wakes up past the Redis client's reply timeout: its first refresh found the key
+// gone and wrote it again, but the reply was lost with the link. The next refresh must still say
+// that the key had expired (the others may have presumed the node dead), not "current".
+TEST_F(ClusterClaimTest, ARefreshWhoseReplyWasLostIsSeenByTheNextOneAsANewerEpoch) {
+  auto claim = make_claim();
+  ASSERT_EQ(wait([&](auto cb) { claim->claim(cb); }).outcome, Outcome::current);
+  cmd({"DEL", kKey});
+  // What the lost refresh did: the refresh script's own write of the next epoch.
+  std::optional<Reply> lost;
+  const std::vector<std::string_view> keys{kKey};
+  const std::vector<std::string_view> args{claim->token(), "10000", "0"};
+  client_->eval(NodeClaim::refresh_script(), keys, args,
+                [&](std::error_code, Reply r) { lost = std::move(r); });
+  run_until([&] { return lost.has_value(); });
+  ASSERT_EQ(cmd({"GET", kKey}).str, claim->token() + ":1");
+  EXPECT_EQ(claim->epoch(), 0U) << "this process never saw that reply";
+
+  const auto r = wait([&](auto cb) { claim->refresh(cb); });
+  EXPECT_EQ(r.outcome, Outcome::expired);
+  EXPECT_EQ(claim->epoch(), 1U);
+  EXPECT_EQ(cmd({"GET", kKey}).str, claim->token() + ":1") << "not written again";
+  EXPECT_EQ(wait([&](auto cb) { claim->refresh(cb); }).outcome, Outcome::current);
+}
+
 TEST_F(ClusterClaimTest, AReleaseDeletesOnlyItsOwnKey) {
   auto claim = make_claim();
   ASSERT_EQ(wait([&](auto cb) { claim->claim(cb); }).outcome, Outcome::current);
   cmd({"SET", kKey, "someone-else"});
   wait([&](auto cb) { claim->release(cb); });
   EXPECT_EQ(cmd({"GET", kKey}).str, "someone-else");
-  cmd({"SET", kKey, claim->token()});
+  cmd({"SET", kKey, claim->token() + ":3"});
   wait([&](auto cb) { claim->release(cb); });
   EXPECT_EQ(cmd({"EXISTS", kKey}).integer, 0);
 }
