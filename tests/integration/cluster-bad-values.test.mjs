@@ -133,6 +133,7 @@ redisTest('cluster: a session id that begins with "}" is refused on a Redis Clus
     assert.equal(put.status, 201, put.text);
     assert.equal(first.type, 'joined');
     const [b] = await n1.join(odd, 'b');
+    await c.next((m) => m.type === 'participant-joined' && m.participant.userId === 'b');
     c.send({ type: 'offer', toUserId: 'b', sdp: 'v=0\r\n' });
     assert.equal((await b.next((m) => m.type === 'offer')).fromUserId, 'a');
   }
@@ -141,6 +142,7 @@ redisTest('cluster: a session id that begins with "}" is refused on a Redis Clus
   await n1.createSession(inner, { host: 'a', participants: ['a', 'b'] });
   const [a2] = await n1.join(inner, 'a');
   const [b2] = await n2.join(inner, 'b');
+  await a2.next((m) => m.type === 'participant-joined' && m.participant.userId === 'b');
   a2.send({ type: 'offer', toUserId: 'b', sdp: 'v=0\r\n' });
   assert.equal((await b2.next((m) => m.type === 'offer')).fromUserId, 'a');
   n1.assertAlive();
