@@ -36,7 +36,8 @@ class FakeStore final : public sig::domain::ClusterPort {
   void join(std::string, sig::domain::Identity, std::string, std::weak_ptr<sig::domain::Endpoint>,
             sig::domain::ResumeRequest, JoinDone) override {}
   std::uint64_t relay_epoch() const override { return 0; }
-  void relay(std::string_view, std::string_view, std::string_view, sig::domain::Payload, std::uint64_t) override {}
+  void relay(std::string_view, std::string_view, std::string_view, sig::domain::Payload,
+             std::uint64_t) override {}
   void refresh(std::string, std::function<void(bool)> done) override { done(true); }
   std::uint64_t write_mark() const override { return 0; }
   void flush(std::uint64_t, std::function<void(bool)> done) override { done(!refuse_); }
