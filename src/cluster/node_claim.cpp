@@ -99,6 +99,9 @@ return {1, ''}
   return s;
 }
 
+// A newer epoch of this token: a refresh whose reply was lost wrote it; an older one: a write lost
+// in a failover (the replica lagged), written again with the next epoch like an absent key (else
+// every later refresh would find it older again).
 const redis::Script& NodeClaim::refresh_script() {
   static const redis::Script s(R"lua(
 local v = redis.call('GET', KEYS[1])
@@ -107,9 +110,12 @@ if v == ARGV[1] .. ':' .. ARGV[3] then
   return {1, ''}
 end
 if v then
-  if string.match(v, '^(.*):%d+$') ~= ARGV[1] then return {0, v} end
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return {2, v}
+  local t, e = string.match(v, '^(.*):(%d+)$')
+  if t ~= ARGV[1] then return {0, v} end
+  if tonumber(e) > tonumber(ARGV[3]) then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    return {2, v}
+  end
 end
 v = ARGV[1] .. ':' .. (tonumber(ARGV[3]) + 1)
 redis.call('SET', KEYS[1], v, 'PX', ARGV[2])

@@ -140,6 +140,14 @@ TEST_F(ClusterClaimTest, ARefreshWhoseReplyWasLostIsSeenByTheNextOneAsANewerEpoc
   EXPECT_EQ(claim->epoch(), 1U);
   EXPECT_EQ(cmd({"GET", kKey}).str, claim->token() + ":1") << "not written again";
   EXPECT_EQ(wait([&](auto cb) { claim->refresh(cb); }).outcome, Outcome::current);
+
+  // An older epoch of its own token (a write lost in a failover, the replica lagging): written
+  // again with the next epoch, once; not "expired" at every refresh after.
+  cmd({"SET", kKey, claim->token() + ":0", "PX", "10000"});
+  EXPECT_EQ(wait([&](auto cb) { claim->refresh(cb); }).outcome, Outcome::expired);
+  EXPECT_EQ(cmd({"GET", kKey}).str, claim->token() + ":2");
+  EXPECT_EQ(claim->epoch(), 2U);
+  EXPECT_EQ(wait([&](auto cb) { claim->refresh(cb); }).outcome, Outcome::current);
 }
 
 TEST_F(ClusterClaimTest, AReleaseDeletesOnlyItsOwnKey) {
