@@ -14,8 +14,12 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 #include "domain/clock.hpp"
 #include "redis/client.hpp"
@@ -44,9 +48,36 @@ class RedisClientTest : public ::testing::Test {
     io_.run_for(std::chrono::milliseconds(50));
   }
 
+  // Runs `start` (a command or a script, given its callback) until its reply. An error is a
+  // failure, except a server's error reply where server_errors_expected_ (a script's refusal).
+  redis::Reply wait(const std::function<void(redis::ReplyCallback)>& start) {
+    std::optional<redis::Reply> out;
+    start([&](std::error_code ec, redis::Reply r) {
+      EXPECT_TRUE(!ec || (server_errors_expected_ && ec == redis::Errc::server_error)) << ec.message();
+      out = std::move(r);
+    });
+    for (int i = 0; i < 500 && !out; ++i)
+      io_.run_for(std::chrono::milliseconds(10));
+    EXPECT_TRUE(out.has_value()) << "no reply";
+    return out.value_or(redis::Reply{});
+  }
+  redis::Reply cmd(std::vector<std::string> owned) {
+    return wait([&](redis::ReplyCallback cb) {
+      std::vector<std::string_view> v(owned.begin(), owned.end());
+      client_->command(std::span<const std::string_view>(v), std::move(cb));
+    });
+  }
+  redis::Reply eval(const redis::Script& s, std::vector<std::string> k, std::vector<std::string> a) {
+    return wait([&](redis::ReplyCallback cb) {
+      std::vector<std::string_view> kv(k.begin(), k.end()), av(a.begin(), a.end());
+      client_->eval(s, kv, av, std::move(cb));
+    });
+  }
+
   boost::asio::io_context io_;
   std::unique_ptr<RedisServer> server_;
   std::shared_ptr<redis::RedisClient> client_;
+  bool server_errors_expected_ = false;
 };
 
 class RigTest : public ::testing::Test {

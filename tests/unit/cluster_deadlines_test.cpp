@@ -33,29 +33,6 @@ std::string iso(std::int64_t ms) {
 
 class ClusterDeadlinesTest : public test::RedisClientTest {
  protected:
-  Reply wait(const std::function<void(redis::ReplyCallback)>& start) {
-    std::optional<Reply> out;
-    start([&](std::error_code ec, Reply r) {
-      EXPECT_FALSE(ec) << ec.message();
-      out = std::move(r);
-    });
-    for (int i = 0; i < 500 && !out; ++i)
-      io_.run_for(10ms);
-    EXPECT_TRUE(out.has_value()) << "no reply";
-    return out.value_or(Reply{});
-  }
-  Reply cmd(std::vector<std::string> owned) {
-    return wait([&](redis::ReplyCallback cb) {
-      std::vector<std::string_view> v(owned.begin(), owned.end());
-      client_->command(std::span<const std::string_view>(v), std::move(cb));
-    });
-  }
-  Reply eval(const redis::Script& s, std::vector<std::string> k, std::vector<std::string> a) {
-    return wait([&](redis::ReplyCallback cb) {
-      std::vector<std::string_view> kv(k.begin(), k.end()), av(a.begin(), a.end());
-      client_->eval(s, kv, av, std::move(cb));
-    });
-  }
   // The due script's {reason, next} for session "s" at `now`.
   std::pair<std::string, std::int64_t> due(std::int64_t now) {
     const auto r = eval(cluster::deadlines::due_script(), {keys.dir("s"), keys.ws("s")},

@@ -30,36 +30,13 @@ const cluster::Layout keys;  // the one-server layout
 class ClusterScriptsTest : public test::RedisClientTest {
  protected:
   void SetUp() override {
+    server_errors_expected_ = true;  // the scripts' refusals are error replies
     RedisClientTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
     cmd({"HSET", keys.dir("s"), "hostUserId", "a", "participants",
          R"([{"userId":"a","displayName":"Alice"},{"userId":"b"},{"userId":"c"}])", "status", "waiting"});
   }
 
-  Reply wait(std::function<void(redis::ReplyCallback)> start) {
-    std::optional<Reply> out;
-    start([&](std::error_code ec, Reply r) {
-      EXPECT_TRUE(!ec || ec == redis::Errc::server_error) << ec.message();
-      out = std::move(r);
-    });
-    for (int i = 0; i < 500 && !out; ++i)
-      io_.run_for(10ms);
-    EXPECT_TRUE(out.has_value()) << "no reply";
-    return out.value_or(Reply{});
-  }
-  Reply cmd(std::initializer_list<std::string_view> args) {
-    std::vector<std::string> owned(args.begin(), args.end());
-    return wait([&](redis::ReplyCallback cb) {
-      std::vector<std::string_view> v(owned.begin(), owned.end());
-      client_->command(std::span<const std::string_view>(v), std::move(cb));
-    });
-  }
-  Reply eval(const redis::Script& s, std::vector<std::string> k, std::vector<std::string> a) {
-    return wait([&](redis::ReplyCallback cb) {
-      std::vector<std::string_view> kv(k.begin(), k.end()), av(a.begin(), a.end());
-      client_->eval(s, kv, av, std::move(cb));
-    });
-  }
   Reply join(const std::string& user, const std::string& conn, const std::string& name = "", int max = 2,
              const std::string& presented = "", const std::string& fresh = "rid-new",
              std::int64_t now = kT0) {
