@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "redis/protocol.hpp"
+#include "support/redis_server.hpp"
 
 extern char** environ;  // NOLINT
 
@@ -94,21 +95,11 @@ bool send_command(int fd, const std::vector<std::string>& args) {
 // One command on a new blocking connection (2 s timeouts), after AUTH when password is set.
 std::optional<redis::Reply> blocking_command(std::uint16_t port, const std::vector<std::string>& args,
                                              const std::string& password = {}) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  const int fd = connect_loopback(port, std::chrono::seconds(2));
   if (fd < 0) return std::nullopt;
-  timeval tv{};
-  tv.tv_sec = 2;
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   std::optional<redis::Reply> reply;
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) {  // NOLINT
-    const bool authed = password.empty() || (send_command(fd, {"AUTH", password}) && read_reply(fd));
-    if (authed && send_command(fd, args)) reply = read_reply(fd);
-  }
+  const bool authed = password.empty() || (send_command(fd, {"AUTH", password}) && read_reply(fd));
+  if (authed && send_command(fd, args)) reply = read_reply(fd);
   ::close(fd);
   return reply;
 }

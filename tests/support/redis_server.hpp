@@ -38,6 +38,27 @@ extern char** environ;  // NOLINT
 
 namespace sig::test {
 
+// A blocking TCP connection to 127.0.0.1:`port` with `timeout` on each send and receive; -1 on
+// failure.
+inline int connect_loopback(std::uint16_t port, std::chrono::microseconds timeout) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(timeout.count() / 1'000'000);
+  tv.tv_usec = static_cast<suseconds_t>(timeout.count() % 1'000'000);
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {  // NOLINT
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 // A TLS-only redis-server's files.
 struct RedisTls {
   std::string cert_file;  // the server's certificate and key
@@ -196,23 +217,7 @@ class RedisServer {
   }
 
   // A blocking TCP connection to the server with 500 ms send/receive timeouts; -1 on failure.
-  int connect_probe() const {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return -1;
-    timeval tv{};
-    tv.tv_usec = 500000;
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port_);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {  // NOLINT
-      ::close(fd);
-      return -1;
-    }
-    return fd;
-  }
+  int connect_probe() const { return connect_loopback(port_, std::chrono::milliseconds(500)); }
 
   bool tls_ping() const {
     const std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
