@@ -21,16 +21,16 @@
 
 namespace sig::redis {
 
-// Commands to Redis: one server, or a Redis Cluster routed by key slot.
-class Commands {
+// The lifecycle both kinds of link share: callbacks set before start(); on_connected each time
+// the link becomes ready (in a cluster: every primary, or every shard subscribed to, reachable),
+// on_disconnected when it is lost, on_reconnected after a loss (see each kind for what to do then).
+class Link {
  public:
-  Commands() = default;
-  Commands(const Commands&) = delete;
-  Commands& operator=(const Commands&) = delete;
-  virtual ~Commands() = default;
+  Link() = default;
+  Link(const Link&) = delete;
+  Link& operator=(const Link&) = delete;
+  virtual ~Link() = default;
 
-  // As RedisClient's: on_connected each time a connection becomes ready (in a cluster: when every
-  // primary of the slot map is reachable again), on_reconnected after a loss (re-write state).
   virtual void on_connected(EventCallback cb) = 0;
   virtual void on_disconnected(DisconnectCallback cb) = 0;
   virtual void on_reconnected(EventCallback cb) = 0;
@@ -38,6 +38,12 @@ class Commands {
   virtual void close() = 0;
   virtual bool connected() const noexcept = 0;
   virtual Strand executor() const = 0;
+};
+
+// Commands to Redis: one server, or a Redis Cluster routed by key slot. on_reconnected: write
+// this node's state again (Redis may have lost it).
+class Commands : public Link {
+ public:
   // Before start(): loaded in every connection's handshake (in a cluster: on every primary).
   virtual void preload(const Script& script) = 0;
   // Cluster: routed by the slot of the command's key: args[1] for key commands, PUBLISH/SPUBLISH's
@@ -71,27 +77,15 @@ class Commands {
 
 // A subscription connection: SUBSCRIBE on one server, SSUBSCRIBE on the shard owning the
 // channel's slot in a cluster (re-subscribed after a reconnect, a MOVED or a failover).
-class Subscriptions {
+// on_reconnected: some messages may have been lost (Redis pub/sub has no replay): re-read state.
+// In a cluster, fired when any shard's connection came back or a channel moved to another shard.
+class Subscriptions : public Link {
  public:
   using MessageHandler = std::function<void(const std::string& channel, const std::string& message)>;
   // ok once Redis confirmed; not_connected / connection_lost: kept, made on the next connection;
   // closed / cancelled: gone.
   using DoneCallback = std::function<void(std::error_code)>;
 
-  Subscriptions() = default;
-  Subscriptions(const Subscriptions&) = delete;
-  Subscriptions& operator=(const Subscriptions&) = delete;
-  virtual ~Subscriptions() = default;
-
-  virtual void on_connected(EventCallback cb) = 0;
-  virtual void on_disconnected(DisconnectCallback cb) = 0;
-  // Some messages may have been lost (Redis pub/sub has no replay): re-read state. In a cluster,
-  // fired when any shard's connection came back or a channel moved to another shard.
-  virtual void on_reconnected(EventCallback cb) = 0;
-  virtual std::error_code start(StartCallback on_first_result = {}) = 0;
-  virtual void close() = 0;
-  virtual bool connected() const noexcept = 0;
-  virtual Strand executor() const = 0;
   // Subscribing again to the same channel replaces its handler. While not connected the
   // subscription is kept (made on the next connection) and done reports not_connected, except in
   // a cluster whose slot map is known: done then waits for the shard's confirmation (or closed /
