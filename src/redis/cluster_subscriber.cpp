@@ -1,5 +1,6 @@
 #include "redis/cluster_subscriber.hpp"
 
+#include <algorithm>
 #include <set>
 #include <utility>
 
@@ -94,6 +95,7 @@ void ClusterSubscriber::do_close() {
   for (auto& [key, shard] : shards_)
     shard->close();
   shards_.clear();
+  opening_.clear();
   for (auto& [name, entry] : channels_) {
     for (auto& done : entry.done) {
       if (done) asio::post(strand_, [done = std::move(done)] { done(Errc::closed); });
@@ -195,8 +197,12 @@ void ClusterSubscriber::rebalance() {
     if (owner == nullptr) continue;
     const std::string key = owner->to_string();
     if (entry.shard == key && !entry.lost) continue;
-    moved = moved || !entry.shard.empty();
+    const bool had_shard = !entry.shard.empty();
+    moved = moved || had_shard;
     place(channel, entry);
+    // A channel that was subscribed elsewhere misses messages until its new shard confirms it:
+    // that shard counts in connected() even while it opens.
+    if (had_shard) opening_.erase(entry.shard);
   }
   // Shards left without channels (a failed-over primary, a slot that moved away) are closed.
   std::set<std::string> used;
@@ -207,6 +213,7 @@ void ClusterSubscriber::rebalance() {
       ++it;
     } else {
       it->second->close();
+      opening_.erase(it->first);
       it = shards_.erase(it);
     }
   }
@@ -256,6 +263,7 @@ std::shared_ptr<detail::SubscriptionChannel> ClusterSubscriber::shard(const std:
   channel->set_on_connected([weak, key] {
     auto self = weak.lock();
     if (!self) return;
+    self->opening_.erase(key);
     for (auto& [name, entry] : self->channels_) {
       if (entry.shard != key || entry.lost) continue;
       for (auto& d : std::exchange(entry.done, {}))
@@ -271,15 +279,21 @@ std::shared_ptr<detail::SubscriptionChannel> ClusterSubscriber::shard(const std:
   });
   channel->start({});
   shards_.emplace(key, channel);
+  opening_.insert(key);
+  arm_map_timer();  // a primary that cannot be reached may have failed over
   return channel;
 }
 
-// connected(): the map is known and every shard holding channels is subscribed.
+// connected(): the map is known and every shard holding channels is subscribed — except, once
+// connected, a shard still opening its first connection (channels on a primary we held none on):
+// the channels subscribed elsewhere lose nothing meanwhile, and the new channels' callers wait for
+// their confirmation. Counted, each new shard made a disconnection and a reconnection whenever an
+// update landed while it opened, and a node re-reads every session it hosts at a reconnection.
 void ClusterSubscriber::update_state(std::error_code why, bool moved) {
   if (closed_) return;
   bool all = have_map_;
   for (const auto& [key, s] : shards_)
-    all = all && s->ready();
+    all = all && (s->ready() || (ever_connected_ && opening_.contains(key)));
   const bool was = connected_.exchange(all, std::memory_order_acq_rel);
   if (all && !was) {
     const bool again = ever_connected_;
@@ -292,7 +306,11 @@ void ClusterSubscriber::update_state(std::error_code why, bool moved) {
   } else if (all && moved) {
     if (auto cb = on_reconnected_) cb();  // channels moved shard: messages may have been lost
   }
-  if (!all) arm_map_timer();
+  if (!all || !all_shards_ready()) arm_map_timer();
+}
+
+bool ClusterSubscriber::all_shards_ready() const {
+  return std::all_of(shards_.begin(), shards_.end(), [](const auto& entry) { return entry.second->ready(); });
 }
 
 void ClusterSubscriber::arm_map_timer() {
@@ -304,7 +322,7 @@ void ClusterSubscriber::arm_map_timer() {
         auto self = weak.lock();
         if (!self || ec || self->closed_) return;
         self->map_armed_ = false;
-        if (self->connected()) return;
+        if (self->connected() && self->all_shards_ready()) return;
         // The map client's own connections may all be fine (it refreshes fast only while it sees
         // trouble itself): ask it again for as long as a shard of ours is down.
         self->map_client_->refresh_map();

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include <boost/asio/steady_timer.hpp>
@@ -58,6 +59,7 @@ class ClusterSubscriber final : public Subscriptions, public std::enable_shared_
   void shard_lost(const std::string& shard, const std::string& what);
   std::shared_ptr<detail::SubscriptionChannel> shard(const std::string& key);
   void update_state(std::error_code why, bool moved);
+  bool all_shards_ready() const;
   // While a shard is not subscribed: the map asked again every degraded period (a failover).
   void arm_map_timer();
   void do_close();
@@ -72,6 +74,7 @@ class ClusterSubscriber final : public Subscriptions, public std::enable_shared_
   std::atomic<bool> connected_{false};
   std::map<std::string, Entry, std::less<>> channels_;
   std::map<std::string, std::shared_ptr<detail::SubscriptionChannel>> shards_;
+  std::set<std::string> opening_;  // shards not connected yet since they were made
   boost::asio::steady_timer retry_timer_;
   bool retry_armed_ = false;
   boost::asio::steady_timer map_timer_;

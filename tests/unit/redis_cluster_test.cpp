@@ -360,6 +360,37 @@ TEST_F(RedisClusterTest, UnsubscribeThenSubscribeAtOnceIsNotAServerDrop) {
   EXPECT_TRUE(s->connected());
 }
 
+// A channel on a primary the subscriber held no channel on opens a new shard connection; while it
+// connects, the channels already subscribed elsewhere lose nothing. Taken for a disconnection (a
+// map refresh landing in that window made it so), it was followed by on_reconnected, which makes
+// a node re-read every session it hosts. The map is refreshed every 20 ms here so that refreshes
+// land in that window; each round's shard is closed again once its channel is gone.
+TEST_F(RedisClusterTest, ANewShardConnectingIsNotADisconnection) {
+  periodic_refresh_ = 20ms;
+  auto s = subscriber(shared());
+  int reconnected = 0;
+  int disconnected = 0;
+  s->on_reconnected([&] { ++reconnected; });
+  s->on_disconnected([&](std::error_code) { ++disconnected; });
+  const std::string anchor = "signaling:session:{anchor}";
+  const std::size_t home = shared().primary_of_slot(key_slot(anchor));
+  std::string elsewhere;
+  for (int i = 0; elsewhere.empty(); ++i) {
+    const std::string name = "signaling:session:{away" + std::to_string(i) + "}";
+    if (shared().primary_of_slot(key_slot(name)) != home) elsewhere = name;
+  }
+  subscribe(*s, anchor);
+  constexpr int kRounds = 40;
+  for (int i = 0; i < kRounds; ++i) {
+    subscribe(*s, elsewhere);
+    s->unsubscribe(elsewhere);
+    run_until([] { return false; }, 30ms);  // the next refresh closes the unused shard
+  }
+  EXPECT_EQ(disconnected, 0);
+  EXPECT_EQ(reconnected, 0);
+  EXPECT_TRUE(s->connected());
+}
+
 // A command that ran but whose reply did not come in time (the script INCRs, then spins past the
 // command timeout) is answered with the timeout, not sent again: it may have run (here it did),
 // and a second run would repeat its effects.
