@@ -224,6 +224,11 @@ std::vector<std::pair<std::string, RosterEntry>> Hub::remote_members() const {
   return out;
 }
 
+std::vector<RosterEntry> Hub::remote_members(std::string_view session_id) const {
+  auto s = find(session_id);
+  return s ? s->remote_members() : std::vector<RosterEntry>{};
+}
+
 std::vector<SessionSnapshot> Hub::snapshots() const {
   std::vector<SessionSnapshot> out;
   for (const auto& s : all())

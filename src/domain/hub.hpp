@@ -87,6 +87,7 @@ class Hub {
   std::vector<LocalMember> local_members() const;
   std::vector<LocalMember> local_members(std::string_view session_id) const;
   std::vector<std::pair<std::string, RosterEntry>> remote_members() const;  // (session id, member)
+  std::vector<RosterEntry> remote_members(std::string_view session_id) const;
   std::vector<SessionSnapshot> snapshots() const;
 
   // Heartbeat timeouts, session timeouts, forgetting long-ended sessions. Call it every
