@@ -83,7 +83,7 @@ ScriptCall encode(const Layout& l, const LeaveArgs& a) {
   const auto& id = a.session_id;
   return touching(
       id, {&scripts::leave(l.cluster()),
-           {l.ws(id), l.peers(id), l.heartbeat(id, a.user_id), l.resume(id), l.attendance(id)},
+           {l.ws(id), l.peers(id), l.heartbeat(id, a.user_id), l.resume(id), l.attendance(id), l.dir(id)},
            {a.user_id, a.connection_id, l.session_channel(id), encode_left(a.user_id, a.connection_id),
             a.always_publish ? "1" : "0", std::to_string(a.now_ms), a.undo}});
 }
@@ -92,7 +92,7 @@ ScriptCall encode(const Layout& l, const LostArgs& a) {
   const auto& id = a.session_id;
   return {
       &scripts::lost(l.cluster()),
-      {l.ws(id), l.attendance(id)},
+      {l.ws(id), l.attendance(id), l.dir(id)},
       {a.user_id, a.connection_id, std::to_string(a.now_ms), l.session_channel(id),
        a.publish ? encode_reconnecting(a.user_id, a.connection_id) : std::string(), a.publish ? "1" : "0"}};
 }

@@ -18,6 +18,11 @@ using redis::Reply;
 
 namespace {
 
+Fields sorted(Fields fields) {
+  std::sort(fields.begin(), fields.end());
+  return fields;
+}
+
 // Shared countdown: runs `then` when every started piece of work has reported.
 struct Countdown {
   std::size_t left = 1;  // the starter's own share
@@ -70,6 +75,7 @@ void Mirror::release(const std::string& session_id) {
   if (!hosted_.contains(session_id) || !idle(session_id)) return;
   hosted_.erase(session_id);
   missing_.erase(session_id);
+  settled_dir_.erase(session_id);
   ctx_.sub->unsubscribe(ctx_.layout.session_channel(session_id));
   // Its departures and end were written by their scripts; nothing here is local any more.
   ctx_.hub->apply_deleted(session_id);
@@ -105,6 +111,7 @@ void Mirror::on_message(const std::string& channel, const std::string& message) 
     ctx_.skipped(channel, "channel name not valid UTF-8");
     return;
   }
+  settled_dir_.erase(session_id);  // the copy moves on its own: read whole at the next sync
   const auto ev = decode_event(message);
   if (!ev) {
     ctx_.skipped(channel, "malformed session event");
@@ -138,6 +145,7 @@ void Mirror::load(const std::string& session_id, Loaded then, bool absent_means_
            [this, session_id, absent_means_deleted, then = std::move(then)](std::error_code ec,
                                                                             const Reply& reply) {
              bool read = false;
+             settled_dir_.erase(session_id);
              if (ec) {
                log::debug("cannot load a session",
                           {{"node", ctx_.node_id()}, {"session", session_id}, {"error", ec.message()}});
@@ -174,17 +182,35 @@ void Mirror::apply(const std::string& session_id, const SnapshotReply& snap, boo
   for (const auto& m : hub.local_members(session_id))
     local.insert(m.connection_id);
   std::vector<domain::RosterEntry> roster;
+  std::set<std::string> own;
   for (auto& e : roster_from(snap.ws, snap.peers, &bad)) {
     if (!ctx_.mine(e.connection_id)) {
       roster.push_back(std::move(e));
       continue;
     }
+    own.insert(e.connection_id);
     if (!ctx_.pending(e.connection_id) && local.count(e.connection_id) == 0) remove_stale(session_id, e);
   }
   for (const auto& b : bad)
     ctx_.skipped(ctx_.layout.ws(session_id), b);
-  if (record->status != domain::Status::ended)
-    hub.reconcile(session_id, roster, join_seq, remove_missing(session_id, roster, join_seq));
+  if (record->status == domain::Status::ended) return;
+  hub.reconcile(session_id, roster, join_seq, remove_missing(session_id, roster, join_seq));
+  if (ctx_.settled() && converged(session_id, roster, own)) settled_dir_[session_id] = sorted(snap.dir);
+}
+
+bool Mirror::converged(const std::string& session_id, const std::vector<domain::RosterEntry>& roster,
+                       const std::set<std::string>& own) const {
+  if (const auto m = missing_.find(session_id); m != missing_.end() && !m->second.empty())
+    return false;  // a second read decides
+  std::set<std::string> listed, held;
+  for (const auto& e : roster)
+    listed.insert(e.connection_id);
+  for (const auto& m : ctx_.hub->remote_members(session_id))
+    held.insert(m.connection_id);
+  std::set<std::string> local;
+  for (const auto& m : ctx_.hub->local_members(session_id))
+    local.insert(m.connection_id);
+  return listed == held && local == own;
 }
 
 // A remote member Redis does not list (its departure event was lost) is removed only when it was
@@ -196,9 +222,8 @@ bool Mirror::remove_missing(const std::string& session_id, const std::vector<dom
   std::set<std::string> listed, missing;
   for (const auto& e : roster)
     listed.insert(e.connection_id);
-  for (const auto& [session, m] : ctx_.hub->remote_members()) {
-    if (session == session_id && m.seq <= join_seq && !listed.contains(m.connection_id))
-      missing.insert(m.connection_id);
+  for (const auto& m : ctx_.hub->remote_members(session_id)) {
+    if (m.seq <= join_seq && !listed.contains(m.connection_id)) missing.insert(m.connection_id);
   }
   if (missing.empty()) {
     missing_.erase(session_id);
@@ -235,9 +260,31 @@ void Mirror::sync(Done then) {
   }
   for (const auto& id : sessions) {
     ++count->left;
-    load(id, [count](bool) { count->done(); });
+    auto done = [count](bool) { count->done(); };
+    if (settled_dir_.contains(id)) {
+      check(id, std::move(done));
+    } else {
+      ++sync_reads_;
+      load(id, std::move(done));
+    }
   }
   count->done();
+}
+
+void Mirror::check(const std::string& session_id, Loaded then) {
+  ctx_.command(
+      [this, session_id, then = std::move(then)](std::error_code ec, const Reply& reply) mutable {
+        const auto known = settled_dir_.find(session_id);
+        if (!ec && reply.is_array() && known != settled_dir_.end() &&
+            sorted(fields_of(reply)) == known->second) {
+          ++sync_unchanged_;
+          if (then) then(true);
+          return;
+        }
+        ++sync_reads_;
+        load(session_id, std::move(then));
+      },
+      "HGETALL", ctx_.layout.dir(session_id));
 }
 
 }  // namespace sig::cluster

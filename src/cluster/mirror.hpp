@@ -49,8 +49,13 @@ class Mirror {
   // from Redis is dropped here too (once settled).
   void load(const std::string& session_id, Loaded then = {}, bool absent_means_deleted = false);
   // Re-reads the hosted sessions (and subscribes to those with local participants admitted while
-  // Redis was down); `then` when all are read.
+  // Redis was down); `then` when all are read. A session whose last read left this node's copy as
+  // Redis lists it, and with no event since, is checked first by its directory alone (see
+  // settled_dir_): read again only when that changed.
   void sync(Done then = {});
+  // Sessions sync() found unchanged by their directory / read whole (since the start).
+  std::uint64_t sync_unchanged() const noexcept { return sync_unchanged_; }
+  std::uint64_t sync_reads() const noexcept { return sync_reads_; }
 
  private:
   void on_message(const std::string& channel, const std::string& message);
@@ -58,6 +63,12 @@ class Mirror {
   // Redis was unreachable, or a previous run of this node id died).
   void remove_stale(const std::string& session_id, const domain::RosterEntry& entry);
   void apply(const std::string& session_id, const SnapshotReply& snap, bool absent_means_deleted);
+
+  // One HGETALL of the directory; load() when it is not the settled one.
+  void check(const std::string& session_id, Loaded then);
+  // After apply(): the hub holds exactly the connections Redis lists (`own`: this node's there).
+  bool converged(const std::string& session_id, const std::vector<domain::RosterEntry>& roster,
+                 const std::set<std::string>& own) const;
 
   bool idle(const std::string& session_id) const;
   bool remove_missing(const std::string& session_id, const std::vector<domain::RosterEntry>& roster,
@@ -69,6 +80,14 @@ class Mirror {
   std::unordered_map<std::string, domain::SteadyTime> visitors_;  // in the hub, not hosted: since
   // Per hosted session: the remote connections Redis did not list at the last read.
   std::unordered_map<std::string, std::set<std::string>> missing_;
+  // Per hosted session whose last read converged (and no event came since): its directory then,
+  // sorted by field. Every script that changes a session's presence increments the directory's
+  // `rev` (scripts.hpp), and the platform's own writes are in the directory: while it is the same,
+  // a whole read (one script, four HGETALL inside) would find what this node holds. The periodic
+  // sync's cost per session and node is then one command, not five (BENCHMARKS.md, "Scale-out").
+  std::unordered_map<std::string, Fields> settled_dir_;
+  std::uint64_t sync_unchanged_ = 0;
+  std::uint64_t sync_reads_ = 0;
   std::function<void(const std::string&)> on_release_;
 };
 

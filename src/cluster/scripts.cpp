@@ -120,6 +120,7 @@ redis.call('EXPIRE', KEYS[2], ARGV[5])
 redis.call('EXPIRE', KEYS[3], ARGV[5])
 redis.call('EXPIRE', KEYS[5], ARGV[5])
 redis.call('SET', KEYS[4], ARGV[6], 'EX', ARGV[7])
+redis.call('HINCRBY', KEYS[1], 'rev', 1)
 return {'ok', prev or '', seq, redis.call('HGETALL', KEYS[2]), redis.call('HGETALL', KEYS[3]),
         redis.call('HGETALL', KEYS[1]), resumed, rid, before, prevpeer}
 )lua"));
@@ -127,7 +128,7 @@ return {'ok', prev or '', seq, redis.call('HGETALL', KEYS[2]), redis.call('HGETA
 }
 
 const redis::Script& leave(bool sharded) {
-  // KEYS: ws, peers, heartbeat, resume, attendance. ARGV: user, connection, channel, event,
+  // KEYS: ws, peers, heartbeat, resume, attendance, dir. ARGV: user, connection, channel, event,
   // publish always (1/0), now (ms), attendance to put back ('' none, '-' delete: the undo of a
   // join that the node refused after the script).
   static const Variants s(with_attendance(R"lua(
@@ -154,6 +155,7 @@ if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
       end
     end
   end
+  if KEYS[6] and redis.call('EXISTS', KEYS[6]) == 1 then redis.call('HINCRBY', KEYS[6], 'rev', 1) end
 end
 if removed == 1 or ARGV[5] == '1' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
 return {removed, name, closed}
@@ -162,7 +164,7 @@ return {removed, name, closed}
 }
 
 const redis::Script& lost(bool sharded) {
-  // KEYS: ws, attendance. ARGV: user, connection, now (ms), channel, event, publish (1/0).
+  // KEYS: ws, attendance, dir. ARGV: user, connection, now (ms), channel, event, publish (1/0).
   static const Variants s(with_attendance(R"lua(
 local changed, name = 0, ''
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
@@ -176,6 +178,7 @@ if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
     end
   end
 end
+if changed == 1 and KEYS[3] and redis.call('EXISTS', KEYS[3]) == 1 then redis.call('HINCRBY', KEYS[3], 'rev', 1) end
 if ARGV[6] == '1' then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
 return {changed, name}
 )lua"));
@@ -353,6 +356,7 @@ for i = first, #ARGV, 6 do
     end
   end
 end
+redis.call('HINCRBY', KEYS[1], 'rev', 1)
 if redis.call('EXISTS', KEYS[2]) == 1 then
   redis.call('EXPIRE', KEYS[2], ARGV[2])
   redis.call('EXPIRE', KEYS[3], ARGV[2])

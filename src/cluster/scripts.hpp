@@ -2,6 +2,10 @@
 // The Lua scripts that make the several-node operations atomic in Redis. Each documents its
 // KEYS and ARGV; see scripts.cpp and docs/deployment.md. Each comes in two variants: `sharded`
 // publishes with SPUBLISH (Redis Cluster), otherwise with PUBLISH. Call them through calls.hpp.
+// Each script that changes a session's presence (ws, peers, resume, attendance) also increments
+// the directory's `rev` field, when the directory exists: every change of a session then shows in
+// its directory hash, which the periodic sync reads alone (one HGETALL) to tell whether the whole
+// session must be read again (Mirror::sync).
 #include "redis/client.hpp"
 
 namespace sig::cluster::scripts {
@@ -15,13 +19,13 @@ namespace sig::cluster::scripts {
 // connection's peers value ('' none)}. Attendance: connections+1; the interval stays open (a
 // resume or a replacement: the gap counts, as on one node) or opens now; the loss is cleared.
 const redis::Script& join(bool sharded = false);
-// KEYS: ws, peers, heartbeat, resume, attendance. ARGV: userId, connectionId, channel, event,
+// KEYS: ws, peers, heartbeat, resume, attendance, dir. ARGV: userId, connectionId, channel, event,
 // publish always (1/0), now ms, attendance to put back ('' none, '-' delete).
 // Removes the entries while ws still names this connection and closes the attendance interval
 // (now, or at the loss time of a lost connection); publishes the event when it did (or always).
 // Returns {removed 1/0, display name, closed at ms or 0} (decode_leave).
 const redis::Script& leave(bool sharded = false);
-// KEYS: ws, attendance. ARGV: userId, connectionId, now ms, channel, event, publish (1/0).
+// KEYS: ws, attendance, dir. ARGV: userId, connectionId, now ms, channel, event, publish (1/0).
 // A connection lost (reconnecting): sets the loss time while ws names it and none is set.
 // Returns {changed 1/0, display name} (decode_lost).
 const redis::Script& lost(bool sharded = false);

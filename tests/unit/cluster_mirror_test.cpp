@@ -125,3 +125,51 @@ TEST_F(ClusterMirrorTest, ASessionReadWithoutLocalParticipantsIsDropped) {
   EXPECT_FALSE(n1->hub.has_session("s"));
   EXPECT_TRUE(probe_->exists(layout.dir("s")));  // only this node's copy is dropped
 }
+
+// The periodic sync reads a session whole only when something changed since its last read: a
+// session whose copy matches Redis costs one HGETALL of its directory (whose `rev` every presence
+// script increments, and which the platform's own writes change). A change whose event was lost
+// is read at the next sync; a member Redis no longer lists is removed at the second read (as
+// before: one read may come before another node's restore), and only then is the session settled.
+TEST_F(ClusterMirrorTest, TheSyncReadsASessionWholeOnlyWhenItsDirectoryChanged) {
+  auto n1 = rig("n1");
+  auto n2 = rig("n2");
+  ASSERT_TRUE(n1->join("s", "a", "n1:1").value().participant);
+  ASSERT_TRUE(n2->join("s", "b", "n2:1").value().participant);
+  ASSERT_TRUE(test::run_until(io_, [&] { return n1->hosts_remote("n2:1"); }));
+  auto sync = [&] {
+    bool done = false;
+    boost::asio::post(n1->ctx.strand, [&] { n1->mirror.sync([&] { done = true; }); });
+    EXPECT_TRUE(test::run_until(io_, [&] { return done; }));
+  };
+  auto reads = [&] { return n1->mirror.sync_reads(); };
+  sync();  // an event came since the join: read whole
+  EXPECT_EQ(reads(), 1U);
+  sync();
+  sync();
+  EXPECT_EQ(reads(), 1U) << "nothing changed: the directory alone";
+  EXPECT_EQ(n1->mirror.sync_unchanged(), 2U);
+
+  // b's departure as its leave script writes it, its event lost.
+  probe_->cmd({"HDEL", layout.ws("s"), "b"});
+  probe_->cmd({"HDEL", layout.peers("s"), "b"});
+  probe_->cmd({"HINCRBY", layout.dir("s"), "rev", "1"});
+  sync();
+  EXPECT_EQ(reads(), 2U);
+  EXPECT_TRUE(n1->hosts_remote("n2:1")) << "missing once: kept until the next read";
+  sync();
+  EXPECT_EQ(reads(), 3U) << "not settled while a member is missing";
+  EXPECT_FALSE(n1->hosts_remote("n2:1"));
+  sync();
+  EXPECT_EQ(reads(), 3U);
+
+  // The platform writes the directory itself (no rev): read whole, applied.
+  probe_->cmd({"HSET", layout.dir("s"), "durationSeconds", "1234"});
+  sync();
+  EXPECT_EQ(reads(), 4U);
+  const auto snaps = n1->hub.snapshots();
+  ASSERT_EQ(snaps.size(), 1U);
+  EXPECT_EQ(snaps[0].spec.duration, std::chrono::seconds(1234));
+  sync();
+  EXPECT_EQ(reads(), 4U);
+}

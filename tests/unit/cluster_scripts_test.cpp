@@ -47,14 +47,14 @@ class ClusterScriptsTest : public test::RedisClientTest {
   }
   Reply leave(const std::string& user, const std::string& conn, std::int64_t now = kT0,
               const std::string& undo = "") {
-    return eval(
-        cluster::scripts::leave(),
-        {keys.ws("s"), keys.peers("s"), keys.heartbeat("s", user), keys.resume("s"), keys.attendance("s")},
-        {user, conn, keys.session_channel("s"), cluster::encode_left(user, conn), "0", std::to_string(now),
-         undo});
+    return eval(cluster::scripts::leave(),
+                {keys.ws("s"), keys.peers("s"), keys.heartbeat("s", user), keys.resume("s"),
+                 keys.attendance("s"), keys.dir("s")},
+                {user, conn, keys.session_channel("s"), cluster::encode_left(user, conn), "0",
+                 std::to_string(now), undo});
   }
   Reply lost(const std::string& user, const std::string& conn, std::int64_t now) {
-    return eval(cluster::scripts::lost(), {keys.ws("s"), keys.attendance("s")},
+    return eval(cluster::scripts::lost(), {keys.ws("s"), keys.attendance("s"), keys.dir("s")},
                 {user, conn, std::to_string(now), "ch", "{}", "0"});
   }
   Reply end(std::int64_t now, const std::string& reason = "completed") {
@@ -68,6 +68,10 @@ class ClusterScriptsTest : public test::RedisClientTest {
     const auto r = cmd({"HGET", keys.attendance("s"), user});
     if (!r.is_string()) return std::nullopt;
     return cluster::parse_attendance(user, r.str);
+  }
+  long long rev() {
+    const auto r = cmd({"HGET", keys.dir("s"), "rev"});
+    return r.is_string() ? std::stoll(r.str) : 0;
   }
   static constexpr std::int64_t kT0 = 1795000000000;
 };
@@ -123,6 +127,32 @@ TEST_F(ClusterScriptsTest, LeaveRemovesOnlyTheConnectionItNames) {
   EXPECT_EQ(cmd({"EXISTS", keys.heartbeat("s", "a")}).integer, 0);
 }
 
+// Every presence change increments the directory's rev: the periodic sync reads the directory
+// alone to tell whether a session changed (Mirror::sync). What changes nothing leaves it.
+TEST_F(ClusterScriptsTest, EveryPresenceChangeIncrementsTheDirectoryRev) {
+  EXPECT_EQ(rev(), 0);
+  join("a", "n1:1");
+  EXPECT_EQ(rev(), 1);
+  join("b", "n1:2");
+  EXPECT_EQ(rev(), 2);
+  EXPECT_EQ(join("c", "n1:3").elements[0].str, "session_full");
+  EXPECT_EQ(rev(), 2) << "a refused join";
+  join("a", "n2:1", "", 2, "rid-new", "rid-x");  // a resume on another node
+  EXPECT_EQ(rev(), 3);
+  EXPECT_TRUE(cluster::decode_lost(lost("a", "n2:1", kT0 + 1000))->changed);
+  EXPECT_EQ(rev(), 4);
+  EXPECT_FALSE(cluster::decode_lost(lost("a", "n2:1", kT0 + 2000))->changed);
+  EXPECT_EQ(rev(), 4) << "a loss already recorded";
+  EXPECT_FALSE(cluster::decode_leave(leave("a", "n1:1"))->removed);
+  EXPECT_EQ(rev(), 4) << "a leave of a connection no longer listed";
+  EXPECT_TRUE(cluster::decode_leave(leave("a", "n2:1"))->removed);
+  EXPECT_EQ(rev(), 5);
+  // A session deleted meanwhile gets no directory back from a late leave.
+  cmd({"DEL", keys.dir("s")});
+  EXPECT_TRUE(cluster::decode_leave(leave("b", "n1:2"))->removed);
+  EXPECT_EQ(cmd({"EXISTS", keys.dir("s")}).integer, 0);
+}
+
 TEST_F(ClusterScriptsTest, StartAndEndHappenOnce) {
   join("a", "n1:1");
   const std::vector<std::string> dir{keys.dir("s")};
@@ -175,6 +205,7 @@ TEST_F(ClusterScriptsTest, RestoreWritesTheNodesConnectionsAndDropsItsStaleOnes)
   EXPECT_EQ(cmd({"HGET", keys.resume("s"), "a"}).str, "rid-a") << "the resumeId is written again";
   EXPECT_EQ(cmd({"HGET", keys.dir("s"), "status"}).str, "started");
   EXPECT_EQ(cmd({"HGET", keys.dir("s"), "joinSeq"}).str, "7");
+  EXPECT_EQ(rev(), 1) << "a restore changes presence: the directory says so";
   EXPECT_EQ(cmd({"HGETALL", keys.ws("s")}).elements.size(), 2U);
   EXPECT_EQ(cmd({"HGET", keys.ws("s"), "a"}).str, "n1:1");
   EXPECT_EQ(cmd({"GET", keys.heartbeat("s", "a")}).str, "1795000000001");
@@ -184,6 +215,7 @@ TEST_F(ClusterScriptsTest, RestoreWritesTheNodesConnectionsAndDropsItsStaleOnes)
   EXPECT_TRUE(cluster::decode_restore(eval(cluster::scripts::restore(), k, args))->applied);
   EXPECT_EQ(cmd({"HGET", keys.ws("s"), "b"}).str, "n2:5") << "other nodes' entries stay";
   EXPECT_TRUE(cmd({"HGET", keys.ws("s"), "c"}).is_nil()) << "this node's stale entry goes";
+  EXPECT_EQ(rev(), 2);
   // The directory is not overwritten when present.
   cmd({"HSET", keys.dir("s"), "hostUserId", "b"});
   eval(cluster::scripts::restore(), k, args);
