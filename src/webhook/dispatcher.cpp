@@ -154,7 +154,6 @@ void Dispatcher::attempt(const TargetPtr& target, std::uint64_t seq) {
     return;
   }
   if (SteadyClock::now() - e->enqueued > settings_.max_age) {
-    ++stats_.expired;
     log::warn("webhook event dropped: older than --webhook-max-age",
               {{"target", target->log_name},
                {"id", e->id},
@@ -162,6 +161,7 @@ void Dispatcher::attempt(const TargetPtr& target, std::uint64_t seq) {
                {"attempts", e->attempts}});
     target->queue.finish(seq, TargetQueue::End::expired);
     update_depth();
+    ++stats_.expired;  // after the depth (update_depth)
     // The caller (pump, or a retry timer) goes on with the next event.
     asio::post(strand_, [self = shared_from_this(), target] { self->pump(target); });
     return;
@@ -216,16 +216,17 @@ void Dispatcher::on_result(const TargetPtr& target, std::uint64_t seq, std::erro
   }
   e->sending = false;
   if (stopped_ || target->removed) return;
+  std::atomic<std::uint64_t>* outcome = nullptr;  // counted after the depth (update_depth)
   switch (classify(ec, status)) {
     case Verdict::delivered:
-      ++stats_.delivered;
+      outcome = &stats_.delivered;
       log::debug(
           "webhook delivered",
           {{"target", target->log_name}, {"id", e->id}, {"status", status}, {"attempts", e->attempts}});
       target->queue.finish(seq, TargetQueue::End::delivered);
       break;
     case Verdict::reject:
-      ++stats_.failed;
+      outcome = &stats_.failed;
       log::warn("webhook refused by the receiver; not retried", {{"target", target->log_name},
                                                                  {"id", e->id},
                                                                  {"type", domain::to_string(e->event.type)},
@@ -256,6 +257,7 @@ void Dispatcher::on_result(const TargetPtr& target, std::uint64_t seq, std::erro
     }
   }
   update_depth();
+  if (outcome != nullptr) ++*outcome;
   pump(target);
 }
 
@@ -264,6 +266,9 @@ std::size_t Dispatcher::outstanding() const {
   return inbox_.size() + moving_ + static_cast<std::size_t>(stats_.queued.load());
 }
 
+// The stats are read from other threads (/metrics, tests). An event's outcome (delivered, failed,
+// expired) is counted only after the depth no longer holds it, so that whoever sees the count sees
+// the depth without the event: counted first, a reader could see it finished and still queued.
 void Dispatcher::update_depth() {
   std::uint64_t depth = 0;
   for (const auto& t : targets_)
