@@ -32,6 +32,18 @@ export const median = (xs) => {
 };
 export const round = (x, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
+/**
+ * A window's client requests per second (a script counted once): INFO's count less the commands
+ * scripts ran inside. Valid with nobody joining: the scripts are then the alive-key refresh (one
+ * GET and one PEXPIRE inside) and the whole read of a hosted session (four HGETALL inside); a
+ * sync's directory check is an HGETALL of its own, which stays counted.
+ */
+export function clientRequestsPerS(w) {
+  const pc = w.redisPerCommand;
+  const reads = Math.max(0, (pc.evalsha ?? 0) - (pc.pexpire ?? 0));
+  return w.redisCmdPerS - (pc.get ?? 0) - (pc.pexpire ?? 0) - 4 * reads;
+}
+
 /** The last commit of the server sources: what was measured (SCALE_COMMIT when the binary is another tree's). */
 export function commitOf() {
   if (process.env.SCALE_COMMIT) return process.env.SCALE_COMMIT; // a binary built elsewhere

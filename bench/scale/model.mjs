@@ -18,7 +18,7 @@
 // Participants: 4 hold processes, each sending its sessions' members to 6 of the K nodes, rotated,
 // so every node gets the same share and most relays cross nodes (no session affinity).
 import {
-  arg, commitOf, declareDirect, measure, monitorSample, nodeGauges, processTree, procSample, round, serverBin, sleep, startLoad,
+  arg, clientRequestsPerS, commitOf, declareDirect, measure, monitorSample, nodeGauges, processTree, procSample, round, serverBin, sleep, startLoad,
   startNode, startRedisCluster, startSingleRedis, waitParticipants, withCleanup, writeResult,
 } from './lib.mjs';
 
@@ -100,14 +100,6 @@ async function main() {
 
     const connected = gauges.reduce((a, g) => a + (g.signaling_participants ?? 0), 0);
     const sum = (xs) => xs.reduce((a, x) => a + (x ?? 0), 0);
-    // With nobody joining, the scripts are the alive-key refresh (an inner GET and PEXPIRE each)
-    // and the sync's whole reads (four inner HGETALL each); a sync's directory check is an HGETALL
-    // of its own, which stays counted.
-    const topLevel = (w) => {
-      const pc = w.redisPerCommand;
-      const reads = Math.max(0, (pc.evalsha ?? 0) - (pc.pexpire ?? 0));
-      return w.redisCmdPerS - (pc.get ?? 0) - (pc.pexpire ?? 0) - 4 * reads;
-    };
     const loadFds = m.extra.filter((e) => e.fds > 0).map((e) => e.fds);
     return {
       nodes: K, sessions: N, participants: connected, target: P, declareS: round(declareS, 1), connectS: round(connectS, 1),
@@ -123,11 +115,11 @@ async function main() {
         heldRedisCmdPerSPerParticipant: round((held.redisCmdPerS - idle.redisCmdPerS) / connected, 4),
         // Heartbeats only, nobody joining: the scripts that run are the alive-key refresh (GET,
         // PEXPIRE) and the re-read of hosted sessions (HGETALL); without them, the clients' requests.
-        heldClientCmdPerSPerParticipant: round((topLevel(held) - topLevel(idle)) / connected, 4),
+        heldClientCmdPerSPerParticipant: round((clientRequestsPerS(held) - clientRequestsPerS(idle)) / connected, 4),
         redisCmdPerSPerParticipant: round((m.redisCmdPerS - idle.redisCmdPerS) / connected, 4),
         // MONITOR's client requests (a script once) less the idle deployment's (INFO: no script then
         // but the alive-key refresh, GET and PEXPIRE inside).
-        redisClientCmdPerSPerParticipant: monitor ? round((monitor.clientCmdPerS - topLevel(idle)) / connected, 4) : null,
+        redisClientCmdPerSPerParticipant: monitor ? round((monitor.clientCmdPerS - clientRequestsPerS(idle)) / connected, 4) : null,
         redisCpuPctPer10k: round((m.redisCpuPct - idle.redisCpuPct) * 10_000 / connected, 2),
         nodeCpuPctPer1k: round((sum(m.nodeCpuPct) - sum(idle.nodeCpuPct)) * 1000 / connected, 3),
         nodeRssMbPer1k: round((sum(m.nodeRssMb) - sum(idle.nodeRssMb)) * 1000 / connected, 2),

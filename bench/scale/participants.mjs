@@ -15,7 +15,7 @@
 // state (the first sync after the joins reads every session whole; later ones check a settled
 // session by its directory). --settle 16 gives the window the earlier runs had.
 import {
-  arg, commitOf, measure, monitorSample, nodeGauges, round, serverBin, sleep, startLoad, startNode, startRedisCluster,
+  arg, clientRequestsPerS, commitOf, measure, monitorSample, nodeGauges, round, serverBin, sleep, startLoad, startNode, startRedisCluster,
   startSingleRedis, waitParticipants, withCleanup, writeResult,
 } from './lib.mjs';
 
@@ -59,13 +59,8 @@ async function main() {
     const nodeRss = m.nodeRssMb.reduce((a, x) => a + x, 0);
     const emptyRss = empty.nodeRssMb.reduce((a, x) => a + x, 0);
     const hbSets = (m.redisPerCommand.set ?? 0) / connected;
-    // With nobody joining or leaving in the window, the scripts that run are the alive-key refresh
-    // (one GET and one PEXPIRE inside) and the whole read of a hosted session (four HGETALL
-    // inside); a sync's directory check is an HGETALL of its own. What is left of INFO's count
-    // once the scripts' inner commands are taken out is the clients' requests.
-    const pc = m.redisPerCommand;
-    const reads = Math.max(0, (pc.evalsha ?? 0) - (pc.pexpire ?? 0));
-    const topLevel = m.redisCmdPerS - (pc.get ?? 0) - (pc.pexpire ?? 0) - 4 * reads;
+    // Nobody joins or leaves in the window: the scripts' inner commands are known (lib.mjs).
+    const topLevel = clientRequestsPerS(m);
     return {
       participants: connected, target: P, nodes: K, connectS: round(connectS, 1), empty, window: m, monitor,
       perParticipant: {

@@ -5,6 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+import { clientRequestsPerS } from './lib.mjs';
+
 const dir = process.argv[2] ?? 'bench/results';
 const md = process.argv[3] ?? 'BENCHMARKS.md';
 const START = '<!-- scale-bench:start (bench/scale/report.mjs writes this section) -->';
@@ -44,15 +46,8 @@ const code = (r) => {
   if (isDefaults(r)) return `after, defaults: \`--cluster-sync 60s\` (${r.commit})`;
   return `after, \`${r.nodeArgs || '--cluster-sync 10s'}\` (${r.commit})`;
 };
-// A window's clients' requests (a script counted once): INFO's count less the commands the
-// scripts ran inside. With nobody joining, the scripts are the alive-key refresh (one GET and one
-// PEXPIRE inside each) and the whole read of a hosted session (four HGETALL inside); since the
-// directory check (label after-rev) a sync also sends an HGETALL of its own, which stays counted.
-const clientCmd = (w) => {
-  const pc = w.redisPerCommand;
-  const reads = Math.max(0, (pc.evalsha ?? 0) - (pc.pexpire ?? 0));
-  return w.redisCmdPerS - (pc.get ?? 0) - (pc.pexpire ?? 0) - 4 * reads;
-};
+// A window's clients' requests (a script counted once; lib.mjs).
+const clientCmd = clientRequestsPerS;
 const L = [START, '## Scale-out', ''];
 
 L.push('Measured by `bench/scale/run.sh` (`idle.mjs`, `participants.mjs`, `model.mjs`; results in',
