@@ -195,11 +195,11 @@ void Mirror::apply(const std::string& session_id, const SnapshotReply& snap, boo
     ctx_.skipped(ctx_.layout.ws(session_id), b);
   if (record->status == domain::Status::ended) return;
   hub.reconcile(session_id, roster, join_seq, remove_missing(session_id, roster, join_seq));
-  if (ctx_.settled() && converged(session_id, roster, own)) settled_dir_[session_id] = sorted(snap.dir);
+  if (ctx_.settled() && own == local && converged(session_id, roster))
+    settled_dir_[session_id] = sorted(snap.dir);
 }
 
-bool Mirror::converged(const std::string& session_id, const std::vector<domain::RosterEntry>& roster,
-                       const std::set<std::string>& own) const {
+bool Mirror::converged(const std::string& session_id, const std::vector<domain::RosterEntry>& roster) const {
   if (const auto m = missing_.find(session_id); m != missing_.end() && !m->second.empty())
     return false;  // a second read decides
   std::set<std::string> listed, held;
@@ -207,10 +207,7 @@ bool Mirror::converged(const std::string& session_id, const std::vector<domain::
     listed.insert(e.connection_id);
   for (const auto& m : ctx_.hub->remote_members(session_id))
     held.insert(m.connection_id);
-  std::set<std::string> local;
-  for (const auto& m : ctx_.hub->local_members(session_id))
-    local.insert(m.connection_id);
-  return listed == held && local == own;
+  return listed == held;
 }
 
 // A remote member Redis does not list (its departure event was lost) is removed only when it was

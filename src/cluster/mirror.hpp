@@ -66,9 +66,8 @@ class Mirror {
 
   // One HGETALL of the directory; load() when it is not the settled one.
   void check(const std::string& session_id, Loaded then);
-  // After apply(): the hub holds exactly the connections Redis lists (`own`: this node's there).
-  bool converged(const std::string& session_id, const std::vector<domain::RosterEntry>& roster,
-                 const std::set<std::string>& own) const;
+  // After apply(): the hub holds exactly the remote connections Redis lists, none missing.
+  bool converged(const std::string& session_id, const std::vector<domain::RosterEntry>& roster) const;
 
   bool idle(const std::string& session_id) const;
   bool remove_missing(const std::string& session_id, const std::vector<domain::RosterEntry>& roster,
